@@ -1,0 +1,225 @@
+"""Settings and policy, from ``revline.toml`` and ``REVLINE_*`` environment variables.
+
+Environment variables win over the file; nested keys use ``__`` (``REVLINE_POLICY__RETRY_TIME``).
+Every threshold, GL code and cadence the procedures name lives in ``[policy]``, so a finance team
+changes a rule by editing configuration, not code. Amounts are minor units of the company currency.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from revline.clock import WorkingCalendar
+from revline.errors import ConfigError
+
+Role = Literal[
+    "admin",
+    "billing_analyst",
+    "ar_specialist",
+    "revops_manager",
+    "fpa_analyst",
+    "spend_ops_lead",
+    "team_owner",
+    "viewer",
+    "agent",
+]
+ROLES: tuple[str, ...] = Role.__args__
+
+MinorUnits = Annotated[int, Field(ge=0)]
+
+
+class ApprovalRule(BaseModel):
+    """An amount threshold above which an action kind needs a person with ``role``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: str = Field(description="action kind, e.g. stripe.refund.create")
+    above: MinorUnits = Field(description="amounts strictly above this need approval")
+    role: Role
+
+
+class Policy(BaseModel):
+    """The rules of the procedures, each named after the seed that sets it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Failed payments (seed 000 "Retrying a failed charge", seed 002 high-value dunning).
+    high_value_mrr_threshold: MinorUnits = 500_000
+    retry_interval_working_days: Annotated[int, Field(ge=1)] = 3
+    retry_time: time = time(9, 0)
+    retry_pause_weekdays: list[Annotated[int, Field(ge=0, le=6)]] = [4]
+    max_manual_retries: Annotated[int, Field(ge=1)] = 3
+    recognition_hold_after_failures: Annotated[int, Field(ge=1)] = 2
+    retryable_decline_codes: list[str] = ["card_declined", "insufficient_funds"]
+    hard_decline_codes: list[str] = [
+        "lost_card",
+        "stolen_card",
+        "expired_card",
+        "fraudulent",
+        "pickup_card",
+        "restricted_card",
+    ]
+    high_value_email_requires_approval: bool = True
+
+    # Cash (seed 000 "Invoice reconciliation", "Month-end close").
+    processing_fee_gl: str = "6700-8"
+    payout_reconciliation_time: time = time(8, 0)
+    orphan_outreach_after_minutes: Annotated[int, Field(ge=0)] = 10
+    close_variance_threshold: MinorUnits = 500
+    close_working_day: Annotated[int, Field(ge=1, le=23)] = 2
+
+    # Spend (seed 000 "Spend approval").
+    saas_gl: str = "6610"
+    virtual_card_cap_percent: Annotated[int, Field(ge=100, le=1000)] = 110
+
+    # Guardrails (seed 004): refunds above an amount need a manager, flagged cases go to a
+    # person, irreversible actions wait out a safety window.
+    refund_approval_threshold: MinorUnits = 100_000
+    refund_approval_role: Role = "revops_manager"
+    approval_rules: list[ApprovalRule] = []
+    blocking_flags: list[str] = ["dispute_open", "fraud_suspected"]
+    blocking_flag_role: Role = "revops_manager"
+    safety_window_hours: Annotated[int, Field(ge=0, le=24 * 14)] = 72
+    irreversible_actions: list[str] = [
+        "stripe.subscription.cancel",
+        "stripe.subscription.downgrade",
+        "access.suspend",
+    ]
+
+    @field_validator("retry_pause_weekdays")
+    @classmethod
+    def _no_full_week(cls, value: list[int]) -> list[int]:
+        if len(set(value)) > 4:
+            raise ValueError("at least one weekday besides the weekend must stay a working day")
+        return value
+
+    def approval_rules_with_defaults(self) -> list[ApprovalRule]:
+        """The configured rules plus the refund threshold, which every company has."""
+        refund = ApprovalRule(
+            action="stripe.refund.create",
+            above=self.refund_approval_threshold,
+            role=self.refund_approval_role,
+        )
+        return [refund, *self.approval_rules]
+
+
+class Company(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "Our Company"
+    timezone: str = "America/New_York"
+    holiday_country: str = "US"
+    holiday_subdivision: str | None = None
+    currency: str = "usd"
+    locale: str = "en_US"
+
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar(self.timezone, self.holiday_country, self.holiday_subdivision)
+
+
+class Executor(BaseModel):
+    """How the action executor retries and leases work."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: Annotated[int, Field(ge=1)] = 8
+    backoff_base_seconds: Annotated[float, Field(gt=0)] = 2.0
+    backoff_cap_seconds: Annotated[float, Field(gt=0)] = 600.0
+    lease_seconds: Annotated[float, Field(gt=0)] = 120.0
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 50
+    poll_interval_seconds: Annotated[float, Field(gt=0)] = 0.5
+    event_max_attempts: Annotated[int, Field(ge=1)] = 10
+
+
+PlaybookMode = str  # "off" | "shadow" | "canary:N" | "live", validated by controls.parse_mode
+
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("revline_config_file", default=None)
+
+
+class Settings(BaseSettings):
+    """Everything Revline reads at start."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REVLINE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    database_url: str = "sqlite:///revline-data/revline.db"
+    company: Company = Company()
+    policy: Policy = Policy()
+    executor: Executor = Executor()
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_secret_previous: SecretStr | None = None
+    ramp_webhook_secret: SecretStr | None = None
+    ramp_webhook_secret_previous: SecretStr | None = None
+    webhook_max_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    webhook_tolerance_seconds: Annotated[int, Field(ge=1)] = 300
+    # A playbook nobody has switched on only observes: shadow until a person says otherwise.
+    default_playbook_mode: PlaybookMode = "shadow"
+    playbook_modes: dict[str, PlaybookMode] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _CONFIG_FILE.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def webhook_secrets(self, provider: Literal["stripe", "ramp"]) -> list[str]:
+        """Current and previous secret: both are accepted while a rotation is under way."""
+        pair = (
+            (self.stripe_webhook_secret, self.stripe_webhook_secret_previous)
+            if provider == "stripe"
+            else (self.ramp_webhook_secret, self.ramp_webhook_secret_previous)
+        )
+        return [secret.get_secret_value() for secret in pair if secret is not None]
+
+
+def config_path(explicit: Path | None = None) -> Path | None:
+    """``explicit``, else ``$REVLINE_CONFIG``, else ``./revline.toml`` when it exists."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"configuration file {explicit} does not exist")
+        return explicit
+    from_env = os.environ.get("REVLINE_CONFIG")
+    if from_env:
+        return config_path(Path(from_env))
+    default = Path("revline.toml")
+    return default if default.is_file() else None
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read and validate settings; an invalid value fails naming the key and the reason."""
+    token = _CONFIG_FILE.set(config_path(path))
+    try:
+        settings = Settings(**overrides)
+        settings.company.calendar()  # an unknown timezone or country fails here, at start
+        return settings
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from exc
+    except ValueError as exc:  # a TOML syntax error
+        raise ConfigError(f"invalid configuration file: {exc}") from exc
+    finally:
+        _CONFIG_FILE.reset(token)

@@ -1,0 +1,253 @@
+"""The action outbox: proposing, approving, rejecting, cancelling.
+
+Every side effect is a row with a deterministic idempotency key built from domain identity:
+``{playbook}:{kind}:{subject}:{attempt}``. Proposing the same key again with the same parameters
+returns the existing action; with different parameters it is a conflict, never a silent no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from revline.core.cases import CaseView, new_id
+from revline.core.gates import Gate, may_approve
+from revline.core.jsonable import digest, jsonable
+from revline.core.ledger import Ledger
+from revline.core.playbook import ActionSpec
+from revline.db.models import PENDING_ACTION_STATUSES, Action, ActionStatus, Case
+from revline.errors import Conflict, Forbidden, NotFound
+
+MAX_KEY = 255
+
+
+class IdempotencyConflict(Conflict):
+    """The same idempotency key was proposed with different parameters."""
+
+    code = "idempotency_conflict"
+
+
+def idempotency_key(playbook: str, kind: str, subject: str, attempt: int | str) -> str:
+    key = f"{playbook}:{kind}:{subject}:{attempt}"
+    if len(key) <= MAX_KEY:
+        return key
+    # Providers cap keys at 255 characters; keep the readable head and make the tail unique.
+    tail = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return f"{key[: MAX_KEY - 33]}~{tail}"
+
+
+@dataclass(frozen=True)
+class Proposed:
+    action: Action
+    created: bool
+
+
+def propose(
+    session: Session,
+    ledger: Ledger,
+    *,
+    case: CaseView | None,
+    playbook: str,
+    spec: ActionSpec,
+    gate: Gate,
+    live: bool,
+    proposed_by: str,
+    now: datetime,
+    event_id: int | None = None,
+) -> Proposed:
+    """Add an action to the outbox (or find the one already there for this key)."""
+    key = idempotency_key(playbook, spec.kind, spec.subject, spec.attempt)
+    params = jsonable(dict(spec.params))
+    params_hash = digest(params)
+    existing = session.execute(
+        select(Action).where(Action.idempotency_key == key)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return Proposed(_same_or_conflict(existing, params_hash), False)
+
+    if not live:
+        status = ActionStatus.SHADOWED
+    elif gate.required_role:
+        status = ActionStatus.AWAITING_APPROVAL
+    else:
+        status = ActionStatus.PROPOSED
+    action = Action(
+        id=new_id("act"),
+        case_id=case.id if case else None,
+        playbook=playbook,
+        kind=spec.kind,
+        subject=spec.subject,
+        customer=case.customer if case else None,
+        idempotency_key=key,
+        params=params,
+        params_hash=params_hash,
+        status=status,
+        not_before=gate.not_before,
+        irreversible=gate.irreversible,
+        required_role=gate.required_role,
+        gate_reason=gate.reason,
+        proposed_by=proposed_by,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(action)
+    except IntegrityError:
+        # Another writer proposed the same key between our read and our insert.
+        raced = session.execute(select(Action).where(Action.idempotency_key == key)).scalar_one()
+        return Proposed(_same_or_conflict(raced, params_hash), False)
+    ledger.append(
+        session,
+        at=now,
+        actor=proposed_by,
+        kind="action.proposed",
+        case_id=action.case_id,
+        event_id=event_id,
+        action_id=action.id,
+        correlation_id=case.correlation_id if case else None,
+        post_state=status,
+        detail={
+            "kind": spec.kind,
+            "subject": spec.subject,
+            "idempotency_key": key,
+            "params": params,
+            "not_before": gate.not_before,
+            "gate": gate.reason,
+            "required_role": gate.required_role,
+        },
+    )
+    return Proposed(action, True)
+
+
+def _same_or_conflict(existing: Action, params_hash: str) -> Action:
+    if existing.params_hash != params_hash:
+        raise IdempotencyConflict(
+            f"idempotency key {existing.idempotency_key!r} was already used with other parameters"
+        )
+    return existing
+
+
+def _load(session: Session, action_id: str) -> Action:
+    action = session.get(Action, action_id, with_for_update=True)
+    if action is None:
+        raise NotFound(f"no action {action_id}")
+    return action
+
+
+def approve(
+    session: Session,
+    ledger: Ledger,
+    *,
+    action_id: str,
+    approver: str,
+    approver_role: str,
+    now: datetime,
+    note: str | None = None,
+) -> Action:
+    """A person approves an action waiting for them; nobody approves their own proposal."""
+    action = _load(session, action_id)
+    _check_decidable(action, approver, approver_role)
+    action.status = ActionStatus.APPROVED
+    action.approved_by = approver
+    action.approved_at = now
+    action.updated_at = now
+    _audit(session, ledger, action, approver, "action.approved", ActionStatus.AWAITING_APPROVAL, now,
+           {"note": note, "role": approver_role})
+    return action
+
+
+def reject(
+    session: Session,
+    ledger: Ledger,
+    *,
+    action_id: str,
+    approver: str,
+    approver_role: str,
+    now: datetime,
+    reason: str,
+) -> Action:
+    action = _load(session, action_id)
+    _check_decidable(action, approver, approver_role)
+    action.status = ActionStatus.CANCELLED
+    action.last_error = f"rejected by {approver}: {reason}"
+    action.updated_at = now
+    _audit(session, ledger, action, approver, "action.rejected", ActionStatus.AWAITING_APPROVAL, now,
+           {"reason": reason, "role": approver_role})
+    return action
+
+
+def _check_decidable(action: Action, approver: str, approver_role: str) -> None:
+    if action.status != ActionStatus.AWAITING_APPROVAL:
+        raise Conflict(f"action {action.id} is {action.status}, not awaiting approval")
+    if approver == action.proposed_by:
+        raise Forbidden("four-eyes: nobody approves or rejects their own proposal")
+    if not may_approve(approver_role=approver_role, required_role=action.required_role):
+        raise Forbidden(f"action {action.id} needs the {action.required_role} role")
+
+
+def cancel_pending(
+    session: Session,
+    ledger: Ledger,
+    *,
+    case: CaseView,
+    actor: str,
+    reason: str,
+    now: datetime,
+    event_id: int | None = None,
+) -> list[str]:
+    """Cancel every action of a case that has not yet started: a contradicting event arrived."""
+    rows = session.execute(
+        select(Action)
+        .where(Action.case_id == case.id, Action.status.in_(PENDING_ACTION_STATUSES))
+        .with_for_update()
+    ).scalars()
+    cancelled = []
+    for action in rows:
+        prior = action.status
+        action.status = ActionStatus.CANCELLED
+        action.last_error = f"cancelled: {reason}"
+        action.updated_at = now
+        _audit(session, ledger, action, actor, "action.cancelled", prior, now, {"reason": reason},
+               event_id=event_id, correlation_id=case.correlation_id)
+        cancelled.append(action.id)
+    return cancelled
+
+
+def _audit(
+    session: Session,
+    ledger: Ledger,
+    action: Action,
+    actor: str,
+    kind: str,
+    prior: str,
+    now: datetime,
+    detail: Mapping[str, Any],
+    *,
+    event_id: int | None = None,
+    correlation_id: str | None = None,
+) -> None:
+    if correlation_id is None and action.case_id is not None:
+        case = session.get(Case, action.case_id)
+        correlation_id = case.correlation_id if case else None
+    ledger.append(
+        session,
+        at=now,
+        actor=actor,
+        kind=kind,
+        case_id=action.case_id,
+        event_id=event_id,
+        action_id=action.id,
+        correlation_id=correlation_id,
+        prior_state=prior,
+        post_state=action.status,
+        detail={"kind": action.kind, "subject": action.subject, **detail},
+    )

@@ -1,0 +1,313 @@
+"""The executor: claims due actions, calls providers with the idempotency key, records the outcome.
+
+The provider call happens between two short transactions, never inside one:
+
+1. claim (``FOR UPDATE SKIP LOCKED`` on PostgreSQL): status ``executing``, a lease, an attempt row;
+2. call the handler with the action's idempotency key;
+3. record: ``applied`` only on the provider's confirmation; retryable errors back off with
+   jitter; anything else goes to the manual queue (``failed``).
+
+A worker killed between 1 and 3 leaves a lease that runs out; the next worker marks that attempt
+``abandoned`` and calls again with the same key, which the provider deduplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from revline.clock import Clock
+from revline.config import Settings
+from revline.core import controls
+from revline.core.ledger import Ledger
+from revline.core.metrics import ACTIONS, ATTEMPTS
+from revline.db.engine import Database
+from revline.db.models import (
+    RUNNABLE_ACTION_STATUSES,
+    Action,
+    ActionStatus,
+    Attempt,
+    AttemptOutcome,
+    Case,
+)
+from revline.providers.base import ActionRequest, Handlers, ProviderError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Claim:
+    request: ActionRequest
+    lease_token: str
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with equal jitter: half fixed, half random, never above ``cap``."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        settings: Settings,
+        handlers: Handlers,
+        ledger: Ledger,
+        worker: str,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+        self.handlers = handlers
+        self.ledger = ledger
+        self.worker = worker
+        self.rng = rng or random.Random()
+        self.config = settings.executor
+
+    def run_once(self) -> int:
+        """Claim and execute one batch; returns how many actions were worked on."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            if controls.stop_state(session).stopped:
+                return self._hold_due(session, now)
+            claims = self._claim(session, now)
+        for claim in claims:
+            self._execute(claim)
+        return len(claims)
+
+    # -- claiming -------------------------------------------------------------------------
+
+    def _due(self, now: datetime) -> Any:
+        runnable = and_(Action.status.in_(RUNNABLE_ACTION_STATUSES), Action.not_before <= now)
+        lease_ran_out = and_(Action.status == ActionStatus.EXECUTING, Action.lease_until < now)
+        return or_(runnable, lease_ran_out)
+
+    def _select_due(self, session: Session, now: datetime) -> list[Action]:
+        query = (
+            select(Action)
+            .where(self._due(now))
+            .order_by(Action.not_before, Action.id)
+            .limit(self.config.batch_size)
+        )
+        if self.db.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        return list(session.execute(query).scalars())
+
+    def _claim(self, session: Session, now: datetime) -> list[Claim]:
+        claims: list[Claim] = []
+        modes: dict[str, controls.Mode] = {}
+        for action in self._select_due(session, now):
+            if action.status == ActionStatus.EXECUTING:
+                self._abandon_open_attempt(session, action, now)
+            else:
+                mode = modes.get(action.playbook)
+                if mode is None:
+                    mode = modes[action.playbook] = controls.mode_of(
+                        session, self.settings, action.playbook
+                    )
+                if not mode.is_live_for(action.playbook, action.customer):
+                    # The playbook was switched off or to shadow after this was proposed.
+                    status = ActionStatus.CANCELLED if mode.name == "off" else ActionStatus.SHADOWED
+                    self._set_status(session, action, status, now, "action.mode_changed",
+                                     {"mode": str(mode)})
+                    continue
+            token = uuid.uuid4().hex
+            action.status = ActionStatus.EXECUTING
+            action.attempts += 1
+            action.lease_token = token
+            action.lease_until = now + timedelta(seconds=self.config.lease_seconds)
+            action.updated_at = now
+            session.add(
+                Attempt(
+                    action_id=action.id,
+                    number=action.attempts,
+                    worker=self.worker,
+                    lease_token=token,
+                    started_at=now,
+                )
+            )
+            claims.append(
+                Claim(
+                    ActionRequest(
+                        action_id=action.id,
+                        kind=action.kind,
+                        subject=action.subject,
+                        params=dict(action.params),
+                        idempotency_key=action.idempotency_key,
+                        attempt=action.attempts,
+                    ),
+                    token,
+                )
+            )
+        return claims
+
+    def _abandon_open_attempt(self, session: Session, action: Action, now: datetime) -> None:
+        attempt = session.execute(
+            select(Attempt).where(
+                Attempt.action_id == action.id, Attempt.lease_token == action.lease_token
+            )
+        ).scalar_one_or_none()
+        if attempt is not None and attempt.outcome is None:
+            attempt.outcome = AttemptOutcome.ABANDONED
+            attempt.finished_at = now
+            attempt.error = "lease ran out before the worker recorded an outcome"
+            ATTEMPTS.labels(AttemptOutcome.ABANDONED).inc()
+
+    def _hold_due(self, session: Session, now: datetime) -> int:
+        """Emergency stop: every due action becomes ``held`` until someone resumes."""
+        held = 0
+        for action in self._select_due(session, now):
+            if action.status == ActionStatus.EXECUTING:
+                self._abandon_open_attempt(session, action, now)
+            self._set_status(session, action, ActionStatus.HELD, now, "action.held",
+                             {"reason": "emergency stop"})
+            held += 1
+        return held
+
+    # -- executing ------------------------------------------------------------------------
+
+    def _execute(self, claim: Claim) -> None:
+        request = claim.request
+        with self.db.read() as session:
+            stopped = controls.stop_state(session).stopped
+        if stopped:
+            # A stop pressed after the claim still wins: nothing goes out.
+            with self.db.write() as session:
+                action = self._leased(session, claim)
+                if action is not None:
+                    self._finish_attempt(session, claim, AttemptOutcome.ABANDONED, "emergency stop")
+                    self._set_status(session, action, ActionStatus.HELD, self.clock.now(),
+                                     "action.held", {"reason": "emergency stop"})
+            return
+
+        handler = self.handlers.get(request.kind)
+        result: dict[str, Any] | None = None
+        error: ProviderError | None = None
+        if handler is None:
+            error = ProviderError(f"no adapter is registered for {request.kind}", retryable=False)
+        else:
+            try:
+                result = dict(handler(request))
+            except ProviderError as exc:
+                error = exc
+            except Exception as exc:  # noqa: BLE001 - an adapter bug must not lose the outcome
+                log.exception("handler for %s raised", request.kind)
+                error = ProviderError(f"{type(exc).__name__}: {exc}", retryable=False)
+        with self.db.write() as session:
+            self._record(session, claim, result, error)
+
+    def _leased(self, session: Session, claim: Claim) -> Action | None:
+        action = session.get(Action, claim.request.action_id, with_for_update=True)
+        if action is None or action.status != ActionStatus.EXECUTING:
+            return None
+        if action.lease_token != claim.lease_token:
+            return None  # our lease ran out and another worker took the action over
+        return action
+
+    def _finish_attempt(
+        self,
+        session: Session,
+        claim: Claim,
+        outcome: AttemptOutcome,
+        error: str | None,
+        response: dict[str, Any] | None = None,
+    ) -> None:
+        attempt = session.execute(
+            select(Attempt).where(
+                Attempt.action_id == claim.request.action_id,
+                Attempt.lease_token == claim.lease_token,
+            )
+        ).scalar_one()
+        attempt.finished_at = self.clock.now()
+        attempt.outcome = outcome
+        attempt.error = error
+        attempt.response = response
+        ATTEMPTS.labels(outcome).inc()
+
+    def _record(
+        self,
+        session: Session,
+        claim: Claim,
+        result: dict[str, Any] | None,
+        error: ProviderError | None,
+    ) -> None:
+        now = self.clock.now()
+        if error is None:
+            outcome = AttemptOutcome.CONFIRMED
+        elif error.retryable:
+            outcome = AttemptOutcome.RETRYABLE_ERROR
+        else:
+            outcome = AttemptOutcome.ERROR
+        self._finish_attempt(session, claim, outcome, error.message if error else None, result)
+        action = self._leased(session, claim)
+        if action is None:
+            return
+        action.lease_token = None
+        action.lease_until = None
+        if error is None:
+            action.result = result
+            action.applied_at = now
+            action.last_error = None
+            self._set_status(session, action, ActionStatus.APPLIED, now, "action.applied",
+                             {"result": result, "attempt": action.attempts})
+            return
+        action.last_error = error.message
+        detail = {"error": error.message, "attempt": action.attempts,
+                  "provider_status": error.status, "provider_code": error.provider_code}
+        if error.retryable and action.attempts < self.config.max_attempts:
+            delay = backoff_delay(
+                action.attempts,
+                self.config.backoff_base_seconds,
+                self.config.backoff_cap_seconds,
+                self.rng,
+            )
+            action.not_before = now + timedelta(seconds=delay)
+            status = ActionStatus.APPROVED if action.approved_by else ActionStatus.PROPOSED
+            self._set_status(session, action, status, now, "action.retry_scheduled",
+                             {**detail, "retry_at": action.not_before})
+            return
+        self._set_status(session, action, ActionStatus.FAILED, now, "action.failed",
+                         {**detail, "queue": "manual"})
+
+    def _set_status(
+        self,
+        session: Session,
+        action: Action,
+        status: ActionStatus,
+        now: datetime,
+        ledger_kind: str,
+        detail: dict[str, Any],
+    ) -> None:
+        prior = action.status
+        action.status = status
+        action.updated_at = now
+        correlation_id = None
+        if action.case_id is not None:
+            case = session.get(Case, action.case_id)
+            correlation_id = case.correlation_id if case else None
+        self.ledger.append(
+            session,
+            at=now,
+            actor=f"worker:{self.worker}",
+            kind=ledger_kind,
+            case_id=action.case_id,
+            action_id=action.id,
+            correlation_id=correlation_id,
+            prior_state=prior,
+            post_state=status,
+            detail={"kind": action.kind, "subject": action.subject,
+                    "idempotency_key": action.idempotency_key, **detail},
+        )
+        ACTIONS.labels(action.kind, status).inc()
+

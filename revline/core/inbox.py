@@ -1,0 +1,138 @@
+"""The inbox: every verified event stored once, before it is acknowledged.
+
+``(source, external_id)`` is unique and inserts are insert-or-ignore, so a redelivered event is
+acknowledged and changes nothing. Processing state lives on the row: an event that failed to
+process keeps its error and is retried with backoff; it is never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from revline.db.models import Event, EventStatus
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """A verified event as it arrived: who sent it, its id there, its type and its body."""
+
+    source: str
+    external_id: str
+    type: str
+    occurred_at: datetime | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventView:
+    """What playbooks see of a stored event."""
+
+    id: int
+    source: str
+    external_id: str
+    type: str
+    occurred_at: datetime | None
+    received_at: datetime
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Event) -> EventView:
+        return cls(
+            row.id, row.source, row.external_id, row.type, row.occurred_at, row.received_at,
+            row.payload,
+        )
+
+
+def record(session: Session, events: Sequence[IncomingEvent], now: datetime) -> list[bool]:
+    """Insert-or-ignore a batch; for each event, whether it was new.
+
+    A batch lets the ingest endpoint commit many concurrent deliveries with one durable write.
+    A repeat within the batch counts as a duplicate of its first occurrence.
+    """
+    if not events:
+        return []
+    rows = [
+        {
+            "source": e.source,
+            "external_id": e.external_id,
+            "type": e.type,
+            "occurred_at": e.occurred_at,
+            "received_at": now,
+            "payload": e.payload,
+            "status": EventStatus.RECEIVED,
+            "attempts": 0,
+        }
+        for e in events
+    ]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(Event)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(Event.source, Event.external_id)
+    )
+    inserted = {(source, external_id) for source, external_id in session.execute(statement)}
+    result: list[bool] = []
+    for e in events:
+        key = (e.source, e.external_id)
+        result.append(key in inserted)
+        inserted.discard(key)
+    return result
+
+
+def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> list[EventView]:
+    """Events waiting to be routed, leased to this worker for ``lease``.
+
+    A worker that dies mid-way leaves the lease to run out; the next one routes the event again,
+    and the decision table's uniqueness keeps that from deciding anything twice.
+    """
+    due = or_(Event.next_attempt_at.is_(None), Event.next_attempt_at <= now)
+    query = (
+        select(Event)
+        .where(
+            or_(
+                and_(Event.status == EventStatus.RECEIVED, due),
+                and_(Event.status == EventStatus.FAILED, Event.next_attempt_at <= now),
+            )
+        )
+        .order_by(Event.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.execute(query).scalars())
+    for row in rows:
+        row.next_attempt_at = now + lease
+    return [EventView.of(row) for row in rows]
+
+
+def mark_done(session: Session, event_id: int, status: EventStatus, now: datetime) -> None:
+    session.execute(
+        update(Event)
+        .where(Event.id == event_id)
+        .values(status=status, processed_at=now, next_attempt_at=None, last_error=None)
+    )
+
+
+def mark_failed(
+    session: Session, event_id: int, error: str, now: datetime, retry_at: datetime | None
+) -> None:
+    """Record why processing failed; ``retry_at`` None means attempts are exhausted."""
+    session.execute(
+        update(Event)
+        .where(Event.id == event_id)
+        .values(
+            status=EventStatus.FAILED,
+            attempts=Event.attempts + 1,
+            last_error=error[:2000],
+            next_attempt_at=retry_at,
+        )
+    )

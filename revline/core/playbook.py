@@ -1,0 +1,146 @@
+"""The playbook interface: pure decisions over an enriched snapshot.
+
+A playbook says which case an event concerns (``case_for``), gathers what it needs to know
+(``enrich``, the only part allowed to read providers, and never inside a transaction), and decides
+(``decide``: pure, no I/O, no clock but ``now``). The router does everything else.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+from revline.config import Policy
+from revline.core.cases import CaseKind, CaseView
+from revline.core.inbox import EventView
+
+
+class Keep(Enum):
+    """Leave a case field as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """Which case an event concerns: the subject (one invoice, one payout) and its customer."""
+
+    subject: str
+    customer: str | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why a decision is being made: an event arrived, a case's timer fell due, or a person."""
+
+    kind: str  # "event" | "timer" | "manual"
+    at: datetime
+    event: EventView | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The enriched snapshot a decision is made on."""
+
+    trigger: Trigger
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One intended side effect.
+
+    ``attempt`` distinguishes deliberate repeats of the same effect on the same subject (the
+    second manual retry of an invoice); it is part of the idempotency key, so deciding the same
+    thing twice yields one action.
+    """
+
+    kind: str
+    subject: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    attempt: int | str = 1
+    not_before: datetime | None = None
+    requires_role: str | None = None
+    approval_reason: str | None = None
+    irreversible: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a playbook chose, and in a sentence why: the explanation goes to the ledger."""
+
+    explanation: str
+    state: str | None = None
+    actions: tuple[ActionSpec, ...] = ()
+    next_action_at: datetime | None | Keep = KEEP
+    cancel_pending: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    flags: Mapping[str, Any] | Keep = KEEP
+    queue: str | None | Keep = KEEP
+
+
+class Enrichment(ABC):
+    """What ``enrich`` may read: provider adapters, the calendar, the clock. Never the database."""
+
+
+class Playbook(ABC):
+    """A procedure. Subclasses set ``name`` and ``case_kind`` and implement the two methods."""
+
+    name: ClassVar[str]
+    case_kind: ClassVar[CaseKind]
+
+    @abstractmethod
+    def case_for(self, event: EventView) -> CaseRef | None:
+        """The case this event opens or advances, or None if the playbook has no interest."""
+
+    def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment | None) -> Facts:
+        """Gather what the decision needs. The default knows only the trigger."""
+        return Facts(trigger)
+
+    @abstractmethod
+    def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
+        """Pure: the same inputs always give the same decision."""
+
+
+class PlaybookRegistry:
+    """Playbooks by name."""
+
+    def __init__(self, playbooks: list[Playbook] | None = None) -> None:
+        self._by_name: dict[str, Playbook] = {}
+        for playbook in playbooks or []:
+            self.register(playbook)
+
+    def register(self, playbook: Playbook) -> None:
+        if playbook.name in self._by_name:
+            raise ValueError(f"a playbook named {playbook.name!r} is already registered")
+        self._by_name[playbook.name] = playbook
+
+    def get(self, name: str) -> Playbook | None:
+        return self._by_name.get(name)
+
+    def all(self) -> list[Playbook]:
+        return list(self._by_name.values())
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def case_kind(self, kind: str) -> CaseKind | None:
+        for playbook in self._by_name.values():
+            if playbook.case_kind.name == kind:
+                return playbook.case_kind
+        return None

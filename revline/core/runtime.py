@@ -1,0 +1,96 @@
+"""Wiring: one object that holds the settings, clock, database and registries of a process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+
+from revline.clock import Clock, SystemClock, WorkingCalendar
+from revline.config import Settings
+from revline.core.executor import Executor
+from revline.core.ledger import Ledger
+from revline.core.playbook import Enrichment, PlaybookRegistry
+from revline.core.router import Router
+from revline.db.engine import Database
+from revline.providers.base import Handlers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+    playbooks: PlaybookRegistry = field(default_factory=PlaybookRegistry)
+    handlers: Handlers = field(default_factory=Handlers)
+    enrichment: Enrichment | None = None
+
+    def __post_init__(self) -> None:
+        self.ledger = Ledger(self.db)
+        self.calendar: WorkingCalendar = self.settings.company.calendar()
+
+    def router(self) -> Router:
+        return Router(
+            db=self.db,
+            clock=self.clock,
+            settings=self.settings,
+            playbooks=self.playbooks,
+            ledger=self.ledger,
+            enrichment=self.enrichment,
+        )
+
+    def executor(self, worker: str | None = None) -> Executor:
+        return Executor(
+            db=self.db,
+            clock=self.clock,
+            settings=self.settings,
+            handlers=self.handlers,
+            ledger=self.ledger,
+            worker=worker or default_worker_name(),
+        )
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    """Routes events, fires timers and executes actions until told to stop."""
+
+    def __init__(self, runtime: Runtime, name: str | None = None) -> None:
+        self.runtime = runtime
+        self.router = runtime.router()
+        self.executor = runtime.executor(name)
+
+    def tick(self) -> int:
+        """One pass over everything that is due; returns how much work it found."""
+        return (
+            self.router.route_pending()
+            + self.router.fire_due_timers()
+            + self.executor.run_once()
+        )
+
+    def drain(self, max_passes: int = 10_000) -> int:
+        """Tick until nothing is due (tests and the sandbox); returns the total work done."""
+        total = 0
+        for _ in range(max_passes):
+            done = self.tick()
+            total += done
+            if done == 0:
+                return total
+        raise RuntimeError(f"work still due after {max_passes} passes")
+
+    def run(self, stop: threading.Event) -> None:
+        interval = self.runtime.settings.executor.poll_interval_seconds
+        while not stop.is_set():
+            try:
+                busy = self.tick()
+            except Exception:  # noqa: BLE001 - a worker outlives a bad pass; the error is logged
+                log.exception("worker pass failed")
+                busy = 0
+            if not busy:
+                stop.wait(interval)

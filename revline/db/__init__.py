@@ -1,0 +1,1 @@
+"""Storage: engine, sessions, models and migrations."""

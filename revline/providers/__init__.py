@@ -1,0 +1,1 @@
+"""Provider adapters (one folder each) and the handler registry the executor calls."""
