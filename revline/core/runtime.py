@@ -94,3 +94,16 @@ class Worker:
                 busy = 0
             if not busy:
                 stop.wait(interval)
+
+
+def from_settings(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """The runtime ``revline serve`` and ``revline worker`` use: the registered playbooks and
+    the adapters configured in ``settings``."""
+    from revline.playbooks import default_registry
+
+    return Runtime(
+        settings=settings,
+        db=Database(settings.database_url),
+        clock=clock or SystemClock(),
+        playbooks=default_registry(),
+    )
