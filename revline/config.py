@@ -11,7 +11,7 @@ import os
 from contextvars import ContextVar
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -35,7 +35,7 @@ Role = Literal[
     "viewer",
     "agent",
 ]
-ROLES: tuple[str, ...] = Role.__args__
+ROLES: tuple[str, ...] = get_args(Role)
 
 MinorUnits = Annotated[int, Field(ge=0)]
 

@@ -90,9 +90,7 @@ def handlers() -> Handlers:
 
 
 @pytest.fixture
-def runtime(
-    db: Database, clock: SimulatedClock, settings: Settings, handlers: Handlers
-) -> Runtime:
+def runtime(db: Database, clock: SimulatedClock, settings: Settings, handlers: Handlers) -> Runtime:
     return Runtime(
         settings=settings, db=db, clock=clock, playbooks=test_registry(), handlers=handlers
     )

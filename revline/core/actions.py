@@ -160,8 +160,16 @@ def approve(
     action.approved_by = approver
     action.approved_at = now
     action.updated_at = now
-    _audit(session, ledger, action, approver, "action.approved", ActionStatus.AWAITING_APPROVAL, now,
-           {"note": note, "role": approver_role})
+    _audit(
+        session,
+        ledger,
+        action,
+        approver,
+        "action.approved",
+        ActionStatus.AWAITING_APPROVAL,
+        now,
+        {"note": note, "role": approver_role},
+    )
     return action
 
 
@@ -180,8 +188,16 @@ def reject(
     action.status = ActionStatus.CANCELLED
     action.last_error = f"rejected by {approver}: {reason}"
     action.updated_at = now
-    _audit(session, ledger, action, approver, "action.rejected", ActionStatus.AWAITING_APPROVAL, now,
-           {"reason": reason, "role": approver_role})
+    _audit(
+        session,
+        ledger,
+        action,
+        approver,
+        "action.rejected",
+        ActionStatus.AWAITING_APPROVAL,
+        now,
+        {"reason": reason, "role": approver_role},
+    )
     return action
 
 
@@ -216,8 +232,18 @@ def cancel_pending(
         action.status = ActionStatus.CANCELLED
         action.last_error = f"cancelled: {reason}"
         action.updated_at = now
-        _audit(session, ledger, action, actor, "action.cancelled", prior, now, {"reason": reason},
-               event_id=event_id, correlation_id=case.correlation_id)
+        _audit(
+            session,
+            ledger,
+            action,
+            actor,
+            "action.cancelled",
+            prior,
+            now,
+            {"reason": reason},
+            event_id=event_id,
+            correlation_id=case.correlation_id,
+        )
         cancelled.append(action.id)
     return cancelled
 

@@ -20,7 +20,7 @@ from revline.core.cases import new_id
 from revline.db.models import ApiToken, User
 from revline.errors import InvalidRequest, Unauthorized
 
-TOKEN_PREFIX = "rvl_"
+TOKEN_PREFIX = "rvl_"  # noqa: S105 - a visible prefix, not a secret
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from revline.errors import RevlineError
 from revline.db.models import Case
+from revline.errors import RevlineError
 
 
 class InvalidTransition(RevlineError):
@@ -39,7 +39,9 @@ class CaseKind:
         states = set(self.transitions) | {s for t in self.transitions.values() for s in t}
         unknown = (self.terminal | {self.initial}) - states
         if unknown:
-            raise ValueError(f"case kind {self.name}: states {sorted(unknown)} are not in the graph")
+            raise ValueError(
+                f"case kind {self.name}: states {sorted(unknown)} are not in the graph"
+            )
 
     @property
     def states(self) -> frozenset[str]:

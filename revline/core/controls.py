@@ -39,7 +39,7 @@ class Mode:
 
 
 def canary_bucket(playbook: str, customer: str | None) -> int:
-    """A stable 0–99 bucket per playbook and customer, so a canary keeps the same customers."""
+    """A stable 0-99 bucket per playbook and customer, so a canary keeps the same customers."""
     digest = hashlib.sha256(f"{playbook}:{customer or ''}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % 100
 
@@ -52,7 +52,9 @@ def parse_mode(text: str) -> Mode:
         raw = value.removeprefix("canary:").rstrip("%")
         if raw.isdigit() and 0 < int(raw) < 100:
             return Mode("canary", int(raw))
-    raise InvalidRequest(f"invalid playbook mode {text!r}: use off, shadow, canary:N (1–99) or live")
+    raise InvalidRequest(
+        f"invalid playbook mode {text!r}: use off, shadow, canary:N (1-99) or live"
+    )
 
 
 @dataclass(frozen=True)
@@ -103,8 +105,15 @@ def stop(session: Session, ledger: Ledger, *, actor: str, reason: str, now: date
     if stop_state(session).stopped:
         raise Conflict("the emergency stop is already on")
     put(session, STOP, {"stopped": True, "reason": reason}, actor, now)
-    ledger.append(session, at=now, actor=actor, kind="control.stop", prior_state="running",
-                  post_state="stopped", detail={"reason": reason})
+    ledger.append(
+        session,
+        at=now,
+        actor=actor,
+        kind="control.stop",
+        prior_state="running",
+        post_state="stopped",
+        detail={"reason": reason},
+    )
     return stop_state(session)
 
 
@@ -113,8 +122,14 @@ def resume(session: Session, ledger: Ledger, *, actor: str, now: datetime) -> in
     if not stop_state(session).stopped:
         raise Conflict("the emergency stop is not on")
     put(session, STOP, {"stopped": False}, actor, now)
-    ledger.append(session, at=now, actor=actor, kind="control.resume", prior_state="stopped",
-                  post_state="running")
+    ledger.append(
+        session,
+        at=now,
+        actor=actor,
+        kind="control.resume",
+        prior_state="stopped",
+        post_state="running",
+    )
     held = session.execute(
         select(Action).where(Action.status == ActionStatus.HELD).with_for_update()
     ).scalars()
@@ -124,20 +139,41 @@ def resume(session: Session, ledger: Ledger, *, actor: str, now: datetime) -> in
         action.lease_token = None
         action.lease_until = None
         action.updated_at = now
-        ledger.append(session, at=now, actor=actor, kind="action.requeued", case_id=action.case_id,
-                      action_id=action.id, prior_state=ActionStatus.HELD, post_state=action.status,
-                      detail={"kind": action.kind, "subject": action.subject})
+        ledger.append(
+            session,
+            at=now,
+            actor=actor,
+            kind="action.requeued",
+            case_id=action.case_id,
+            action_id=action.id,
+            prior_state=ActionStatus.HELD,
+            post_state=action.status,
+            detail={"kind": action.kind, "subject": action.subject},
+        )
         count += 1
     return count
 
 
 def set_mode(
-    session: Session, ledger: Ledger, *, playbook: str, mode: str, actor: str, now: datetime,
+    session: Session,
+    ledger: Ledger,
+    *,
+    playbook: str,
+    mode: str,
+    actor: str,
+    now: datetime,
     settings: Settings,
 ) -> Mode:
     parsed = parse_mode(mode)
     prior = mode_of(session, settings, playbook)
     put(session, MODE_PREFIX + playbook, {"mode": str(parsed)}, actor, now)
-    ledger.append(session, at=now, actor=actor, kind="control.mode", prior_state=str(prior),
-                  post_state=str(parsed), detail={"playbook": playbook})
+    ledger.append(
+        session,
+        at=now,
+        actor=actor,
+        kind="control.mode",
+        prior_state=str(prior),
+        post_state=str(parsed),
+        detail={"playbook": playbook},
+    )
     return parsed

@@ -50,7 +50,7 @@ class Claim:
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """Exponential backoff with equal jitter: half fixed, half random, never above ``cap``."""
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    ceiling = min(cap, base * 2.0 ** max(0, attempt - 1))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
@@ -119,8 +119,9 @@ class Executor:
                 if not mode.is_live_for(action.playbook, action.customer):
                     # The playbook was switched off or to shadow after this was proposed.
                     status = ActionStatus.CANCELLED if mode.name == "off" else ActionStatus.SHADOWED
-                    self._set_status(session, action, status, now, "action.mode_changed",
-                                     {"mode": str(mode)})
+                    self._set_status(
+                        session, action, status, now, "action.mode_changed", {"mode": str(mode)}
+                    )
                     continue
             token = uuid.uuid4().hex
             action.status = ActionStatus.EXECUTING
@@ -170,8 +171,9 @@ class Executor:
         for action in self._select_due(session, now):
             if action.status == ActionStatus.EXECUTING:
                 self._abandon_open_attempt(session, action, now)
-            self._set_status(session, action, ActionStatus.HELD, now, "action.held",
-                             {"reason": "emergency stop"})
+            self._set_status(
+                session, action, ActionStatus.HELD, now, "action.held", {"reason": "emergency stop"}
+            )
             held += 1
         return held
 
@@ -187,8 +189,14 @@ class Executor:
                 action = self._leased(session, claim)
                 if action is not None:
                     self._finish_attempt(session, claim, AttemptOutcome.ABANDONED, "emergency stop")
-                    self._set_status(session, action, ActionStatus.HELD, self.clock.now(),
-                                     "action.held", {"reason": "emergency stop"})
+                    self._set_status(
+                        session,
+                        action,
+                        ActionStatus.HELD,
+                        self.clock.now(),
+                        "action.held",
+                        {"reason": "emergency stop"},
+                    )
             return
 
         handler = self.handlers.get(request.kind)
@@ -201,7 +209,8 @@ class Executor:
                 result = dict(handler(request))
             except ProviderError as exc:
                 error = exc
-            except Exception as exc:  # noqa: BLE001 - an adapter bug must not lose the outcome
+            except Exception as exc:
+                # An adapter bug must not lose the outcome: the action goes to a person.
                 log.exception("handler for %s raised", request.kind)
                 error = ProviderError(f"{type(exc).__name__}: {exc}", retryable=False)
         with self.db.write() as session:
@@ -259,12 +268,22 @@ class Executor:
             action.result = result
             action.applied_at = now
             action.last_error = None
-            self._set_status(session, action, ActionStatus.APPLIED, now, "action.applied",
-                             {"result": result, "attempt": action.attempts})
+            self._set_status(
+                session,
+                action,
+                ActionStatus.APPLIED,
+                now,
+                "action.applied",
+                {"result": result, "attempt": action.attempts},
+            )
             return
         action.last_error = error.message
-        detail = {"error": error.message, "attempt": action.attempts,
-                  "provider_status": error.status, "provider_code": error.provider_code}
+        detail = {
+            "error": error.message,
+            "attempt": action.attempts,
+            "provider_status": error.status,
+            "provider_code": error.provider_code,
+        }
         if error.retryable and action.attempts < self.config.max_attempts:
             delay = backoff_delay(
                 action.attempts,
@@ -274,11 +293,23 @@ class Executor:
             )
             action.not_before = now + timedelta(seconds=delay)
             status = ActionStatus.APPROVED if action.approved_by else ActionStatus.PROPOSED
-            self._set_status(session, action, status, now, "action.retry_scheduled",
-                             {**detail, "retry_at": action.not_before})
+            self._set_status(
+                session,
+                action,
+                status,
+                now,
+                "action.retry_scheduled",
+                {**detail, "retry_at": action.not_before},
+            )
             return
-        self._set_status(session, action, ActionStatus.FAILED, now, "action.failed",
-                         {**detail, "queue": "manual"})
+        self._set_status(
+            session,
+            action,
+            ActionStatus.FAILED,
+            now,
+            "action.failed",
+            {**detail, "queue": "manual"},
+        )
 
     def _set_status(
         self,
@@ -306,8 +337,11 @@ class Executor:
             correlation_id=correlation_id,
             prior_state=prior,
             post_state=status,
-            detail={"kind": action.kind, "subject": action.subject,
-                    "idempotency_key": action.idempotency_key, **detail},
+            detail={
+                "kind": action.kind,
+                "subject": action.subject,
+                "idempotency_key": action.idempotency_key,
+                **detail,
+            },
         )
         ACTIONS.labels(action.kind, status).inc()
-

@@ -53,7 +53,11 @@ def evaluate(
 
     amount = _amount(spec.params)
     for rule in policy.approval_rules_with_defaults():
-        if fnmatch.fnmatchcase(spec.kind, rule.action) and amount is not None and amount > rule.above:
+        if (
+            fnmatch.fnmatchcase(spec.kind, rule.action)
+            and amount is not None
+            and amount > rule.above
+        ):
             need(rule.role, f"{spec.kind} of {amount} is above the approval threshold {rule.above}")
     flagged = sorted(f for f in policy.blocking_flags if case_flags.get(f))
     if flagged:

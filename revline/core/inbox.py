@@ -46,7 +46,12 @@ class EventView:
     @classmethod
     def of(cls, row: Event) -> EventView:
         return cls(
-            row.id, row.source, row.external_id, row.type, row.occurred_at, row.received_at,
+            row.id,
+            row.source,
+            row.external_id,
+            row.type,
+            row.occurred_at,
+            row.received_at,
             row.payload,
         )
 

@@ -57,7 +57,7 @@ def row_hash(
 
 
 class Ledger:
-    """Appends rows inside the caller's transaction, so a row exists exactly when its change does."""
+    """Appends rows in the caller's transaction: a row exists exactly when its change does."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -122,12 +122,14 @@ def verify(session: Session, batch: int = 5000) -> Verification:
     expected_prev = GENESIS_HASH
     expected_seq = 1
     count = 0
-    for row in session.execute(select(LedgerRow).order_by(LedgerRow.seq)).scalars().yield_per(
-        batch
+    for row in (
+        session.execute(select(LedgerRow).order_by(LedgerRow.seq)).scalars().yield_per(batch)
     ):
         count += 1
         if row.seq != expected_seq:
-            return Verification(False, count, row.seq, f"expected seq {expected_seq}: a row is missing")
+            return Verification(
+                False, count, row.seq, f"expected seq {expected_seq}: a row is missing"
+            )
         if row.prev_hash != expected_prev:
             return Verification(False, count, row.seq, "prev_hash does not match the row before it")
         recomputed = row_hash(

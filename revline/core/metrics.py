@@ -20,5 +20,7 @@ CONTRADICTIONS = Counter(
     "Decisions that cancelled pending actions because a later event contradicted them",
     ["playbook"],
 )
-ACTIONS = Counter("revline_actions_total", "Action status changes by the executor", ["kind", "status"])
+ACTIONS = Counter(
+    "revline_actions_total", "Action status changes by the executor", ["kind", "status"]
+)
 ATTEMPTS = Counter("revline_provider_attempts_total", "Provider calls by outcome", ["outcome"])

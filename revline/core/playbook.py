@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, ClassVar
 
+from revline.clock import Clock, WorkingCalendar
 from revline.config import Policy
 from revline.core.cases import CaseKind, CaseView
 from revline.core.inbox import EventView
@@ -87,15 +88,24 @@ class Decision:
     explanation: str
     state: str | None = None
     actions: tuple[ActionSpec, ...] = ()
-    next_action_at: datetime | None | Keep = KEEP
+    next_action_at: datetime | Keep | None = KEEP
     cancel_pending: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     flags: Mapping[str, Any] | Keep = KEEP
-    queue: str | None | Keep = KEEP
+    queue: str | Keep | None = KEEP
 
 
-class Enrichment(ABC):
-    """What ``enrich`` may read: provider adapters, the calendar, the clock. Never the database."""
+@dataclass(frozen=True)
+class Enrichment:
+    """What ``enrich`` may read: provider adapters, the calendar, the clock. Never the database.
+
+    ``adapters`` maps a provider name (``stripe``, ``netsuite``, ``ramp``, ``mail``) to its
+    adapter; a playbook's ``enrich`` asks only for the capabilities it declares it needs.
+    """
+
+    clock: Clock
+    calendar: WorkingCalendar
+    adapters: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Playbook(ABC):
@@ -108,7 +118,7 @@ class Playbook(ABC):
     def case_for(self, event: EventView) -> CaseRef | None:
         """The case this event opens or advances, or None if the playbook has no interest."""
 
-    def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment | None) -> Facts:
+    def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
         """Gather what the decision needs. The default knows only the trigger."""
         return Facts(trigger)
 

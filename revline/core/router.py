@@ -37,7 +37,7 @@ from revline.core.playbook import (
     Trigger,
 )
 from revline.db.engine import Database
-from revline.db.models import Case, EventStatus
+from revline.db.models import Case, Event, EventStatus
 from revline.db.models import Decision as DecisionRow
 from revline.errors import RevlineError
 
@@ -64,7 +64,7 @@ class Router:
         settings: Settings,
         playbooks: PlaybookRegistry,
         ledger: Ledger,
-        enrichment: Enrichment | None = None,
+        enrichment: Enrichment,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -94,7 +94,8 @@ class Router:
             with self.db.write() as session:
                 inbox.mark_done(session, event.id, status, self.clock.now())
             EVENTS_ROUTED.labels(status).inc()
-        except Exception as exc:  # noqa: BLE001 - recorded on the event and retried, never dropped
+        except Exception as exc:
+            # Recorded on the event and retried with backoff: never dropped.
             log.exception("routing event %s (%s) failed", event.id, event.type)
             self._record_failure(event, exc)
 
@@ -102,13 +103,15 @@ class Router:
         now = self.clock.now()
         with self.db.write() as session:
             attempts = session.execute(
-                select(inbox.Event.attempts).where(inbox.Event.id == event.id)
+                select(Event.attempts).where(Event.id == event.id)
             ).scalar_one()
             config = self.settings.executor
             retry_at = None
             if attempts + 1 < config.event_max_attempts:
                 delay = backoff_delay(
-                    attempts + 1, config.backoff_base_seconds, config.backoff_cap_seconds,
+                    attempts + 1,
+                    config.backoff_base_seconds,
+                    config.backoff_cap_seconds,
                     self._rng,
                 )
                 retry_at = now + timedelta(seconds=delay)
@@ -118,7 +121,8 @@ class Router:
     def _interested(self, event: EventView) -> list[tuple[Playbook, CaseRef]]:
         with self.db.read() as session:
             live = [
-                p for p in self.playbooks.all()
+                p
+                for p in self.playbooks.all()
                 if controls.mode_of(session, self.settings, p.name).name != "off"
             ]
         found = []
@@ -135,7 +139,8 @@ class Router:
         now = self.clock.now()
         with self.db.read() as session:
             modes = {
-                p.name: controls.mode_of(session, self.settings, p.name) for p in self.playbooks.all()
+                p.name: controls.mode_of(session, self.settings, p.name)
+                for p in self.playbooks.all()
             }
             due = session.execute(
                 select(Case.id, Case.playbook)
@@ -162,8 +167,11 @@ class Router:
         playbook = self.playbooks.get(case.playbook)
         if playbook is None:
             raise RevlineError(f"case {case_id} belongs to unregistered playbook {case.playbook}")
-        self._decide(playbook, Trigger("manual", self.clock.now(), detail={"actor": actor, **detail}),
-                     case_id=case_id)
+        self._decide(
+            playbook,
+            Trigger("manual", self.clock.now(), detail={"actor": actor, **detail}),
+            case_id=case_id,
+        )
 
     # -- deciding -------------------------------------------------------------------------
 
@@ -185,7 +193,9 @@ class Router:
                 seen = self._load(session, playbook, ref, case_id, now)
             if seen is None:
                 return
-            if trigger.kind == "timer" and (seen.next_action_at is None or seen.next_action_at > now):
+            if trigger.kind == "timer" and (
+                seen.next_action_at is None or seen.next_action_at > now
+            ):
                 return  # another worker already acted on this timer
             facts = playbook.enrich(seen, trigger, self.enrichment)
             decision = playbook.decide(seen, facts, self.settings.policy, now)
@@ -198,11 +208,14 @@ class Router:
         raise RaceNotSettled(f"case for {ref or case_id} kept changing under {playbook.name}")
 
     def _already_decided(self, session: Session, event_id: int, playbook: Playbook) -> bool:
-        return session.execute(
-            select(DecisionRow.id).where(
-                DecisionRow.event_id == event_id, DecisionRow.playbook == playbook.name
-            )
-        ).first() is not None
+        return (
+            session.execute(
+                select(DecisionRow.id).where(
+                    DecisionRow.event_id == event_id, DecisionRow.playbook == playbook.name
+                )
+            ).first()
+            is not None
+        )
 
     def _load(
         self,
@@ -223,10 +236,20 @@ class Router:
         # Not yet stored: the decision's transaction opens it (version 0 marks it provisional).
         new = new_id("cas")
         return CaseView(
-            id=new, kind=playbook.case_kind.name, playbook=playbook.name, subject=ref.subject,
-            customer=ref.customer, state=playbook.case_kind.initial, state_version=0,
-            correlation_id=ref.correlation_id or new, next_action_at=None, data={}, flags={},
-            queue=None, opened_at=now, closed_at=None,
+            id=new,
+            kind=playbook.case_kind.name,
+            playbook=playbook.name,
+            subject=ref.subject,
+            customer=ref.customer,
+            state=playbook.case_kind.initial,
+            state_version=0,
+            correlation_id=ref.correlation_id or new,
+            next_action_at=None,
+            data={},
+            flags={},
+            queue=None,
+            opened_at=now,
+            closed_at=None,
         )
 
     def _commit(
@@ -244,19 +267,35 @@ class Router:
         if seen.state_version == 0:
             try:
                 with session.begin_nested():
-                    session.add(Case(
-                        id=seen.id, kind=kind.name, playbook=playbook.name, subject=seen.subject,
-                        customer=seen.customer, state=seen.state, state_version=1,
-                        correlation_id=seen.correlation_id, data={}, flags={}, opened_at=now,
-                        updated_at=now,
-                    ))
+                    session.add(
+                        Case(
+                            id=seen.id,
+                            kind=kind.name,
+                            playbook=playbook.name,
+                            subject=seen.subject,
+                            customer=seen.customer,
+                            state=seen.state,
+                            state_version=1,
+                            correlation_id=seen.correlation_id,
+                            data={},
+                            flags={},
+                            opened_at=now,
+                            updated_at=now,
+                        )
+                    )
             except IntegrityError as exc:
                 raise _RaceLost from exc
-            self.ledger.append(session, at=now, actor=actor, kind="case.opened", case_id=seen.id,
-                               event_id=event_id, correlation_id=seen.correlation_id,
-                               post_state=seen.state,
-                               detail={"kind": kind.name, "subject": seen.subject,
-                                       "customer": seen.customer})
+            self.ledger.append(
+                session,
+                at=now,
+                actor=actor,
+                kind="case.opened",
+                case_id=seen.id,
+                event_id=event_id,
+                correlation_id=seen.correlation_id,
+                post_state=seen.state,
+                detail={"kind": kind.name, "subject": seen.subject, "customer": seen.customer},
+            )
             seen = replace(seen, state_version=1)
 
         post_state = decision.state or seen.state
@@ -267,8 +306,15 @@ class Router:
         flags = seen.flags if decision.flags is KEEP else decision.flags
         queue = seen.queue if decision.queue is KEEP else decision.queue
         moved = cases.transition(
-            session, kind=kind, seen=seen, state=post_state, next_action_at=next_action_at,
-            data={**seen.data, **decision.data}, flags=flags, queue=queue, now=now,
+            session,
+            kind=kind,
+            seen=seen,
+            state=post_state,
+            next_action_at=next_action_at,
+            data={**seen.data, **decision.data},
+            flags=flags,
+            queue=queue,
+            now=now,
         )
         if not moved:
             raise _RaceLost
@@ -278,30 +324,63 @@ class Router:
         cancelled: list[str] = []
         if decision.cancel_pending:
             cancelled = outbox.cancel_pending(
-                session, self.ledger, case=seen, actor=actor, reason=decision.cancel_pending,
-                now=now, event_id=event_id,
+                session,
+                self.ledger,
+                case=seen,
+                actor=actor,
+                reason=decision.cancel_pending,
+                now=now,
+                event_id=event_id,
             )
             if cancelled:
                 CONTRADICTIONS.labels(playbook.name).inc()
         proposed = []
         for spec in decision.actions:
-            gate = gates.evaluate(spec, case_flags=flags, policy=self.settings.policy, now=now,
-                                  proposed_by_person=False)
+            gate = gates.evaluate(
+                spec,
+                case_flags=flags,
+                policy=self.settings.policy,
+                now=now,
+                proposed_by_person=False,
+            )
             result = outbox.propose(
-                session, self.ledger, case=seen, playbook=playbook.name,
-                spec=spec, gate=gate, live=live, proposed_by=actor, now=now, event_id=event_id,
+                session,
+                self.ledger,
+                case=seen,
+                playbook=playbook.name,
+                spec=spec,
+                gate=gate,
+                live=live,
+                proposed_by=actor,
+                now=now,
+                event_id=event_id,
             )
             proposed.append(result.action.id)
 
-        session.add(DecisionRow(
-            case_id=seen.id, playbook=playbook.name, event_id=event_id, trigger=trigger.kind,
-            at=now, prior_state=seen.state, post_state=post_state,
-            explanation=decision.explanation, mode=str(mode),
-            detail={"actions": proposed, "cancelled": cancelled, **dict(trigger.detail)},
-        ))
+        session.add(
+            DecisionRow(
+                case_id=seen.id,
+                playbook=playbook.name,
+                event_id=event_id,
+                trigger=trigger.kind,
+                at=now,
+                prior_state=seen.state,
+                post_state=post_state,
+                explanation=decision.explanation,
+                mode=str(mode),
+                detail={"actions": proposed, "cancelled": cancelled, **dict(trigger.detail)},
+            )
+        )
         self.ledger.append(
-            session, at=now, actor=actor, kind="decision", case_id=seen.id, event_id=event_id,
-            correlation_id=seen.correlation_id, prior_state=seen.state, post_state=post_state,
+            session,
+            at=now,
+            actor=actor,
+            kind="decision",
+            case_id=seen.id,
+            event_id=event_id,
+            correlation_id=seen.correlation_id,
+            prior_state=seen.state,
+            post_state=post_state,
             detail={
                 "explanation": decision.explanation,
                 "trigger": trigger.kind,

@@ -27,11 +27,12 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     playbooks: PlaybookRegistry = field(default_factory=PlaybookRegistry)
     handlers: Handlers = field(default_factory=Handlers)
-    enrichment: Enrichment | None = None
+    adapters: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.db)
         self.calendar: WorkingCalendar = self.settings.company.calendar()
+        self.enrichment = Enrichment(self.clock, self.calendar, self.adapters)
 
     def router(self) -> Router:
         return Router(
@@ -69,9 +70,7 @@ class Worker:
     def tick(self) -> int:
         """One pass over everything that is due; returns how much work it found."""
         return (
-            self.router.route_pending()
-            + self.router.fire_due_timers()
-            + self.executor.run_once()
+            self.router.route_pending() + self.router.fire_due_timers() + self.executor.run_once()
         )
 
     def drain(self, max_passes: int = 10_000) -> int:
@@ -89,7 +88,8 @@ class Worker:
         while not stop.is_set():
             try:
                 busy = self.tick()
-            except Exception:  # noqa: BLE001 - a worker outlives a bad pass; the error is logged
+            except Exception:
+                # A worker outlives a bad pass (a database restart, say); the error is logged.
                 log.exception("worker pass failed")
                 busy = 0
             if not busy:

@@ -43,8 +43,13 @@ class ProviderError(RevlineError):
         cls, provider: str, status: int, message: str, provider_code: str | None = None
     ) -> ProviderError:
         retryable = status in (409, 429) or status >= 500
-        return cls(message, retryable=retryable, provider=provider, status=status,
-                   provider_code=provider_code)
+        return cls(
+            message,
+            retryable=retryable,
+            provider=provider,
+            status=status,
+            provider_code=provider_code,
+        )
 
 
 @dataclass(frozen=True)

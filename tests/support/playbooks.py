@@ -1,4 +1,4 @@
-"""Small test-only playbooks that exercise the spine. Business playbooks live in revline/playbooks."""
+"""Small test-only playbooks that exercise the spine (business ones live in revline/playbooks)."""
 
 from __future__ import annotations
 
@@ -69,8 +69,10 @@ class InvoiceChase(Playbook):
                 data={"paid_at": happened},
             )
         if last_paid is not None and happened <= str(last_paid):
-            return Decision("a failure older than the payment: nothing to do",
-                            data={"contradictions": case.data.get("contradictions", 0) + 1})
+            return Decision(
+                "a failure older than the payment: nothing to do",
+                data={"contradictions": case.data.get("contradictions", 0) + 1},
+            )
         if case.state == "recovered":
             return Decision("a failure after payment: a new attempt is Stripe's business")
         return self._retry(case, now, "the charge failed")
@@ -84,8 +86,9 @@ class InvoiceChase(Playbook):
             state="retrying",
             data={"attempts": attempt},
             actions=(
-                ActionSpec("fake.invoice.pay", case.subject, {"invoice": case.subject},
-                           attempt=attempt),
+                ActionSpec(
+                    "fake.invoice.pay", case.subject, {"invoice": case.subject}, attempt=attempt
+                ),
             ),
             next_action_at=now + timedelta(days=1),
         )
@@ -119,8 +122,14 @@ class RefundDesk(Playbook):
             return Decision(
                 "access revocation requested",
                 state="suspending",
-                actions=(ActionSpec("fake.access.suspend", case.subject, {"charge": case.subject},
-                                    irreversible=True),),
+                actions=(
+                    ActionSpec(
+                        "fake.access.suspend",
+                        case.subject,
+                        {"charge": case.subject},
+                        irreversible=True,
+                    ),
+                ),
             )
         amount = obj["amount"]
         assert isinstance(amount, int)
@@ -128,9 +137,16 @@ class RefundDesk(Playbook):
             "a refund was requested",
             state="refunding",
             actions=(
-                ActionSpec("stripe.refund.create", case.subject,
-                           {"charge": case.subject, "amount": amount, "currency": "usd",
-                            "reason": "requested_by_customer"}),
+                ActionSpec(
+                    "stripe.refund.create",
+                    case.subject,
+                    {
+                        "charge": case.subject,
+                        "amount": amount,
+                        "currency": "usd",
+                        "reason": "requested_by_customer",
+                    },
+                ),
             ),
         )
 

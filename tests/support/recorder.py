@@ -32,4 +32,7 @@ class EffectRecorder:
                 raise self.failures.pop(0)
             if request.idempotency_key not in self.effects:
                 self.effects[request.idempotency_key] = dict(request.params)
-            return {"id": f"fx_{len(self.effects)}", "replayed": self.calls[request.idempotency_key] > 1}
+            return {
+                "id": f"fx_{len(self.effects)}",
+                "replayed": self.calls[request.idempotency_key] > 1,
+            }
