@@ -321,6 +321,30 @@ class Router:
 
         mode = controls.mode_of(session, self.settings, playbook.name)
         live = mode.is_live_for(playbook.name, seen.customer)
+        keys = [
+            outbox.idempotency_key(playbook.name, spec.kind, spec.subject, spec.attempt)
+            for spec in decision.actions
+        ]
+        self.ledger.append(
+            session,
+            at=now,
+            actor=actor,
+            kind="decision",
+            case_id=seen.id,
+            event_id=event_id,
+            correlation_id=seen.correlation_id,
+            prior_state=seen.state,
+            post_state=post_state,
+            detail={
+                "explanation": decision.explanation,
+                "trigger": trigger.kind,
+                "event": trigger.event.external_id if trigger.event else None,
+                "mode": str(mode),
+                "actions": keys,
+                "cancel_pending": decision.cancel_pending,
+                "next_action_at": next_action_at,
+            },
+        )
         cancelled: list[str] = []
         if decision.cancel_pending:
             cancelled = outbox.cancel_pending(
@@ -356,7 +380,6 @@ class Router:
                 event_id=event_id,
             )
             proposed.append(result.action.id)
-
         session.add(
             DecisionRow(
                 case_id=seen.id,
@@ -370,25 +393,5 @@ class Router:
                 mode=str(mode),
                 detail={"actions": proposed, "cancelled": cancelled, **dict(trigger.detail)},
             )
-        )
-        self.ledger.append(
-            session,
-            at=now,
-            actor=actor,
-            kind="decision",
-            case_id=seen.id,
-            event_id=event_id,
-            correlation_id=seen.correlation_id,
-            prior_state=seen.state,
-            post_state=post_state,
-            detail={
-                "explanation": decision.explanation,
-                "trigger": trigger.kind,
-                "event": trigger.event.external_id if trigger.event else None,
-                "mode": str(mode),
-                "actions": proposed,
-                "cancelled": cancelled,
-                "next_action_at": next_action_at,
-            },
         )
         DECISIONS.labels(playbook.name, str(mode)).inc()

@@ -74,12 +74,12 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading; anything it writes is rolled back."""
+        """A session for reading; closing it ends the transaction and discards any writes.
+
+        Objects read stay usable afterwards (detached, with what was loaded).
+        """
         with self._reads() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:

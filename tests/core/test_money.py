@@ -1,0 +1,58 @@
+"""Money: integer minor units, one currency at a time, formatted by Babel."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from revline.money import CurrencyMismatch, Money, total
+
+
+def test_arithmetic_stays_in_minor_units() -> None:
+    assert Money(1250000, "usd") + Money(30, "USD") == Money(1250030, "USD")
+    assert Money(500, "usd") - Money(1240, "usd") == Money(-740, "usd")
+    assert -Money(5, "eur") == Money(-5, "EUR")
+    assert Money(500, "usd") > Money(499, "usd")
+
+
+def test_mixing_currencies_raises() -> None:
+    with pytest.raises(CurrencyMismatch, match="USD with EUR"):
+        Money(1, "usd") + Money(1, "eur")
+    with pytest.raises(CurrencyMismatch):
+        _ = Money(1, "usd") < Money(1, "gbp")
+    with pytest.raises(CurrencyMismatch):
+        total([Money(1, "usd"), Money(1, "eur")], "usd")
+
+
+@pytest.mark.parametrize("bad", [12.5, Decimal("12.50"), "1250", True])
+def test_only_integers_are_money(bad: object) -> None:
+    with pytest.raises(TypeError, match="minor units"):
+        Money(bad, "usd")  # type: ignore[arg-type]
+
+
+def test_currency_code_is_checked() -> None:
+    with pytest.raises(ValueError, match="ISO 4217"):
+        Money(1, "dollars")
+
+
+@pytest.mark.parametrize(
+    ("money", "locale", "text"),
+    [
+        (Money(1420000, "usd"), "en_US", "$14,200.00"),
+        (Money(1240, "usd"), "en_US", "$12.40"),
+        (Money(-500, "usd"), "en_US", "-$5.00"),
+        (Money(120000, "eur"), "de_DE", "1.200,00\xa0€"),
+        (Money(1200, "jpy"), "ja_JP", "￥1,200"),  # yen has no minor unit
+        (Money(99, "gbp"), "en_GB", "£0.99"),
+    ],
+)
+def test_formatting_for_people(money: Money, locale: str, text: str) -> None:
+    assert money.format(locale) == text
+
+
+@given(st.lists(st.integers(min_value=-(10**12), max_value=10**12), max_size=50))
+def test_total_is_exact(amounts: list[int]) -> None:
+    assert total([Money(a, "usd") for a in amounts], "usd") == Money(sum(amounts), "usd")
