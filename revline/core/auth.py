@@ -52,6 +52,7 @@ def create_token(
     if user is None:
         user = User(id=new_id("usr"), name=name, role=role, email=email, created_at=now)
         session.add(user)
+        session.flush()  # no ORM relationship orders the inserts: the user must exist first
     elif user.role != role:
         raise InvalidRequest(f"user {name!r} already exists with role {user.role}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
