@@ -78,7 +78,7 @@ def authenticate(session: Session, token: str) -> Principal:
     ).first()
     if row is None:
         raise Unauthorized("invalid or revoked token")
-    api_token, user = row.tuple()
+    api_token, user = row._tuple()
     if (
         not hmac.compare_digest(api_token.token_hash, digest)
         or api_token.revoked_at is not None
