@@ -115,10 +115,22 @@ class Policy(BaseModel):
         return [refund, *self.approval_rules]
 
 
+class Person(BaseModel):
+    """Somebody the procedures name: emails go from and to real people, not shared mailboxes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    email: str
+
+
 class Company(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = "Our Company"
+    # Keyed by the procedures' roles: senior_revops_manager, billing_analyst, ar_specialist,
+    # fpa_analyst, spend_ops_lead.
+    people: dict[str, Person] = {}
     timezone: str = "America/New_York"
     holiday_country: str = "US"
     holiday_subdivision: str | None = None
@@ -143,6 +155,57 @@ class Executor(BaseModel):
     event_max_attempts: Annotated[int, Field(ge=1)] = 10
 
 
+class NetSuite(BaseModel):
+    """SuiteTalk REST. ``auth`` is ``tba`` (token-based, OAuth 1.0a HMAC-SHA256) or ``oauth2``
+    (client credentials with a JWT assertion signed by the integration's certificate key)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account_id: str | None = None
+    base_url: str | None = None  # default https://<account>.suitetalk.api.netsuite.com
+    auth: Literal["tba", "oauth2"] = "tba"
+    consumer_key: SecretStr | None = None
+    consumer_secret: SecretStr | None = None
+    token_id: SecretStr | None = None
+    token_secret: SecretStr | None = None
+    client_id: SecretStr | None = None
+    certificate_id: str | None = None
+    private_key_pem: SecretStr | None = None
+    restlet_url: str | None = None  # the deployed Revline RESTlet (void, revenue hold/release)
+    concurrency_limit: Annotated[int, Field(ge=1, le=100)] = 5
+
+
+class Ramp(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_base: str = "https://api.ramp.com"
+    client_id: SecretStr | None = None
+    client_secret: SecretStr | None = None
+    scopes: list[str] = [
+        "transactions:read",
+        "receipts:read",
+        "memos:write",
+        "cards:read",
+        "cards:write",
+        "limits:write",
+        "users:read",
+        "departments:read",
+        "accounting:read",
+        "accounting:write",
+        "vendors:read",
+    ]
+
+
+class Mail(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    starttls: bool = True
+    username: SecretStr | None = None
+    password: SecretStr | None = None
+
+
 PlaybookMode = str  # "off" | "shadow" | "canary:N" | "live", validated by controls.parse_mode
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("revline_config_file", default=None)
@@ -159,6 +222,13 @@ class Settings(BaseSettings):
     company: Company = Company()
     policy: Policy = Policy()
     executor: Executor = Executor()
+    stripe_api_key: SecretStr | None = None
+    stripe_api_base: str | None = (
+        None  # None: Stripe itself; the sandbox points it at its simulator
+    )
+    netsuite: NetSuite = NetSuite()
+    ramp: Ramp = Ramp()
+    mail: Mail = Mail()
     stripe_webhook_secret: SecretStr | None = None
     stripe_webhook_secret_previous: SecretStr | None = None
     ramp_webhook_secret: SecretStr | None = None
