@@ -14,6 +14,7 @@ from revline.core.executor import Executor
 from revline.core.ledger import Ledger
 from revline.core.playbook import Enrichment, PlaybookRegistry
 from revline.core.router import Router
+from revline.core.scheduler import DailyAt, Every, Scheduler
 from revline.db.engine import Database
 from revline.providers.base import Handlers
 
@@ -28,6 +29,8 @@ class Runtime:
     playbooks: PlaybookRegistry = field(default_factory=PlaybookRegistry)
     handlers: Handlers = field(default_factory=Handlers)
     adapters: dict[str, object] = field(default_factory=dict)
+    daily: list[DailyAt] = field(default_factory=list)
+    jobs: list[Every] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.db)
@@ -43,6 +46,9 @@ class Runtime:
             ledger=self.ledger,
             enrichment=self.enrichment,
         )
+
+    def scheduler(self) -> Scheduler:
+        return Scheduler(self.db, self.calendar, list(self.daily), list(self.jobs))
 
     def executor(self, worker: str | None = None) -> Executor:
         return Executor(
@@ -66,11 +72,15 @@ class Worker:
         self.runtime = runtime
         self.router = runtime.router()
         self.executor = runtime.executor(name)
+        self.scheduler = runtime.scheduler()
 
     def tick(self) -> int:
         """One pass over everything that is due; returns how much work it found."""
         return (
-            self.router.route_pending() + self.router.fire_due_timers() + self.executor.run_once()
+            self.scheduler.tick(self.runtime.clock.now())
+            + self.router.route_pending()
+            + self.router.fire_due_timers()
+            + self.executor.run_once()
         )
 
     def drain(self, max_passes: int = 10_000) -> int:
