@@ -1,0 +1,1 @@
+"""The sandbox: scenarios and a simulated company that Revline plays through its real code path."""

@@ -1,0 +1,245 @@
+"""The scenario contract of ``revline simulate`` (SCENARIOS.md): parsing and validation.
+
+A scenario is a small story: a company, its customers, and happenings in Stripe, NetSuite and
+Ramp at given times. An invalid scenario is refused whole, with the field that is wrong named
+(``happenings.2.customer: unknown customer 'acme'``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from revline.errors import RevlineError
+from revline.providers.simulator import Faults
+
+MinorUnits = Annotated[int, Field(ge=0)]
+
+
+class InvalidScenario(RevlineError):
+    code = "invalid_scenario"
+    http_status = 400
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PersonIn(_Strict):
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class CompanyIn(_Strict):
+    name: str = "Our Company"
+    timezone: str = "America/New_York"
+    holiday_country: str = "US"
+    holiday_subdivision: str | None = None
+    currency: str = Field("usd", pattern=r"^[A-Za-z]{3}$")
+    people: dict[str, PersonIn] = {}
+
+
+class SubscriptionIn(_Strict):
+    id: str = Field(min_length=1)
+    amount: MinorUnits
+    interval: Literal["month", "year"] = "month"
+
+
+class CustomerIn(_Strict):
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    mrr_trailing_3m: MinorUnits = 0
+    ap_contact: PersonIn | None = None
+    relationship_owner: PersonIn | None = None
+    subscription: SubscriptionIn | None = None
+
+
+class _Happening(_Strict):
+    at: AwareDatetime
+
+
+class PaymentFails(_Happening):
+    type: Literal["payment_fails"]
+    customer: str
+    invoice: str
+    invoice_number: str | None = None
+    amount: MinorUnits
+    code: str
+    decline_code: str | None = None
+    smart_retry_after: timedelta = timedelta(hours=1)
+    smart_retry_recovers: bool = False
+
+
+class CardUpdated(_Happening):
+    type: Literal["card_updated"]
+    customer: str
+
+
+class PaymentSucceeds(_Happening):
+    type: Literal["payment_succeeds"]
+    customer: str
+    invoice: str | None = None
+
+
+class CustomerReplies(_Happening):
+    type: Literal["customer_replies"]
+    customer: str
+    promised_date: date
+    invoice: str | None = None
+
+
+class Payment(_Happening):
+    type: Literal["payment"]
+    customer: str
+    invoice: str
+    invoice_number: str | None = None
+    amount: MinorUnits
+
+
+class Payout(_Happening):
+    type: Literal["payout"]
+    fee_rate: str | None = Field(None, description='e.g. "2.9%+30"; default Stripe\'s standard')
+    arrival: date | None = None
+
+
+class OrphanPayment(_Happening):
+    type: Literal["orphan_payment"]
+    email: str
+    amount: MinorUnits
+    email_typo_of: str | None = None
+    via: Literal["checkout_link", "portal"] = "portal"
+
+
+class DuplicateInvoice(_Happening):
+    type: Literal["duplicate_invoice"]
+    customer: str
+    amount: MinorUnits
+    kept_invoice_number: str
+    duplicate_invoice_number: str
+
+
+class LineItem(_Strict):
+    description: str
+    amount: MinorUnits
+
+
+class RampTransaction(_Happening):
+    type: Literal["ramp_transaction"]
+    cardholder: str
+    merchant: str
+    amount: MinorUnits
+    receipt: Literal["legible", "illegible", "none"] = "legible"
+    line_items: list[LineItem] = []
+
+
+class SaasContractApproved(_Happening):
+    type: Literal["saas_contract_approved"]
+    vendor: str
+    monthly_fee: MinorUnits
+    contract_pdf: str | None = None
+
+
+Happening = Annotated[
+    PaymentFails
+    | CardUpdated
+    | PaymentSucceeds
+    | CustomerReplies
+    | Payment
+    | Payout
+    | OrphanPayment
+    | DuplicateInvoice
+    | RampTransaction
+    | SaasContractApproved,
+    Field(discriminator="type"),
+]
+
+# Happenings whose `customer` (or `email_typo_of`) must name a scenario customer.
+_CUSTOMER_FIELDS = ("customer", "email_typo_of")
+
+
+class Scenario(_Strict):
+    name: str | None = None
+    company: CompanyIn = CompanyIn()
+    start: AwareDatetime
+    until: AwareDatetime
+    policy: dict[str, Any] = {}
+    mode: Literal["live", "shadow"] = "live"
+    approve: Literal["none", "all"] = "none"
+    faults: Faults = Faults()
+    customers: list[CustomerIn] = []
+    happenings: list[Happening] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if self.until <= self.start:
+            raise ValueError("until must be after start")
+        ids = [c.id for c in self.customers]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"customer ids repeat: {', '.join(duplicates)}")
+        known = set(ids)
+        for index, happening in enumerate(self.happenings):
+            if not self.start <= happening.at <= self.until:
+                raise _FieldError(f"happenings.{index}.at", "is outside start..until")
+            for name in _CUSTOMER_FIELDS:
+                value = getattr(happening, name, None)
+                if value is not None and value not in known:
+                    raise _FieldError(f"happenings.{index}.{name}", f"unknown customer {value!r}")
+        return self
+
+
+class _FieldError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+
+
+def parse(document: dict[str, Any], name: str | None = None) -> Scenario:
+    """Validate a scenario document; the error names every field that is wrong."""
+    try:
+        scenario = Scenario.model_validate(document)
+    except ValidationError as exc:
+        raise InvalidScenario(f"invalid scenario: {_describe(exc)}") from exc
+    return scenario if scenario.name or not name else scenario.model_copy(update={"name": name})
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        # Drop the union member name pydantic puts in discriminated-union paths.
+        loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "typed-dict"))]
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if ":" in message and message.split(":", 1)[0].startswith("happenings."):
+            problems.append(message)
+        else:
+            problems.append(f"{'.'.join(loc) or 'scenario'}: {message}")
+    return "; ".join(problems)
+
+
+def load(path: Path) -> Scenario:
+    """Read a scenario from JSON or YAML."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InvalidScenario(f"cannot read scenario {path}: {exc.strerror}") from exc
+    try:
+        document = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise InvalidScenario(
+            f"{path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
+        ) from exc
+    if not isinstance(document, dict):
+        raise InvalidScenario(f"{path}: a scenario is an object with start, until, happenings…")
+    return parse(document, name=path.stem)
