@@ -92,3 +92,11 @@ def stored_ids(runtime: Runtime, source: str = "stripe") -> set[str]:
 def event_count(runtime: Runtime) -> int:
     with runtime.db.read() as session:
         return int(session.execute(select(func.count()).select_from(Event)).scalar_one())
+
+
+def deliver(
+    client: TestClient, event_id: str, type_: str, obj: dict[str, Any], *, status: int = 202
+) -> None:
+    """Post a signed Stripe event and check it was stored."""
+    response = post_stripe(client, stripe_body(event_id, type_, obj))
+    assert response.status_code == status, response.text
