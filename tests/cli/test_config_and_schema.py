@@ -1,0 +1,100 @@
+"""Configuration errors exit 2 naming the key; the schema is created by `db upgrade` (or serve)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from revline.cli.context import display_url
+from revline.core.runtime import Runtime
+from revline.db import migrate
+from revline.db.engine import Database
+from tests.cli.conftest import Cli
+
+BAD_POLICY = '[policy]\nhigh_value_mrr_threshold = "lots"\n'
+
+
+def test_invalid_config_file_exits_2_naming_the_key(workdir: Path) -> None:
+    (workdir / "bad.toml").write_text(BAD_POLICY)
+    result = Cli().fails("--config", "bad.toml", "status", code=2)
+    assert "policy.high_value_mrr_threshold" in result.stderr
+    assert result.stdout == ""
+
+
+def test_invalid_config_from_the_environment_exits_2(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (workdir / "bad.toml").write_text(BAD_POLICY)
+    monkeypatch.setenv("REVLINE_CONFIG", str(workdir / "bad.toml"))
+    result = Cli().fails("ledger", "verify", "--json", code=2)
+    assert "policy.high_value_mrr_threshold" in result.stderr
+    assert result.stdout == ""
+
+
+def test_missing_config_file_and_unknown_timezone_exit_2(workdir: Path) -> None:
+    assert "does not exist" in Cli().fails("--config", "nope.toml", "status", code=2).stderr
+    (workdir / "tz.toml").write_text('[company]\ntimezone = "Mars/Olympus"\n')
+    assert "Mars/Olympus" in Cli().fails("--config", "tz.toml", "status", code=2).stderr
+
+
+def test_a_valid_config_file_is_used(workdir: Path, database_url: str) -> None:
+    (workdir / "revline.toml").write_text(
+        f'database_url = "{database_url}"\n[company]\ntimezone = "Europe/Berlin"\n'
+    )
+    Cli().ok("db", "upgrade")
+    assert Cli().json("status")["ledger_rows"] == 0
+
+
+def test_db_upgrade_creates_the_schema_and_is_repeatable(cli: Cli, database_url: str) -> None:
+    refused = cli.fails("status")
+    assert "revline db upgrade" in refused.stderr
+    first = cli.ok("db", "upgrade")
+    assert "revision 0001" in first.stdout
+    cli.ok("db", "upgrade")
+    database = Database(database_url)
+    try:
+        assert migrate.is_current(database)
+    finally:
+        database.dispose()
+    assert cli.json("status")["ledger_rows"] == 0
+
+
+def test_serve_migrates_a_fresh_database_then_runs_the_app(
+    cli: Cli, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: dict[str, Any] = {}
+
+    def create_app(runtime: Runtime, *, run_worker: bool = False) -> object:
+        made.update(runtime=runtime, run_worker=run_worker)
+        return "the app"
+
+    def run(app: object, *, host: str, port: int) -> None:
+        made.update(app=app, host=host, port=port)
+
+    # The real app is tested with the API; here only what `serve` hands it matters.
+    monkeypatch.setitem(sys.modules, "revline.api.app", SimpleNamespace(create_app=create_app))
+    monkeypatch.setattr("uvicorn.run", run)
+
+    result = cli.ok("serve", "--port", "8123", "--no-worker")
+    assert "no schema yet" in result.stderr
+    assert made["app"] == "the app"
+    assert (made["host"], made["port"], made["run_worker"]) == ("127.0.0.1", 8123, False)
+    assert migrate.is_current(made["runtime"].db)
+
+    cli.ok("serve")
+    assert made["run_worker"] is True
+
+
+def test_database_urls_are_shown_without_their_password() -> None:
+    shown = display_url("postgresql+psycopg://revline:s3cret@db.internal:5432/revline")
+    assert "s3cret" not in shown
+    assert shown == "postgresql+psycopg://revline:***@db.internal:5432/revline"
+
+
+def test_usage_errors_exit_2(cli: Cli) -> None:
+    assert cli("events", "list", "--status", "bogus").exit_code == 2
+    assert cli("stop").exit_code == 2  # --reason is required
