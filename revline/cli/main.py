@@ -43,7 +43,6 @@ class RevlineGroup(TyperGroup):
 app = typer.Typer(
     cls=RevlineGroup,
     name="revline",
-    help="Revline: revenue operations across Stripe, NetSuite and Ramp, with guardrails.",
     no_args_is_help=True,
     # Locals can hold a database URL with its password; a bug report needs the stack only.
     pretty_exceptions_show_locals=False,

@@ -436,7 +436,7 @@ def principal_named(session: Session, name: str) -> Principal:
     """The enabled user called ``name``, as the principal approvals are recorded under."""
     user = session.execute(select(User).where(User.name == name)).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"no user named {name!r} (users are created with `revline tokens create`)")
+        raise NotFound(f"no user named {name!r}")
     if user.disabled:
         raise Forbidden(f"user {name!r} is disabled")
     return Principal(user.id, user.name, user.role)
