@@ -1,0 +1,181 @@
+"""The NetSuite action kinds the executor can run, each a call to ``NetSuiteAdapter``.
+
+Every handler passes the action's idempotency key through to NetSuite and returns a JSON-ready
+confirmation of what NetSuite now holds. Parameters that cannot be right (lines that do not sum
+to the payout, an unknown customer) are refused without retry: they go to a person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from revline.clock import to_utc
+from revline.providers.base import ActionRequest, Handlers
+from revline.providers.netsuite import errors
+from revline.providers.netsuite.client import NetSuiteAdapter, TimelineEntry
+from revline.providers.netsuite.deposits import DepositRequest
+
+REVENUE_HOLD = "netsuite.revenue.hold"
+REVENUE_RESUME = "netsuite.revenue.resume"
+DEPOSIT_CREATE = "netsuite.deposit.create"
+INVOICE_VOID = "netsuite.invoice.void"
+CUSTOMER_LOG_MESSAGE = "netsuite.customer.log_message"
+CUSTOMER_PAYMENT_CREATE = "netsuite.customer_payment.create"
+DEFAULT_HOLD_REASON = "dunning"
+
+
+def register(
+    handlers: Handlers, adapter: NetSuiteAdapter, *, processing_fee_gl: str = "6700-8"
+) -> None:
+    """Register every NetSuite action kind; fee lines without an account go to
+    ``processing_fee_gl`` (``policy.processing_fee_gl``)."""
+    actions = NetSuiteActions(adapter, processing_fee_gl)
+    handlers.register(REVENUE_HOLD, actions.hold_revenue)
+    handlers.register(REVENUE_RESUME, actions.resume_revenue)
+    handlers.register(DEPOSIT_CREATE, actions.create_deposit)
+    handlers.register(INVOICE_VOID, actions.void_invoice)
+    handlers.register(CUSTOMER_LOG_MESSAGE, actions.log_message)
+    handlers.register(CUSTOMER_PAYMENT_CREATE, actions.create_customer_payment)
+
+
+def _text(params: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    raw = params.get(key, default)
+    if not isinstance(raw, str) or not raw.strip():
+        raise errors.refused(f"params.{key} must be a non-empty string")
+    return raw.strip()
+
+
+def _optional_text(params: Mapping[str, Any], key: str) -> str | None:
+    raw = params.get(key)
+    return raw.strip() if isinstance(raw, str) and raw.strip() else None
+
+
+class NetSuiteActions:
+    """The handlers, sharing one adapter."""
+
+    def __init__(self, adapter: NetSuiteAdapter, processing_fee_gl: str) -> None:
+        self.adapter = adapter
+        self.processing_fee_gl = processing_fee_gl
+
+    def hold_revenue(self, request: ActionRequest) -> Mapping[str, Any]:
+        """``netsuite.revenue.hold`` {customer, reason}: hold recognition for a customer."""
+        customer = self.adapter.resolve_customer(_text(request.params, "customer"))
+        reason = _text(request.params, "reason", DEFAULT_HOLD_REASON)
+        change = self.adapter.hold_revenue(
+            customer.id, reason, idempotency_key=request.idempotency_key
+        )
+        return {
+            "customer": customer.id,
+            "reason": reason,
+            "held": list(change.changed),
+            "already_held": list(change.unchanged),
+            "plans_on_hold": [plan.id for plan in change.plans if plan.on_hold],
+            "replayed": change.replayed,
+        }
+
+    def resume_revenue(self, request: ActionRequest) -> Mapping[str, Any]:
+        """``netsuite.revenue.resume`` {customer, reason}: release the holds of that reason."""
+        customer = self.adapter.resolve_customer(_text(request.params, "customer"))
+        reason = _text(request.params, "reason", DEFAULT_HOLD_REASON)
+        change = self.adapter.release_revenue(
+            customer.id, reason, idempotency_key=request.idempotency_key
+        )
+        return {
+            "customer": customer.id,
+            "reason": reason,
+            "released": list(change.changed),
+            "left_on_hold": list(change.unchanged),
+            "replayed": change.replayed,
+        }
+
+    def create_deposit(self, request: ActionRequest) -> Mapping[str, Any]:
+        """``netsuite.deposit.create`` {payout, amount, currency, lines[, date, bank_account]}."""
+        deposit_request = DepositRequest.from_params(request.params, self.processing_fee_gl)
+        deposit, replayed = self.adapter.create_deposit(
+            deposit_request, idempotency_key=request.idempotency_key
+        )
+        return {
+            "deposit": deposit.id,
+            "number": deposit.number,
+            "payout": deposit.stripe_payout_id,
+            "total": deposit.total,
+            "currency": deposit.currency,
+            "date": deposit.date.isoformat(),
+            "lines": [
+                {
+                    "sublist": line.sublist,
+                    "amount": line.amount,
+                    "account": line.account_number,
+                    "payment": line.payment_id,
+                }
+                for line in deposit.lines
+            ],
+            "replayed": replayed,
+        }
+
+    def void_invoice(self, request: ActionRequest) -> Mapping[str, Any]:
+        """``netsuite.invoice.void`` {invoice}: void by internal id or document number."""
+        invoice = self.adapter.resolve_invoice(_text(request.params, "invoice"))
+        voided, replayed = self.adapter.void_invoice(
+            invoice.id, idempotency_key=request.idempotency_key
+        )
+        return {
+            "invoice": voided.id,
+            "number": voided.number,
+            "status": voided.status.value,
+            "replayed": replayed,
+        }
+
+    def log_message(self, request: ActionRequest) -> Mapping[str, Any]:
+        """``netsuite.customer.log_message`` {customer, sent_at, author, recipient, subject,
+        summary|body[, cc, invoice]}: the email's entry on the customer timeline."""
+        params = request.params
+        customer = self.adapter.resolve_customer(_text(params, "customer"))
+        try:
+            sent_at = to_utc(datetime.fromisoformat(_text(params, "sent_at")))
+        except ValueError as exc:
+            raise errors.refused(f"params.sent_at: {exc}") from exc
+        cc = params.get("cc") or []
+        if isinstance(cc, str):
+            cc = [cc]
+        invoice_ref = _optional_text(params, "invoice")
+        invoice = self.adapter.resolve_invoice(invoice_ref) if invoice_ref else None
+        summary = _optional_text(params, "summary") or _text(params, "body")
+        entry = TimelineEntry(
+            customer_id=customer.id,
+            sent_at=sent_at,
+            author=_text(params, "author"),
+            recipient=_text(params, "recipient"),
+            subject=_text(params, "subject"),
+            summary=summary,
+            cc=tuple(str(address) for address in cc),
+            invoice_id=invoice.id if invoice else None,
+        )
+        message_id, replayed = self.adapter.log_message(
+            entry, idempotency_key=request.idempotency_key
+        )
+        return {"message": message_id, "customer": customer.id, "replayed": replayed}
+
+    def create_customer_payment(self, request: ActionRequest) -> Mapping[str, Any]:
+        """``netsuite.customer_payment.create`` {invoice, charge[, amount]}: a Stripe charge as
+        a customer payment in Undeposited Funds."""
+        params = request.params
+        amount = params.get("amount")
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+            raise errors.refused(f"params.amount must be integer minor units, got {amount!r}")
+        payment, replayed = self.adapter.record_payment(
+            _text(params, "invoice"),
+            stripe_charge_id=_text(params, "charge"),
+            amount=amount,
+            idempotency_key=request.idempotency_key,
+        )
+        return {
+            "payment": payment.id,
+            "invoices": list(payment.applied_invoices),
+            "amount": payment.amount,
+            "currency": payment.currency,
+            "undeposited": payment.undeposited,
+            "replayed": replayed,
+        }
