@@ -60,6 +60,12 @@ class InvalidEvent(InvalidRequest):
     code = "invalid_event"
 
 
+class ClientDisconnected(InvalidRequest):
+    """The sender hung up before the body arrived; the answer reaches nobody, nothing is stored."""
+
+    code = "client_disconnected"
+
+
 class PayloadTooLarge(RevlineError):
     code = "payload_too_large"
     http_status = 413

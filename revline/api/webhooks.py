@@ -12,8 +12,10 @@ import time
 from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
+from starlette.requests import ClientDisconnect
 
 from revline.api.errors import (
+    ClientDisconnected,
     ErrorBody,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -156,9 +158,13 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"webhook bodies are limited to {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"webhook bodies are limited to {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"webhook bodies are limited to {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        # A sender's hang-up is routine, not an internal error worth a stack trace.
+        raise ClientDisconnected("the client disconnected before sending the whole body") from exc
     return b"".join(chunks)

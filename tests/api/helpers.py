@@ -3,6 +3,7 @@ SDK checks timestamps against) and read back what the inbox holds."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -100,3 +101,31 @@ def deliver(
     """Post a signed Stripe event and check it was stored."""
     response = post_stripe(client, stripe_body(event_id, type_, obj))
     assert response.status_code == status, response.text
+
+
+def asgi_post(
+    app: Any, path: str, headers: list[tuple[bytes, bytes]], receive: Any
+) -> list[dict[str, Any]]:
+    """Call the ASGI app directly with a hand-made ``receive`` (for what HTTP clients cannot
+    express: a lying Content-Length, a hang-up mid-body). Returns the messages it sent."""
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    return sent

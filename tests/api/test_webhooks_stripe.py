@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from revline.core.runtime import Runtime, Worker
 from revline.db.models import Decision, Event
 from tests.api.helpers import (
     JSON,
+    asgi_post,
     event_count,
     post_stripe,
     stored_ids,
@@ -303,37 +303,45 @@ def test_a_body_of_exactly_the_limit_is_accepted(client: TestClient, runtime: Ru
 
 def test_oversize_content_length_is_refused_before_the_body_is_read(runtime: Runtime) -> None:
     """The declared length alone answers 413: the body is never received."""
-    app = create_app(runtime)
-    sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         raise AssertionError("the body was read despite an oversize Content-Length")
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/webhooks/stripe",
-        "raw_path": b"/webhooks/stripe",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(50 * 1024 * 1024).encode()),
-            (b"stripe-signature", b"t=1,v1=00"),
-        ],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
-    asyncio.run(app(scope, receive, send))
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(50 * 1024 * 1024).encode()),
+        (b"stripe-signature", b"t=1,v1=00"),
+    ]
+    sent = asgi_post(create_app(runtime), "/webhooks/stripe", headers, receive)
 
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["error"]["code"] == "payload_too_large"
+    assert event_count(runtime) == 0
+
+
+def test_a_sender_hanging_up_mid_body_is_not_an_internal_error(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = stripe_body("evt_hangup")
+    messages = iter(
+        [
+            {"type": "http.request", "body": body[:100], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"stripe-signature", stripe_header(body).encode()),
+    ]
+    sent = asgi_post(create_app(runtime), "/webhooks/stripe", headers, receive)
+
+    assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"])["error"]["code"] == "client_disconnected"
+    assert "Traceback" not in caplog.text
     assert event_count(runtime) == 0
 
 
