@@ -58,7 +58,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
 
     app = FastAPI(
         title="Revline",
-        version=getattr(revline, "__version__", "0"),
+        version=revline.__version__,
         description="Revenue operations: signed webhook ingest and the operations API.",
         lifespan=lifespan,
     )

@@ -137,8 +137,16 @@ class IngestWriter:
                 pending.future.set_result(new)
 
     def _commit(self, events: list[IncomingEvent]) -> list[bool]:
+        # Insert in key order: two API processes committing overlapping batches on PostgreSQL
+        # then lock the same unique-index entries in the same order and cannot deadlock. The
+        # sort is stable, so a repeat stays behind its first occurrence and is the duplicate.
+        order = sorted(range(len(events)), key=lambda i: (events[i].source, events[i].external_id))
         with self.runtime.db.write() as session:
-            return inbox.record(session, events, self.runtime.clock.now())
+            stored = inbox.record(session, [events[i] for i in order], self.runtime.clock.now())
+        results = [False] * len(events)
+        for position, index in enumerate(order):
+            results[index] = stored[position]
+        return results
 
     def _fail_waiting(self, error: IngestUnavailable) -> None:
         assert self._queue is not None

@@ -80,6 +80,28 @@ def test_repeats_delivered_together_store_one_row(runtime: Runtime) -> None:
     assert event_count(runtime) == 1
 
 
+def test_a_batch_is_inserted_in_key_order_and_answered_in_arrival_order(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Overlapping batches from two processes lock index entries in one order: no deadlock."""
+    real_record = inbox.record
+    seen: list[list[str]] = []
+
+    def recording(session: Session, events: Sequence[IncomingEvent], now: datetime) -> Any:
+        seen.append([e.external_id for e in events])
+        return real_record(session, events, now)
+
+    monkeypatch.setattr(inbox, "record", recording)
+    writer = IngestWriter(runtime)
+    with runtime.db.write() as session:
+        real_record(session, [_event("b")], runtime.clock.now())
+
+    results = writer._commit([_event("c"), _event("b"), _event("a"), _event("c")])
+
+    assert seen == [["evt_a", "evt_b", "evt_c", "evt_c"]]
+    assert results == [True, False, True, False]  # c new, b stored before, a new, c repeated
+
+
 def test_a_failed_commit_fails_every_delivery_in_it_and_stores_none(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
