@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from revline.core.runtime import Runtime, Worker
 from tests.api.helpers import bearer, deliver
+from tests.conftest import RAMP_SECRET, STRIPE_SECRET, STRIPE_SECRET_OLD
 
 REFUND_THRESHOLD = 100_000
 
@@ -249,3 +251,21 @@ def test_actions_are_filtered_by_status_case_and_kind(
     assert kinds(case_id="cas_other") == []
     bad = client.get("/api/actions", params={"status": "pending"}, headers=viewer)
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_request")
+
+
+def test_the_ledger_names_people_but_never_holds_a_token_or_a_secret(
+    client: TestClient, runtime: Runtime, tokens: dict[str, str]
+) -> None:
+    action = _refund_action(client, runtime, tokens, 400_000)
+    _approve(client, tokens["revops_manager"], action["id"], note="ok")
+    client.post(
+        "/api/controls", json={"action": "stop", "reason": "drill"}, headers=bearer(tokens["admin"])
+    )
+
+    rows = client.get("/api/ledger", headers=bearer(tokens["admin"])).json()["items"]
+    text = json.dumps(rows)
+
+    assert {"user:revops_manager", "user:admin"} <= {row["actor"] for row in rows}
+    for secret in [*tokens.values(), STRIPE_SECRET, STRIPE_SECRET_OLD, RAMP_SECRET]:
+        assert secret not in text
+    assert "rvl_" not in text
