@@ -13,6 +13,7 @@ from typing import Any
 from revline.providers.base import ActionRequest, Handlers
 from revline.providers.stripe.client import (
     DUNNING_PAUSED_METADATA,
+    DUNNING_RESTORED_METADATA,
     MANUAL_CONTROL_METADATA,
     StripeAdapter,
 )
@@ -63,7 +64,11 @@ def stop_auto_retry(adapter: StripeAdapter, request: ActionRequest) -> Result:
         invoice_id,
         False,
         request.idempotency_key,
-        metadata={MANUAL_CONTROL_METADATA: "true", DUNNING_PAUSED_METADATA: ""},
+        metadata={
+            MANUAL_CONTROL_METADATA: "true",
+            DUNNING_PAUSED_METADATA: "",
+            DUNNING_RESTORED_METADATA: "",
+        },
     )
     return {
         "invoice": invoice.id,

@@ -58,6 +58,7 @@ IDEMPOTENCY_KEY_METADATA = "revline_idempotency_key"
 DUNNING_METADATA = "revline_dunning"
 DUNNING_AT_METADATA = "revline_dunning_at"
 DUNNING_PAUSED_METADATA = "revline_dunning_paused"  # on an invoice Revline took auto_advance off
+DUNNING_RESTORED_METADATA = "revline_dunning_restored"  # the restore that turned it back on
 MANUAL_CONTROL_METADATA = "revline_manual_control"
 # How far back a repeated manual retry looks for its own earlier decline (Stripe keeps 30 days).
 EARLIER_DECLINE_PAGES = 10
@@ -457,37 +458,49 @@ class StripeAdapter:
         ``auto_advance`` on the customer's open invoices (no automatic retries, no reminder
         emails for them), marks each such invoice so that a restore turns back on only what
         Revline turned off, and records ``revline_dunning=suppressed`` on the customer.
+        ``invoices`` lists every open invoice under suppression, including those an earlier
+        attempt already turned off.
         """
-        changed: list[str] = []
+        suppressed: list[str] = []
         for invoice in self.list_invoices(customer=customer, status="open"):
-            if not invoice.auto_advance:
-                continue  # already off, by Revline or by somebody else: not ours to restore
-            self.set_auto_advance(
-                invoice.id,
-                False,
-                f"{idempotency_key}:{invoice.id}",
-                metadata={DUNNING_PAUSED_METADATA: "true"},
-            )
-            changed.append(invoice.id)
-        return self._mark_dunning(customer, "suppressed", changed, idempotency_key, attempt)
+            ours = invoice.metadata.get(DUNNING_PAUSED_METADATA) == "true"
+            if invoice.auto_advance:
+                self.set_auto_advance(
+                    invoice.id,
+                    False,
+                    f"{idempotency_key}:{invoice.id}",
+                    metadata={DUNNING_PAUSED_METADATA: "true", DUNNING_RESTORED_METADATA: ""},
+                )
+                suppressed.append(invoice.id)
+            elif ours:
+                suppressed.append(invoice.id)
+            # Off but not marked: somebody else's decision (manual control), not ours to undo.
+        return self._mark_dunning(customer, "suppressed", suppressed, idempotency_key, attempt)
 
     def restore_dunning(
         self, customer: str, idempotency_key: str, attempt: int = 1
     ) -> DunningChange:
         """Undo ``suppress_dunning``: ``auto_advance`` back on for the open invoices Revline had
-        turned off for dunning, and ``revline_dunning=restored`` on the customer."""
-        changed: list[str] = []
+        turned off for dunning, and ``revline_dunning=restored`` on the customer. Each restored
+        invoice is marked with this key, so a retry still counts what an earlier attempt did."""
+        restored: list[str] = []
         for invoice in self.list_invoices(customer=customer, status="open"):
-            if invoice.auto_advance or invoice.metadata.get(DUNNING_PAUSED_METADATA) != "true":
-                continue
-            self.set_auto_advance(
-                invoice.id,
-                True,
-                f"{idempotency_key}:{invoice.id}",
-                metadata={DUNNING_PAUSED_METADATA: ""},
-            )
-            changed.append(invoice.id)
-        return self._mark_dunning(customer, "restored", changed, idempotency_key, attempt)
+            if invoice.metadata.get(DUNNING_RESTORED_METADATA) == idempotency_key:
+                restored.append(invoice.id)
+            elif (
+                not invoice.auto_advance and invoice.metadata.get(DUNNING_PAUSED_METADATA) == "true"
+            ):
+                self.set_auto_advance(
+                    invoice.id,
+                    True,
+                    f"{idempotency_key}:{invoice.id}",
+                    metadata={
+                        DUNNING_PAUSED_METADATA: "",
+                        DUNNING_RESTORED_METADATA: idempotency_key,
+                    },
+                )
+                restored.append(invoice.id)
+        return self._mark_dunning(customer, "restored", restored, idempotency_key, attempt)
 
     def _mark_dunning(
         self,

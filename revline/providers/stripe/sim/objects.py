@@ -530,6 +530,7 @@ def credit_note(
         id=line_id,
         amount=amount,
         description=memo or "Credit",
+        invoice_line_item=None,
         unit_amount=amount,
         unit_amount_decimal=str(amount),
         pretax_credit_amounts=[],
