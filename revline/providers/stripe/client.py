@@ -136,6 +136,7 @@ class StripeAdapter:
             return [Customer.from_stripe(c) for c in self._all(page.auto_paging_iter())]
 
     def get_customer(self, customer_id: str) -> Customer:
+        """One customer."""
         with self._requests():
             return Customer.from_stripe(_json(self._client.v1.customers.retrieve(customer_id)))
 
@@ -292,6 +293,7 @@ class StripeAdapter:
             return [Charge.from_stripe(c) for c in self._all(page.auto_paging_iter())]
 
     def get_payment_intent(self, payment_intent_id: str) -> PaymentIntent:
+        """One payment intent, with its last payment error."""
         with self._requests():
             intent = self._client.v1.payment_intents.retrieve(payment_intent_id)
             return PaymentIntent.from_stripe(_json(intent))
@@ -299,6 +301,7 @@ class StripeAdapter:
     # -- refunds and credit notes ---------------------------------------------------------
 
     def list_refunds(self, charge: str) -> list[Refund]:
+        """A charge's refunds, newest first."""
         with self._requests():
             page = self._client.v1.refunds.list(params={"charge": charge, "limit": PAGE})
             return [Refund.from_stripe(r) for r in self._all(page.auto_paging_iter())]
@@ -339,6 +342,7 @@ class StripeAdapter:
     def list_credit_notes(
         self, invoice: str | None = None, customer: str | None = None
     ) -> list[CreditNote]:
+        """Credit notes, newest first, of one invoice and/or one customer."""
         params: CreditNoteListParams = {"limit": PAGE}
         if invoice is not None:
             params["invoice"] = invoice
@@ -382,6 +386,7 @@ class StripeAdapter:
             return [Payout.from_stripe(p) for p in self._all(page.auto_paging_iter())]
 
     def get_payout(self, payout_id: str) -> Payout:
+        """One payout."""
         with self._requests():
             return Payout.from_stripe(_json(self._client.v1.payouts.retrieve(payout_id)))
 
@@ -411,6 +416,7 @@ class StripeAdapter:
             return PortalSession.from_stripe(_json(session))
 
     def get_checkout_session(self, session_id: str) -> CheckoutSession:
+        """One Checkout session."""
         with self._requests():
             session = self._client.v1.checkout.sessions.retrieve(session_id)
             return CheckoutSession.from_stripe(_json(session))

@@ -8,9 +8,11 @@ from decimal import Decimal
 import pytest
 
 from revline.clock import SimulatedClock
+from revline.errors import ConfigError
 from revline.providers.stripe.client import IDEMPOTENCY_KEY_METADATA, StripeAdapter
 from revline.providers.stripe.errors import StripeRequestError
-from revline.providers.stripe.sim import CardOutcome, FeeSchedule, StripeState
+from revline.providers.stripe.sim import CardOutcome, FeeSchedule, StripeSimulator, StripeState
+from tests.conftest import make_settings
 
 
 def test_customers_list_search_retrieve_and_metadata(
@@ -341,3 +343,11 @@ def test_events_since_a_time_and_after_an_event_oldest_first(
     paid = adapter.events_after(everything[0].id, types=["invoice.paid", "invoice.created"])
     assert [e.type for e in paid] == ["invoice.created", "invoice.paid"]
     assert adapter.events_since(clock.now(), types=["customer.created"]) == []
+
+
+def test_the_adapter_from_settings(sim: StripeSimulator, stripe_state: StripeState) -> None:
+    settings = make_settings(stripe_api_key=sim.api_key, stripe_api_base=sim.url)
+    customer = stripe_state.create_customer("billing@acme.example", "Acme Corp")
+    assert StripeAdapter.from_settings(settings).get_customer(customer["id"]).name == "Acme Corp"
+    with pytest.raises(ConfigError, match="stripe_api_key"):
+        StripeAdapter.from_settings(make_settings())

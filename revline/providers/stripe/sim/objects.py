@@ -34,6 +34,7 @@ FAILURE_MESSAGES = {
 
 
 def failure_message(code: str) -> str:
+    """Stripe's message for a failure code."""
     return FAILURE_MESSAGES.get(code, "Your card was declined.")
 
 
@@ -47,6 +48,7 @@ def customer(
     invoice_prefix: str,
     payment_method: str,
 ) -> Obj:
+    """A new customer with a saved card as its default payment method."""
     obj = sample("customer")
     obj.update(
         id=customer_id,
@@ -86,6 +88,7 @@ def invoice_line(
     subscription: str | None,
     subscription_item: str | None,
 ) -> Obj:
+    """A subscription line (or a one-off invoice item's line) of an invoice."""
     line: Obj = sample("invoice")["lines"]["data"][0]
     line.update(
         id=line_id,
@@ -227,6 +230,7 @@ def invoice(
 
 
 def invoice_payment(*, payment_id: str, created: int, invoice_obj: Obj, payment_intent: str) -> Obj:
+    """The link between an invoice and the payment intent that pays it."""
     obj = sample("invoice_payment")
     obj.update(
         id=payment_id,
@@ -256,6 +260,7 @@ def payment_intent(
     description: str | None,
     receipt_email: str | None,
 ) -> Obj:
+    """A payment intent waiting for its first charge."""
     obj = sample("payment_intent")
     obj.update(
         id=intent_id,
@@ -420,6 +425,7 @@ def refund(
     metadata: dict[str, str],
     balance_transaction: str,
 ) -> Obj:
+    """A succeeded refund of (part of) a charge."""
     obj = sample("refund")
     obj.update(
         id=refund_id,
@@ -452,6 +458,7 @@ def dispute(
     balance_transaction: Obj,
     evidence_due_by: int,
 ) -> Obj:
+    """A dispute that needs a response, with the balance transaction it withdrew."""
     obj = sample("dispute")
     obj.update(
         id=dispute_id,
@@ -524,6 +531,7 @@ def credit_note(
     memo: str | None,
     post_payment: bool,
 ) -> Obj:
+    """An issued credit note with one custom line."""
     obj = sample("credit_note")
     line: Obj = obj["lines"]["data"][1]  # the sample's custom line
     line.update(
@@ -583,6 +591,7 @@ def portal_session(
     flow_type: str | None,
     url: str,
 ) -> Obj:
+    """A billing-portal session, opening on ``flow_type`` when one is given."""
     obj = sample("billing_portal.session")
     obj.update(
         id=session_id,
@@ -706,6 +715,7 @@ def event(
     idempotency_key: str | None,
     pending_webhooks: int,
 ) -> Obj:
+    """An event carrying a snapshot of ``data_object``."""
     obj = sample("event")
     data: Obj = {"object": data_object}
     if previous_attributes is not None:

@@ -48,8 +48,3 @@ def sample(resource: str) -> dict[str, Any]:
     for name in REMOVED_FIELDS.get(resource, ()):
         del obj[name]
     return obj
-
-
-def sample_fields(resource: str) -> frozenset[str]:
-    """The top-level fields a current ``resource`` object carries."""
-    return frozenset(sample(resource))
