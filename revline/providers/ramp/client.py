@@ -92,6 +92,8 @@ class RampAdapter:
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
+        if max_retries < 0 or card_poll_attempts < 1:
+            raise ValueError("max_retries must be >= 0 and card_poll_attempts >= 1")
         self.base_url = api_base.rstrip("/") + API_PATH
         self.currency = currency.upper()
         self._max_retries = max_retries
