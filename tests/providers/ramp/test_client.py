@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 import httpx
@@ -12,6 +13,7 @@ from revline.clock import SimulatedClock
 from revline.providers.base import ProviderError
 from revline.providers.ramp import wire
 from revline.providers.ramp.client import RampAdapter
+from revline.providers.ramp.ratelimit import RateLimiter
 from revline.providers.ramp.records import CardTaskStatus, ReviewDecision
 from revline.providers.ramp.sim import ALL_SCOPES, MISSING_RECEIPT, RECEIPT_ILLEGIBLE, RampSimulator
 from tests.providers.ramp.conftest import Business, FakeTime, make_adapter, start_sim
@@ -378,3 +380,34 @@ def test_settings_without_credentials_refuse_to_start() -> None:
 
     with pytest.raises(ConfigError, match="client_id"):
         RampAdapter.from_settings(Ramp())
+
+
+def test_the_rate_limiter_never_over_grants_across_threads() -> None:
+    class WouldWait(Exception):
+        pass
+
+    def refuse(_seconds: float) -> None:
+        raise WouldWait
+
+    # Time stands still: exactly 200 of 400 concurrent acquisitions may pass.
+    limiter = RateLimiter(200, 10.0, sleep=refuse, monotonic=lambda: 0.0)
+    outcomes: list[bool] = []
+    lock = threading.Lock()
+
+    def burst() -> None:
+        for _ in range(50):
+            try:
+                limiter.acquire()
+                passed = True
+            except WouldWait:
+                passed = False
+            with lock:
+                outcomes.append(passed)
+
+    threads = [threading.Thread(target=burst) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert (outcomes.count(True), outcomes.count(False)) == (200, 200)
