@@ -66,6 +66,7 @@ class IngestWriter:
             raise RuntimeError("the ingest writer is already started")
         self._queue = asyncio.Queue()
         self._task = asyncio.create_task(self._run(), name="revline-ingest-writer")
+        self._task.add_done_callback(self._report)
 
     async def submit(self, event: IncomingEvent, size: int) -> bool:
         """Store ``event`` durably; True if it was new, False if already in the inbox."""
@@ -92,11 +93,20 @@ class IngestWriter:
 
     async def _run(self) -> None:
         assert self._queue is not None
-        stopping = False
-        while not stopping:
-            batch, stopping = await self._next_batch(self._queue)
-            if batch:
-                await self._store(batch)
+        try:
+            stopping = False
+            while not stopping:
+                batch, stopping = await self._next_batch(self._queue)
+                if batch:
+                    await self._store(batch)
+        finally:
+            # However the loop ends, nobody is left waiting for an answer that will never come.
+            self._fail_waiting(IngestUnavailable("the ingest writer stopped"))
+
+    @staticmethod
+    def _report(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the ingest writer stopped", exc_info=task.exception())
 
     async def _next_batch(
         self, queue: asyncio.Queue[_Pending | None]

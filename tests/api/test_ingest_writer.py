@@ -175,6 +175,34 @@ def test_close_stores_what_is_queued_and_then_refuses(runtime: Runtime) -> None:
     assert stored_ids(runtime) == {f"evt_{n}" for n in range(5)}
 
 
+def test_if_the_writer_dies_waiting_deliveries_get_503_and_it_is_logged(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = IngestWriter(runtime)
+    gate = asyncio.Event()
+
+    async def broken(queue: Any) -> Any:
+        await gate.wait()
+        raise RuntimeError("writer bug")
+
+    writer._next_batch = broken  # type: ignore[method-assign]
+
+    async def deliver() -> tuple[list[BaseException | bool], bool]:
+        await writer.start()
+        waiting = [asyncio.create_task(writer.submit(_event(n), 10)) for n in range(3)]
+        await asyncio.sleep(0)
+        gate.set()
+        results = await asyncio.gather(*waiting, return_exceptions=True)
+        await asyncio.sleep(0)
+        return results, writer.running
+
+    results, running = asyncio.run(deliver())
+
+    assert all(isinstance(result, IngestUnavailable) for result in results), results
+    assert running is False
+    assert "the ingest writer stopped" in caplog.text and "writer bug" in caplog.text
+
+
 def test_too_many_waiting_deliveries_are_refused_at_once(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
