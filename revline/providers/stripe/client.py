@@ -207,9 +207,10 @@ class StripeAdapter:
         """A manual retry (``POST /v1/invoices/{id}/pay``).
 
         A decline is an outcome, not an error: Stripe's 402 becomes ``outcome="declined"`` with
-        the card's code and decline code. An invoice already paid is reported paid without a
-        charge; a repeated attempt (``attempt`` > 1) first looks for its own earlier decline,
-        since Stripe may have pruned the idempotency key that would have replayed it.
+        the card's code and decline code. An invoice already paid, before the call or by the time
+        Stripe refuses to pay it again, is reported paid without a charge. A repeated attempt
+        (``attempt`` > 1) first looks for its own earlier decline, since Stripe may have pruned
+        the idempotency key that would have replayed it.
         """
         invoice = self.get_invoice(invoice_id)
         if invoice.status == "paid":
@@ -233,7 +234,13 @@ class StripeAdapter:
                 charge=body.get("charge"),
             )
         except stripe.StripeError as exc:
-            raise translate(exc) from exc
+            error = translate(exc)
+            if error.status == 400:
+                # Paid in the meantime (a Smart Retry, a bank transfer): the goal is reached.
+                now = self.get_invoice(invoice_id)
+                if now.status == "paid":
+                    return InvoicePayment(now, "paid", already_paid=True)
+            raise error from exc
         record = Invoice.from_stripe(_json(paid))
         return InvoicePayment(record, "paid" if record.status == "paid" else "pending")
 

@@ -11,6 +11,7 @@ from revline.clock import SimulatedClock
 from revline.errors import ConfigError
 from revline.providers.stripe.client import IDEMPOTENCY_KEY_METADATA, StripeAdapter
 from revline.providers.stripe.errors import StripeRequestError
+from revline.providers.stripe.records import Invoice
 from revline.providers.stripe.sim import CardOutcome, FeeSchedule, StripeSimulator, StripeState
 from tests.conftest import make_settings
 
@@ -351,3 +352,24 @@ def test_the_adapter_from_settings(sim: StripeSimulator, stripe_state: StripeSta
     assert StripeAdapter.from_settings(settings).get_customer(customer["id"]).name == "Acme Corp"
     with pytest.raises(ConfigError, match="stripe_api_key"):
         StripeAdapter.from_settings(make_settings())
+
+
+def test_an_invoice_paid_while_the_retry_was_on_its_way_is_reported_paid(
+    adapter: StripeAdapter, stripe_state: StripeState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = stripe_state.create_customer("billing@acme.example", "Acme Corp")
+    stripe_state.set_card(acme["id"], CardOutcome.fails("card_declined"))
+    stripe_state.create_invoice(acme["id"], 50_000, invoice_id="in_acme_1")
+    stripe_state.attempt_payment("in_acme_1")
+    read = adapter.get_invoice
+
+    def read_then_bank_transfer_lands(invoice_id: str, **kwargs: bool) -> Invoice:
+        seen = read(invoice_id, **kwargs)
+        if seen.status == "open":
+            stripe_state.pay_out_of_band(invoice_id)
+        return seen
+
+    monkeypatch.setattr(adapter, "get_invoice", read_then_bank_transfer_lands)
+    result = adapter.pay_invoice("in_acme_1", "pay-race")
+    assert (result.outcome, result.already_paid, result.invoice.status) == ("paid", True, "paid")
+    assert stripe_state.get("invoice", "in_acme_1")["attempt_count"] == 1
