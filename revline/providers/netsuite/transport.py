@@ -178,7 +178,12 @@ class Transport:
             if response.is_success:
                 return response
             error = errors.from_response(response, context)
-            if response.status_code == 401 and not reauthenticated and self.auth.invalidate():
+            if (
+                response.status_code == 401
+                and authenticate
+                and not reauthenticated
+                and self.auth.invalidate()
+            ):
                 reauthenticated = True  # an expired or revoked bearer token: fetch a new one
                 continue
             limited = errors.is_limit_exceeded(error)

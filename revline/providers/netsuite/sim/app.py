@@ -87,6 +87,7 @@ class SeenRequest:
 
     method: str
     path: str
+    query: str
     status: int
     idempotency_key: str | None
 
@@ -155,8 +156,9 @@ class ConcurrencyGate:
             self._record(scope, path, status["code"], key)
 
     def _record(self, scope: Scope, path: str, status: int, key: str | None) -> None:
+        query = bytes(scope.get("query_string", b"")).decode()
         with self._lock:
-            self.seen.append(SeenRequest(str(scope.get("method", "")), path, status, key))
+            self.seen.append(SeenRequest(str(scope.get("method", "")), path, query, status, key))
 
 
 class AccountApp:

@@ -1,0 +1,154 @@
+"""A payout's deposit: payments out of Undeposited Funds, the fee on its own line to 6700-8."""
+
+from __future__ import annotations
+
+import pytest
+
+from revline.providers.base import ActionRequest, Handlers, ProviderError
+from revline.providers.netsuite import NetSuiteAdapter, register
+from revline.providers.netsuite.sim import NetSuiteSimulator
+from tests.providers.netsuite.conftest import Acme
+
+GROSS = 1_250_000
+FEE = 36_280  # 2.9 % + 30¢
+
+
+@pytest.fixture
+def paid(sim: NetSuiteSimulator, acme: Acme) -> str:
+    return sim.books.record_customer_payment(acme.invoice, stripe_charge_id="ch_acme_1")
+
+
+@pytest.fixture
+def deposit_handler(adapter: NetSuiteAdapter) -> Handlers:
+    handlers = Handlers()
+    register(handlers, adapter)
+    return handlers
+
+
+def _request(
+    params: dict[str, object], key: str = "cash:netsuite.deposit.create:po_1:1"
+) -> ActionRequest:
+    return ActionRequest("act_1", "netsuite.deposit.create", "po_1", params, key, 1)
+
+
+def _payout(lines: list[dict[str, object]], amount: int = GROSS - FEE) -> dict[str, object]:
+    return {"payout": "po_1", "amount": amount, "currency": "usd", "lines": lines}
+
+
+PAYOUT_LINES: list[dict[str, object]] = [
+    {"type": "payment", "amount": GROSS, "reference": "ch_acme_1"},
+    {"type": "fee", "amount": -FEE, "reference": "txn_fee_1"},
+]
+
+
+def test_the_fee_is_its_own_line_to_6700_8_never_netted(
+    sim: NetSuiteSimulator, deposit_handler: Handlers, paid: str
+) -> None:
+    handler = deposit_handler.get("netsuite.deposit.create")
+    assert handler is not None
+    assert sim.books.undeposited_funds_balance() == GROSS
+    result = handler(_request(_payout(PAYOUT_LINES)))
+    assert result["total"] == GROSS - FEE and result["replayed"] is False
+    assert result["lines"] == [
+        {"sublist": "payment", "amount": GROSS, "account": None, "payment": paid},
+        {"sublist": "cashback", "amount": -FEE, "account": "6700-8", "payment": None},
+    ]
+    [deposit] = sim.books.deposits()
+    assert deposit.id == result["deposit"] and deposit.stripe_payout_id == "po_1"
+    assert sum(line.amount for line in deposit.lines) == deposit.total == GROSS - FEE
+    assert sim.books.undeposited_funds_balance() == 0
+    assert sim.books.balance("Bank") == GROSS - FEE
+    assert sim.books.balance("Expense") == FEE
+    assert [p.undeposited for p in sim.books.customer_payments()] == [False]
+
+
+def test_one_deposit_per_payout_whatever_the_key(
+    sim: NetSuiteSimulator, deposit_handler: Handlers, paid: str
+) -> None:
+    handler = deposit_handler.get("netsuite.deposit.create")
+    assert handler is not None
+    first = handler(_request(_payout(PAYOUT_LINES)))
+    again = handler(_request(_payout(PAYOUT_LINES)))
+    other_key = handler(_request(_payout(PAYOUT_LINES), key="someone:else:po_1:2"))
+    assert again["deposit"] == other_key["deposit"] == first["deposit"]
+    assert (again["replayed"], other_key["replayed"]) == (True, True)
+    assert len(sim.books.deposits()) == 1
+    assert [r.method for r in sim.requests if r.path.endswith("/record/v1/deposit")] == ["POST"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "amount", "code"),
+    [
+        (PAYOUT_LINES, GROSS - FEE + 1, "lines_do_not_sum"),
+        (
+            [{"type": "payment", "amount": GROSS, "reference": "ch_acme_1"}],
+            GROSS - FEE,
+            "lines_do_not_sum",
+        ),
+        (
+            [{"type": "payment", "amount": 12_500.0, "reference": "ch_acme_1"}],
+            12_500,
+            "invalid_deposit",
+        ),
+        ([{"type": "refund", "amount": -FEE}, *PAYOUT_LINES[:1]], GROSS - FEE, "invalid_deposit"),
+        ([{"type": "tip", "amount": 1}], 1, "invalid_deposit"),
+    ],
+    ids=["off-by-a-cent", "fee-left-out", "float-amount", "refund-without-account", "unknown-type"],
+)
+def test_lines_that_cannot_be_right_are_refused_before_anything_is_sent(
+    sim: NetSuiteSimulator,
+    deposit_handler: Handlers,
+    paid: str,
+    lines: list[dict[str, object]],
+    amount: int,
+    code: str,
+) -> None:
+    handler = deposit_handler.get("netsuite.deposit.create")
+    assert handler is not None
+    before = len(sim.requests)
+    with pytest.raises(ProviderError) as caught:
+        handler(_request(_payout(lines, amount)))
+    assert (caught.value.retryable, caught.value.provider_code) == (False, code)
+    assert len(sim.requests) == before
+    assert sim.books.deposits() == []
+
+
+def test_a_payment_line_must_match_the_payment_in_netsuite(
+    sim: NetSuiteSimulator, deposit_handler: Handlers, paid: str
+) -> None:
+    handler = deposit_handler.get("netsuite.deposit.create")
+    assert handler is not None
+    lines = [
+        {"type": "payment", "amount": GROSS - 100, "reference": "ch_acme_1"},
+        {"type": "fee", "amount": -FEE, "reference": "txn_fee_1"},
+    ]
+    with pytest.raises(ProviderError) as caught:
+        handler(_request(_payout(lines, GROSS - 100 - FEE)))
+    assert caught.value.provider_code == "payment_mismatch" and not caught.value.retryable
+    unknown = [{"type": "payment", "amount": GROSS - FEE, "reference": "ch_nobody"}]
+    with pytest.raises(ProviderError) as caught:
+        handler(_request(_payout(unknown)))
+    assert caught.value.provider_code == "no_payment"
+    assert sim.books.deposits() == []
+
+
+def test_refunds_and_adjustments_are_lines_of_their_own(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme, paid: str
+) -> None:
+    handlers = Handlers()
+    register(handlers, adapter)
+    handler = handlers.get("netsuite.deposit.create")
+    assert handler is not None
+    lines = [
+        *PAYOUT_LINES,
+        {"type": "refund", "amount": -20_000, "account": "4090", "reference": "re_1"},
+        {"type": "adjustment", "amount": 1_500, "account": "6710", "reference": "txn_adj"},
+    ]
+    result = handler(_request(_payout(lines, GROSS - FEE - 20_000 + 1_500)))
+    assert [(line["sublist"], line["account"]) for line in result["lines"]] == [
+        ("payment", None),
+        ("other", "6710"),
+        ("cashback", "6700-8"),
+        ("cashback", "4090"),
+    ]
+    assert adapter.deposit(str(result["deposit"])) == sim.books.deposits()[0]

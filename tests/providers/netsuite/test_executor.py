@@ -1,0 +1,181 @@
+"""NetSuite actions through Revline's executor: faults and lost answers, no duplicated effect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from revline.clock import SimulatedClock
+from revline.core.playbook import ActionSpec
+from revline.core.runtime import Runtime, Worker
+from revline.db.models import Action, ActionStatus, Attempt, AttemptOutcome
+from revline.providers.base import Handlers
+from revline.providers.netsuite import NetSuiteAdapter, register
+from revline.providers.netsuite.records import InvoiceStatus
+from revline.providers.netsuite.sim import NetSuiteSimulator
+from revline.providers.simulator import Faults
+from tests.providers.netsuite.conftest import FAST_RETRY
+from tests.support.outbox import propose
+
+GROSS, FEE = 1_250_000, 36_280
+
+
+def _seed(sim: NetSuiteSimulator) -> dict[str, str]:
+    books = sim.books
+    books.add_employee("Maya Lindqvist", "maya@ourco.example")
+    acme = books.add_customer(
+        "Acme Corp",
+        "billing@acme.example",
+        stripe_customer_id="cus_acme",
+        relationship_owner=("Felix Nordstrom", "felix@ourco.example"),
+        ap_contact=("Dana Reyes", "dana.reyes@acme.example"),
+    )
+    books.add_invoice_history(acme, GROSS, as_of=date(2026, 12, 1))
+    kept = books.add_invoice(acme, GROSS, number="INV-2026-1201", stripe_charge_id="ch_1")
+    books.record_customer_payment(kept, stripe_charge_id="ch_1")
+    duplicate = books.add_invoice(acme, GROSS, number="INV-2026-1201-D")
+    open_invoice = books.add_invoice(acme, 400_000, number="INV-2026-1210")
+    return {"acme": acme, "duplicate": duplicate, "open": open_invoice}
+
+
+def _actions() -> list[ActionSpec]:
+    return [
+        ActionSpec(
+            "netsuite.revenue.hold", "cus_acme", {"customer": "cus_acme", "reason": "dunning"}
+        ),
+        ActionSpec(
+            "netsuite.deposit.create",
+            "po_1",
+            {
+                "payout": "po_1",
+                "amount": GROSS - FEE,
+                "currency": "usd",
+                "lines": [
+                    {"type": "payment", "amount": GROSS, "reference": "ch_1"},
+                    {"type": "fee", "amount": -FEE, "account": "6700-8", "reference": "txn_1"},
+                ],
+            },
+        ),
+        ActionSpec(
+            "netsuite.customer.log_message",
+            "cus_acme",
+            {
+                "customer": "cus_acme",
+                "sent_at": "2026-12-01T09:05:00-05:00",
+                "author": "maya@ourco.example",
+                "recipient": "dana.reyes@acme.example",
+                "cc": ["felix@ourco.example"],
+                "subject": "Acme Corp: invoice INV-2026-1210",
+                "summary": "The card on file was declined.",
+                "invoice": "INV-2026-1210",
+            },
+        ),
+        ActionSpec("netsuite.invoice.void", "INV-2026-1201-D", {"invoice": "INV-2026-1201-D"}),
+        ActionSpec(
+            "netsuite.customer_payment.create",
+            "ch_2",
+            {"invoice": "INV-2026-1210", "charge": "ch_2", "amount": 400_000},
+        ),
+    ]
+
+
+def _run_until_settled(runtime: Runtime, clock: SimulatedClock) -> None:
+    worker = Worker(runtime)
+    for _ in range(60):
+        worker.drain()
+        with runtime.db.read() as session:
+            statuses = set(session.execute(select(Action.status)).scalars())
+        if statuses <= {ActionStatus.APPLIED, ActionStatus.FAILED}:
+            return
+        clock.advance(timedelta(minutes=15))
+    raise AssertionError(f"actions still pending: {statuses}")
+
+
+def _assert_each_effect_once(sim: NetSuiteSimulator, ids: dict[str, str]) -> None:
+    books = sim.books
+    [deposit] = books.deposits()
+    assert (deposit.stripe_payout_id, deposit.total) == ("po_1", GROSS - FEE)
+    assert [(line.sublist, line.account_number) for line in deposit.lines] == [
+        ("payment", None),
+        ("cashback", "6700-8"),
+    ]
+    [message] = books.messages(ids["acme"])
+    assert (message.author, message.recipient) == ("maya@ourco.example", "dana.reyes@acme.example")
+    assert {(p.on_hold, p.hold_reason) for p in books.revenue_plans(ids["acme"])} == {
+        (True, "dunning")
+    }
+    assert books.invoice(ids["duplicate"]).status is InvoiceStatus.VOIDED
+    charges = sorted(p.stripe_charge_id or "" for p in books.customer_payments())
+    assert charges == ["ch_1", "ch_2"]
+    assert books.undeposited_funds_balance() == 400_000  # only the new payment waits
+
+
+@pytest.fixture
+def faulty_sim(clock: SimulatedClock) -> Iterator[NetSuiteSimulator]:
+    faults = Faults(api_error_rate=0.25, api_429_rate=0.15, seed=9)
+    with NetSuiteSimulator(clock, seed=5, faults=faults) as simulator:
+        yield simulator
+
+
+def test_faults_are_survived_without_a_duplicated_effect(
+    runtime: Runtime, handlers: Handlers, clock: SimulatedClock, faulty_sim: NetSuiteSimulator
+) -> None:
+    ids = _seed(faulty_sim)
+    with NetSuiteAdapter(faulty_sim.settings(), clock=clock, retry=FAST_RETRY) as adapter:
+        register(handlers, adapter)
+        action_ids = [propose(runtime, spec) for spec in _actions()]
+        _run_until_settled(runtime, clock)
+    with runtime.db.read() as session:
+        actions = [session.get(Action, action_id) for action_id in action_ids]
+    assert [a.status for a in actions if a] == [ActionStatus.APPLIED] * 5
+    # Which request draws which fault depends on the order actions are claimed in; that
+    # faults were drawn is certain, that a write drew one is shown by the next test.
+    assert faulty_sim.faults.injected.get(429) and faulty_sim.faults.injected.get(500)
+    _assert_each_effect_once(faulty_sim, ids)
+
+
+class LosesFirstAnswers(httpx.HTTPTransport):
+    """NetSuite does the work, then the answer never arrives: once per kind of write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        write = request.method != "GET" and "suiteql" not in request.url.path
+        label = f"{request.method} {request.url.path}"
+        if write and response.status_code < 300 and label not in self.lost:
+            self.lost.append(label)
+            response.close()
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+
+def test_a_lost_answer_is_retried_and_finds_the_earlier_effect(
+    runtime: Runtime, handlers: Handlers, clock: SimulatedClock, sim: NetSuiteSimulator
+) -> None:
+    ids = _seed(sim)
+    transport = LosesFirstAnswers()
+    http = httpx.Client(transport=transport)
+    with NetSuiteAdapter(sim.settings(), clock=clock, retry=FAST_RETRY, http=http) as adapter:
+        register(handlers, adapter)
+        action_ids = [propose(runtime, spec) for spec in _actions()]
+        _run_until_settled(runtime, clock)
+    http.close()
+    assert len(transport.lost) == 3  # the deposit POST, the transform and the RESTlet
+    with runtime.db.read() as session:
+        actions = [session.get(Action, action_id) for action_id in action_ids]
+        lost = session.execute(
+            select(Attempt.outcome).where(Attempt.outcome == AttemptOutcome.RETRYABLE_ERROR)
+        ).all()
+    assert [a.status for a in actions if a] == [ActionStatus.APPLIED] * 5
+    assert len(lost) == 3  # each lost answer was one retryable attempt, then a replay
+    replayed = {a.kind: a.result["replayed"] for a in actions if a and a.result}
+    assert replayed["netsuite.deposit.create"] is True
+    assert replayed["netsuite.customer_payment.create"] is True
+    _assert_each_effect_once(sim, ids)

@@ -1,0 +1,116 @@
+"""The RESTlet: voiding, recognition hold and release, timeline entries, and its idempotency."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from revline.providers.base import ProviderError
+from revline.providers.netsuite import NetSuiteAdapter
+from revline.providers.netsuite.client import TimelineEntry
+from revline.providers.netsuite.records import InvoiceStatus, RevenuePlanStatus
+from revline.providers.netsuite.sim import NetSuiteSimulator
+from tests.providers.netsuite.conftest import Acme
+
+
+def test_void_a_duplicate_invoice(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    duplicate = sim.books.add_invoice(acme.customer, 1_250_000, number="INV-2026-1202")
+    voided, replayed = adapter.void_invoice(duplicate, idempotency_key="void-1")
+    assert not replayed
+    assert (voided.status, voided.amount, voided.memo) == (InvoiceStatus.VOIDED, 0, "VOID")
+    assert sim.books.invoice(duplicate).status is InvoiceStatus.VOIDED
+    assert sim.books.invoice(acme.invoice).status is InvoiceStatus.OPEN  # the kept one
+    assert adapter.credit_memos(acme.customer) == []  # voided, never credited
+    again, replayed = adapter.void_invoice(duplicate, idempotency_key="void-1")
+    assert replayed and again == voided
+    _, replayed = adapter.void_invoice(duplicate, idempotency_key="void-2")
+    assert replayed  # a new key, but NetSuite already shows it voided
+    calls = [r for r in sim.requests if r.path == "/app/site/hosting/restlet.nl"]
+    assert [r.idempotency_key for r in calls] == ["void-1", "void-1", "void-2"]
+
+
+def test_a_paid_invoice_cannot_be_voided(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    sim.books.record_customer_payment(acme.invoice, stripe_charge_id="ch_acme_1")
+    with pytest.raises(ProviderError) as caught:
+        adapter.void_invoice(acme.invoice, idempotency_key="void-paid")
+    assert (caught.value.status, caught.value.provider_code) == (
+        400,
+        "REVLINE_INVOICE_HAS_PAYMENTS",
+    )
+    assert not caught.value.retryable
+    assert sim.books.invoice(acme.invoice).status is InvoiceStatus.PAID_IN_FULL
+
+
+def test_one_key_for_two_different_requests_is_refused(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    other = sim.books.add_invoice(acme.customer, 100)
+    adapter.void_invoice(other, idempotency_key="same-key")
+    with pytest.raises(ProviderError) as caught:
+        adapter.void_invoice(acme.invoice, idempotency_key="same-key")
+    assert caught.value.provider_code == "REVLINE_IDEMPOTENCY_CONFLICT"
+    assert sim.books.invoice(acme.invoice).status is InvoiceStatus.OPEN
+
+
+def test_hold_and_release_recognition_for_dunning(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    second = sim.books.add_invoice(acme.customer, 300_000, number="INV-2026-1203")
+    held = adapter.hold_revenue(acme.customer, "dunning", idempotency_key="hold-1")
+    assert len(held.changed) == 2 and not held.replayed
+    assert {(p.on_hold, p.hold_reason, p.status) for p in held.plans} == {
+        (True, "dunning", RevenuePlanStatus.ON_HOLD)
+    }
+    assert adapter.hold_revenue(acme.customer, "dunning", idempotency_key="hold-1").replayed
+    released = adapter.release_revenue(acme.customer, "dunning", idempotency_key="release-1")
+    assert set(released.changed) == set(held.changed)
+    assert {p.on_hold for p in released.plans} == {False}
+    assert {p.invoice_id for p in released.plans} == {acme.invoice, second}
+    assert [p.status for p in sim.books.revenue_plans(acme.customer)] == [
+        RevenuePlanStatus.IN_PROGRESS
+    ] * 2
+
+
+def test_release_leaves_a_hold_placed_for_another_reason(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    adapter.hold_revenue(acme.customer, "contract_review", idempotency_key="hold-cr")
+    dunning = adapter.hold_revenue(acme.customer, "dunning", idempotency_key="hold-d")
+    assert dunning.changed == () and len(dunning.unchanged) == 1
+    released = adapter.release_revenue(acme.customer, "dunning", idempotency_key="rel-d")
+    assert released.changed == () and len(released.unchanged) == 1
+    [plan] = sim.books.revenue_plans(acme.customer)
+    assert (plan.on_hold, plan.hold_reason) == (True, "contract_review")
+
+
+def test_a_sent_email_on_the_customer_timeline(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    sent = datetime(2026, 12, 1, 15, 4, 5, tzinfo=UTC)
+    entry = TimelineEntry(
+        customer_id=acme.customer,
+        sent_at=sent,
+        author="maya@ourco.example",
+        recipient="dana.reyes@acme.example",
+        subject="Acme Corp: invoice INV-2026-1201",
+        summary="The card on file was declined; portal link sent.",
+        cc=("felix@ourco.example",),
+        invoice_id=acme.invoice,
+    )
+    message_id, replayed = adapter.log_message(entry, idempotency_key="log-1")
+    assert not replayed
+    assert adapter.log_message(entry, idempotency_key="log-1") == (message_id, True)
+    [message] = adapter.messages(acme.customer)
+    assert message == sim.books.messages(acme.customer)[0]
+    assert (message.id, message.sent_at, message.author, message.recipient, message.cc) == (
+        message_id,
+        sent,
+        "maya@ourco.example",
+        "dana.reyes@acme.example",
+        ("felix@ourco.example",),
+    )
