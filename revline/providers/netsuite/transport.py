@@ -23,6 +23,7 @@ import httpx
 
 from revline.clock import Clock
 from revline.config import NetSuite
+from revline.errors import ConfigError
 from revline.providers.base import ProviderError
 from revline.providers.netsuite import errors, wire
 from revline.providers.netsuite.auth import (
@@ -59,7 +60,7 @@ def default_base_url(account_id: str) -> str:
 
 def _secret(value: Any, name: str) -> str:
     if value is None:
-        raise errors.refused(f"netsuite.{name} is not configured", "not_configured")
+        raise ConfigError(f"netsuite.{name} is not configured")
     return str(value.get_secret_value())
 
 
@@ -77,7 +78,7 @@ class Transport:
         rng: random.Random | None = None,
     ) -> None:
         if not settings.account_id:
-            raise errors.refused("netsuite.account_id is not configured", "not_configured")
+            raise ConfigError("netsuite.account_id is not configured")
         self.account_id = settings.account_id
         self.base_url = (settings.base_url or default_base_url(settings.account_id)).rstrip("/")
         self.rest_url = f"{self.base_url}/services/rest"
@@ -103,7 +104,7 @@ class Transport:
                 clock=clock,
             )
         if not settings.certificate_id:
-            raise errors.refused("netsuite.certificate_id is not configured", "not_configured")
+            raise ConfigError("netsuite.certificate_id is not configured")
         return ClientCredentials(
             token_url=f"{self.base_url}{OAUTH2_ENDPOINT}",
             client_id=_secret(settings.client_id, "client_id"),

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from revline.clock import SimulatedClock
 from revline.config import NetSuite
+from revline.errors import ConfigError
 from revline.providers.base import ProviderError
 from revline.providers.netsuite.transport import RetryPolicy, Transport, default_base_url
 
@@ -162,3 +163,17 @@ def test_suiteql_pages_until_nothing_more() -> None:
     assert [request.url.params["offset"] for request in seen] == ["0", "2", "4"]
     assert {request.headers["Prefer"] for request in seen} == {"transient"}
     assert rows[0] == {"id": "0"}  # the per-row links are dropped
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        NetSuite(),
+        SETTINGS.model_copy(update={"token_secret": None}),
+        SETTINGS.model_copy(update={"auth": "oauth2"}),
+    ],
+    ids=["no-account", "no-token-secret", "oauth2-without-certificate"],
+)
+def test_missing_settings_fail_at_start(settings: NetSuite) -> None:
+    with pytest.raises(ConfigError, match=r"netsuite\."):
+        Transport(settings, clock=SimulatedClock(datetime(2026, 12, 1, tzinfo=UTC)))
