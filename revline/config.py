@@ -172,6 +172,7 @@ class NetSuite(BaseModel):
     certificate_id: str | None = None
     private_key_pem: SecretStr | None = None
     restlet_url: str | None = None  # the deployed Revline RESTlet (void, revenue hold/release)
+    deposit_bank_account: str | None = None  # account number deposits go to; None: the only bank
     concurrency_limit: Annotated[int, Field(ge=1, le=100)] = 5
 
 

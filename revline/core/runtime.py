@@ -110,10 +110,13 @@ def from_settings(settings: Settings, clock: Clock | None = None) -> Runtime:
     """The runtime ``revline serve`` and ``revline worker`` use: the registered playbooks and
     the adapters configured in ``settings``."""
     from revline.playbooks import default_registry
+    from revline.providers.wiring import install
 
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         db=Database(settings.database_url),
         clock=clock or SystemClock(),
         playbooks=default_registry(),
     )
+    install(runtime)
+    return runtime

@@ -97,7 +97,9 @@ class NetSuiteAdapter:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock) -> NetSuiteAdapter:
-        return cls(settings.netsuite, clock=clock)
+        return cls(
+            settings.netsuite, clock=clock, bank_account=settings.netsuite.deposit_bank_account
+        )
 
     def close(self) -> None:
         self.transport.close()
