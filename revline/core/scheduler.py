@@ -48,6 +48,18 @@ class DailyAt:
             day += timedelta(days=1)
         return days
 
+    def next_due(self, calendar: WorkingCalendar, now: datetime) -> datetime | None:
+        """The first moment after ``now`` this schedule comes due (within a fortnight)."""
+        today = calendar.business_date(now)
+        for offset in range(15):
+            day = today + timedelta(days=offset)
+            if self.working_days_only and not calendar.is_working_day(day):
+                continue
+            due = calendar.at_local(day, self.at)
+            if due > now:
+                return due
+        return None
+
     def event(self, calendar: WorkingCalendar, day: date) -> inbox.IncomingEvent:
         due = calendar.at_local(day, self.at)
         return inbox.IncomingEvent(

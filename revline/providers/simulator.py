@@ -92,7 +92,7 @@ class LoopbackServer:
 
     def __init__(self, app: ASGIApp, port: int = 0) -> None:
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="auto", access_log=False
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

@@ -26,13 +26,14 @@ import logging
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+import authlib.deprecate  # noqa: F401  (imported first so the filter below can override it)
 import httpx
-from authlib.integrations.httpx_client import OAuth2Client
 
 from revline import config
 from revline.errors import ConfigError
@@ -53,6 +54,14 @@ from revline.providers.ramp.records import (
     User,
     Vendor,
 )
+
+with warnings.catch_warnings():
+    # authlib installs an "always" filter for its warnings when first imported
+    # (authlib.deprecate, imported above), so this filter must come after it.
+    # authlib 1.9 warns that its httpx integration moves to the httpx2 package; the
+    # integration works as documented, and the warning is noise in every command's output.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import OAuth2Client
 
 log = logging.getLogger(__name__)
 
