@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck unit serve worker bench clean
+.PHONY: install test lint typecheck unit serve worker demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ serve: $(STAMP)
 	$(BIN)/revline db upgrade
 	$(BIN)/revline serve --host 127.0.0.1 --port 8000
 
+# A simulated company played through Revline's real code path; reports in ./revline-demo/.
+demo: $(STAMP)
+	$(BIN)/revline demo
+
 worker: $(STAMP)
 	$(BIN)/revline worker
 
@@ -38,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) revline-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) revline-data revline-demo .pytest_cache .mypy_cache .ruff_cache
