@@ -15,9 +15,10 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from revline.clock import Clock, WorkingCalendar
-from revline.config import Policy
+from revline.config import Company, Policy
 from revline.core.cases import CaseKind, CaseView
 from revline.core.inbox import EventView
+from revline.core.scheduler import DailyAt
 
 
 class Keep(Enum):
@@ -105,6 +106,7 @@ class Enrichment:
 
     clock: Clock
     calendar: WorkingCalendar
+    company: Company
     adapters: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -113,6 +115,11 @@ class Playbook(ABC):
 
     name: ClassVar[str]
     case_kind: ClassVar[CaseKind]
+
+    def schedules(self, policy: Policy) -> list[DailyAt]:
+        """Daily procedures this playbook runs on (each arrives as a ``schedule.<name>`` event
+        from source ``schedule``); none by default."""
+        return []
 
     @abstractmethod
     def case_for(self, event: EventView) -> CaseRef | None:

@@ -39,7 +39,7 @@ from revline.core.playbook import (
 from revline.db.engine import Database
 from revline.db.models import Case, Event, EventStatus
 from revline.db.models import Decision as DecisionRow
-from revline.errors import RevlineError
+from revline.errors import NotFound, RevlineError
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class Router:
         with self.db.read() as session:
             case = cases.get(session, case_id)
         if case is None:
-            raise cases.InvalidTransition(f"no case {case_id}")
+            raise NotFound(f"no case {case_id}")
         playbook = self.playbooks.get(case.playbook)
         if playbook is None:
             raise RevlineError(f"case {case_id} belongs to unregistered playbook {case.playbook}")

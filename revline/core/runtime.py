@@ -35,7 +35,11 @@ class Runtime:
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.db)
         self.calendar: WorkingCalendar = self.settings.company.calendar()
-        self.enrichment = Enrichment(self.clock, self.calendar, self.adapters)
+        self.enrichment = Enrichment(
+            self.clock, self.calendar, self.settings.company, self.adapters
+        )
+        for playbook in self.playbooks.all():
+            self.daily.extend(playbook.schedules(self.settings.policy))
 
     def router(self) -> Router:
         return Router(

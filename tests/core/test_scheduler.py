@@ -78,3 +78,41 @@ def test_every_runs_on_its_interval() -> None:
     for minute in range(0, 16):
         scheduler.tick(start + timedelta(minutes=minute))
     assert runs == [start + timedelta(minutes=m) for m in (0, 5, 10, 15)]
+
+
+def test_a_playbooks_daily_procedure_reaches_it_as_an_event(
+    db: object, clock: SimulatedClock, settings: object
+) -> None:
+    from revline.config import Policy, Settings
+    from revline.core.cases import CaseKind, CaseView
+    from revline.core.inbox import EventView
+    from revline.core.playbook import CaseRef, Decision, Facts, Playbook, PlaybookRegistry
+    from revline.core.runtime import Worker
+    from revline.db.engine import Database
+    from revline.db.models import Case
+
+    class MorningCheck(Playbook):
+        name = "morning_check"
+        case_kind = CaseKind("morning", "checked", {"checked": frozenset()})
+
+        def schedules(self, policy: Policy) -> list[DailyAt]:
+            return [DailyAt("morning_check", policy.payout_reconciliation_time)]
+
+        def case_for(self, event: EventView) -> CaseRef | None:
+            if event.type != "schedule.morning_check":
+                return None
+            return CaseRef(f"morning:{event.payload['business_date']}")
+
+        def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
+            return Decision("checked the morning")
+
+    assert isinstance(db, Database) and isinstance(settings, Settings)
+    runtime = Runtime(
+        settings=settings, db=db, clock=clock, playbooks=PlaybookRegistry([MorningCheck()])
+    )
+    assert [s.name for s in runtime.daily] == ["morning_check"]
+    clock.set(datetime(2026, 12, 1, 13, 30, tzinfo=UTC))  # 08:30 in New York
+    Worker(runtime).drain()
+    with runtime.db.read() as session:
+        subjects = session.execute(select(Case.subject)).scalars().all()
+    assert subjects == ["morning:2026-12-01"]
