@@ -111,8 +111,8 @@ def test_a_playbooks_daily_procedure_reaches_it_as_an_event(
         settings=settings, db=db, clock=clock, playbooks=PlaybookRegistry([MorningCheck()])
     )
     assert [s.name for s in runtime.daily] == ["morning_check"]
-    clock.set(datetime(2026, 12, 1, 13, 30, tzinfo=UTC))  # 08:30 in New York
+    clock.set(datetime(2026, 12, 2, 13, 30, tzinfo=UTC))  # 08:30 in New York
     Worker(runtime).drain()
     with runtime.db.read() as session:
         subjects = session.execute(select(Case.subject)).scalars().all()
-    assert subjects == ["morning:2026-12-01"]
+    assert subjects == ["morning:2026-12-02"]
