@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from revline.db.models import Case
+from revline.db.models import Action, Case
 from revline.errors import RevlineError
 
 
@@ -57,6 +57,22 @@ class CaseKind:
 
 
 @dataclass(frozen=True)
+class ActionView:
+    """What a playbook sees of one of its case's actions: what it was and what became of it."""
+
+    id: str
+    kind: str
+    subject: str
+    idempotency_key: str
+    status: str
+    params: Mapping[str, Any]
+    result: Mapping[str, Any] | None
+    error: str | None
+    created_at: datetime
+    applied_at: datetime | None
+
+
+@dataclass(frozen=True)
 class CaseView:
     """An immutable snapshot of a case, as playbooks see it."""
 
@@ -74,9 +90,10 @@ class CaseView:
     queue: str | None
     opened_at: datetime
     closed_at: datetime | None
+    actions: tuple[ActionView, ...] = ()
 
     @classmethod
-    def of(cls, row: Case) -> CaseView:
+    def of(cls, row: Case, actions: tuple[ActionView, ...] = ()) -> CaseView:
         return cls(
             id=row.id,
             kind=row.kind,
@@ -92,6 +109,7 @@ class CaseView:
             queue=row.queue,
             opened_at=row.opened_at,
             closed_at=row.closed_at,
+            actions=actions,
         )
 
 
@@ -139,8 +157,30 @@ def open_or_get(
 
 
 def get(session: Session, case_id: str) -> CaseView | None:
+    """A case with its actions' history, oldest first."""
     row = session.get(Case, case_id)
-    return CaseView.of(row) if row else None
+    return CaseView.of(row, actions_of(session, case_id)) if row else None
+
+
+def actions_of(session: Session, case_id: str) -> tuple[ActionView, ...]:
+    rows = session.execute(
+        select(Action).where(Action.case_id == case_id).order_by(Action.created_at, Action.id)
+    ).scalars()
+    return tuple(
+        ActionView(
+            id=a.id,
+            kind=a.kind,
+            subject=a.subject,
+            idempotency_key=a.idempotency_key,
+            status=a.status,
+            params=dict(a.params),
+            result=dict(a.result) if a.result is not None else None,
+            error=a.last_error,
+            created_at=a.created_at,
+            applied_at=a.applied_at,
+        )
+        for a in rows
+    )
 
 
 def transition(

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from revline.clock import Clock
 from revline.config import Settings
-from revline.core import controls
+from revline.core import controls, outcomes
 from revline.core.ledger import Ledger
 from revline.core.metrics import ACTIONS, ATTEMPTS
 from revline.db.engine import Database
@@ -65,6 +65,7 @@ class Executor:
         ledger: Ledger,
         worker: str,
         rng: random.Random | None = None,
+        outcome_followers: frozenset[str] = frozenset(),
     ) -> None:
         self.db = db
         self.clock = clock
@@ -73,6 +74,8 @@ class Executor:
         self.ledger = ledger
         self.worker = worker
         self.rng = rng or random.Random()
+        # Playbooks that decide on their actions' outcomes (Playbook.follows_outcomes).
+        self.outcome_followers = outcome_followers
         self.config = settings.executor
 
     def run_once(self) -> int:
@@ -344,4 +347,9 @@ class Executor:
                 **detail,
             },
         )
+        if (
+            status in (ActionStatus.APPLIED, ActionStatus.FAILED)
+            and action.playbook in self.outcome_followers
+        ):
+            outcomes.record(session, action, now)
         ACTIONS.labels(action.kind, status).inc()

@@ -43,7 +43,7 @@ class CaseRef:
 class Trigger:
     """Why a decision is being made: an event arrived, a case's timer fell due, or a person."""
 
-    kind: str  # "event" | "timer" | "manual"
+    kind: str  # "event" | "timer" | "manual" | "action"
     at: datetime
     event: EventView | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
@@ -115,6 +115,9 @@ class Playbook(ABC):
 
     name: ClassVar[str]
     case_kind: ClassVar[CaseKind]
+    # When True, each of the case's actions that is applied or fails comes back to ``decide`` as
+    # a trigger of kind "action" (its event carries the action's kind, status and result).
+    follows_outcomes: ClassVar[bool] = False
 
     def schedules(self, policy: Policy) -> list[DailyAt]:
         """Daily procedures this playbook runs on (each arrives as a ``schedule.<name>`` event

@@ -27,6 +27,7 @@ from revline.core.executor import backoff_delay
 from revline.core.inbox import EventView
 from revline.core.ledger import Ledger
 from revline.core.metrics import CONTRADICTIONS, DECISIONS, EVENTS_ROUTED
+from revline.core.outcomes import OUTCOME_SOURCE
 from revline.core.playbook import (
     KEEP,
     CaseRef,
@@ -87,10 +88,14 @@ class Router:
 
     def route_event(self, event: EventView) -> None:
         try:
-            interested = self._interested(event)
-            for playbook, ref in interested:
-                self._decide(playbook, Trigger("event", self.clock.now(), event), ref=ref)
-            status = EventStatus.PROCESSED if interested else EventStatus.IGNORED
+            if event.source == OUTCOME_SOURCE:
+                routed = self._route_outcome(event)
+            else:
+                interested = self._interested(event)
+                for playbook, ref in interested:
+                    self._decide(playbook, Trigger("event", self.clock.now(), event), ref=ref)
+                routed = bool(interested)
+            status = EventStatus.PROCESSED if routed else EventStatus.IGNORED
             with self.db.write() as session:
                 inbox.mark_done(session, event.id, status, self.clock.now())
             EVENTS_ROUTED.labels(status).inc()
@@ -117,6 +122,19 @@ class Router:
                 retry_at = now + timedelta(seconds=delay)
             inbox.mark_failed(session, event.id, f"{type(exc).__name__}: {exc}", now, retry_at)
         EVENTS_ROUTED.labels(EventStatus.FAILED).inc()
+
+    def _route_outcome(self, event: EventView) -> bool:
+        """An action of a case was applied or failed: its playbook decides what comes next,
+        if it asked to hear about outcomes (``Playbook.follows_outcomes``)."""
+        playbook = self.playbooks.get(str(event.payload["playbook"]))
+        if playbook is None or not playbook.follows_outcomes:
+            return False
+        with self.db.read() as session:
+            if controls.mode_of(session, self.settings, playbook.name).name == "off":
+                return False
+        trigger = Trigger("action", self.clock.now(), event)
+        self._decide(playbook, trigger, case_id=str(event.payload["case_id"]))
+        return True
 
     def _interested(self, event: EventView) -> list[tuple[Playbook, CaseRef]]:
         with self.db.read() as session:
@@ -232,7 +250,7 @@ class Router:
             select(Case).where(Case.kind == playbook.case_kind.name, Case.subject == ref.subject)
         ).scalar_one_or_none()
         if row is not None:
-            return CaseView.of(row)
+            return CaseView.of(row, cases.actions_of(session, row.id))
         # Not yet stored: the decision's transaction opens it (version 0 marks it provisional).
         new = new_id("cas")
         return CaseView(

@@ -62,6 +62,7 @@ class Runtime:
             handlers=self.handlers,
             ledger=self.ledger,
             worker=worker or default_worker_name(),
+            outcome_followers=frozenset(p.name for p in self.playbooks.all() if p.follows_outcomes),
         )
 
 

@@ -261,3 +261,41 @@ def test_every_decision_is_explained_in_the_ledger(
     assert decision.detail["explanation"] == "the charge failed; retry 1 of 3"
     assert decision.detail["event"] == "evt_1"
     assert decision.detail["actions"] == ["test_chase:fake.invoice.pay:in_1:1"]
+
+
+def test_a_playbook_following_outcomes_decides_on_them(
+    runtime: Runtime, provider: EffectRecorder
+) -> None:
+    """The chase, told of each applied retry, notes the provider's confirmation on the case."""
+    from revline.core.playbook import Decision as Choice
+    from revline.core.playbook import Facts
+    from tests.support.playbooks import InvoiceChase
+
+    class Attentive(InvoiceChase):
+        follows_outcomes = True
+
+        def decide(self, case, facts: Facts, policy, now):  # type: ignore[no-untyped-def]
+            trigger = facts.trigger
+            if trigger.kind == "action":
+                assert trigger.event is not None
+                payload = trigger.event.payload
+                return Choice(
+                    f"{payload['kind']} {payload['status']}",
+                    data={
+                        "confirmed": payload["result"]["id"],
+                        "seen_actions": [a.status for a in case.actions],
+                    },
+                )
+            return super().decide(case, facts, policy, now)
+
+    from revline.core.playbook import PlaybookRegistry
+
+    runtime.playbooks = PlaybookRegistry([Attentive()])
+    deliver(runtime, "evt_1", FAILED, INVOICE)
+    Worker(runtime).drain()
+    case = _case(runtime)
+    assert case.data["confirmed"] == "fx_1"
+    assert case.data["seen_actions"] == ["applied"]
+    with runtime.db.read() as session:
+        triggers = session.execute(select(Decision.trigger).order_by(Decision.id)).scalars().all()
+    assert triggers == ["event", "action"]
