@@ -1,7 +1,7 @@
 """Business playbooks, one package per area (billing/, cash/, spend/, revrec/, activation/).
 
-``default_registry`` is what ``revline serve`` and ``revline worker`` run. Each area adds its
-playbooks here as it lands.
+``default_registry`` is what ``revline serve``, ``revline worker`` and the sandbox run: every
+area's ``playbooks()``.
 """
 
 from __future__ import annotations
@@ -10,4 +10,6 @@ from revline.core.playbook import PlaybookRegistry
 
 
 def default_registry() -> PlaybookRegistry:
-    return PlaybookRegistry([])
+    from revline.playbooks import billing, cash
+
+    return PlaybookRegistry([*billing.playbooks(), *cash.playbooks()])

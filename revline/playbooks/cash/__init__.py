@@ -1,0 +1,10 @@
+"""Cash reconciliation: payouts, orphan payments, duplicate invoices, month-end tie-out."""
+
+from __future__ import annotations
+
+from revline.core.playbook import Playbook
+
+
+def playbooks() -> list[Playbook]:
+    """The cash area's playbooks, for the default registry."""
+    return []
