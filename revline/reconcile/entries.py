@@ -1,0 +1,92 @@
+"""What the matching engine compares: entries on each side, the rules, and the outcome per entry.
+
+The left side is Stripe (a payment, a balance transaction, a row of the itemized payout
+reconciliation report); the right side is NetSuite (a customer payment or an invoice, a row of a
+saved search). Both are reduced to the same few fields so one engine serves a morning's payout
+and a year of exports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One record to match. ``amount`` is minor units, ``currency`` an ISO code (any case).
+
+    ``charge_id`` and ``invoice_id`` are the stable ids of the mapping (the Stripe charge and
+    Stripe invoice a NetSuite record carries in ``custbody_stripe_charge_id`` and
+    ``custbody_stripe_invoice_id``); ``customer`` is the Stripe customer id on both sides;
+    ``reference`` is free text that may quote an invoice number (left) or the document number
+    itself (right).
+    """
+
+    id: str
+    amount: int
+    currency: str
+    day: date
+    charge_id: str | None = None
+    invoice_id: str | None = None
+    customer: str | None = None
+    email: str | None = None
+    name: str | None = None
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class MatchRules:
+    """The tolerances of the tiers. Amounts in minor units."""
+
+    amount_drift: int = 0
+    date_window_days: int = 3
+    # A scored candidate is applied without a person only when it is the sole candidate with an
+    # exact piece of evidence and leads the next candidate by at least this much (0..1).
+    auto_margin: float = 0.2
+    min_score: float = 0.6
+
+
+class MatchStatus(StrEnum):
+    MATCHED = "matched"  # applied: exact key, tolerance, or a scored match that is auto-eligible
+    PROPOSED = "proposed"  # a person decides: ambiguous, scored, one-to-many
+    BLOCKED = "blocked"  # a candidate exists but cannot be matched (currency mismatch)
+    UNMATCHED = "unmatched"  # no candidate at all
+
+
+class Tier(StrEnum):
+    EXACT_CHARGE = "exact_charge_id"
+    EXACT_INVOICE = "exact_invoice_id"
+    TOLERANCE = "tolerance"
+    ONE_TO_MANY = "one_to_many"
+    SCORED = "scored"
+
+
+@dataclass(frozen=True)
+class Match:
+    """The outcome for one left entry: which right entries, by which tier, and why."""
+
+    left: str
+    status: MatchStatus
+    rights: tuple[str, ...] = ()
+    tier: Tier | None = None
+    reason: str = ""
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class MatchReport:
+    """Every left entry's outcome, and the right entries nothing claimed."""
+
+    matches: tuple[Match, ...]
+    unmatched_right: tuple[str, ...]
+
+    def of(self, left_id: str) -> Match:
+        for match in self.matches:
+            if match.left == left_id:
+                return match
+        raise KeyError(left_id)
+
+    def by_status(self, status: MatchStatus) -> list[Match]:
+        return [match for match in self.matches if match.status is status]
