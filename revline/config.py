@@ -79,6 +79,11 @@ class Policy(BaseModel):
     orphan_outreach_after_minutes: Annotated[int, Field(ge=0)] = 10
     close_variance_threshold: MinorUnits = 500
     close_working_day: Annotated[int, Field(ge=1, le=23)] = 2
+    refunds_gl: str = "4090"  # refunds on a payout: their own deposit line, never netted
+    stripe_adjustments_gl: str = "6710"  # disputes and other balance adjustments on a payout
+    payout_lookback_days: Annotated[int, Field(ge=1, le=31)] = 7  # payouts not yet deposited
+    match_amount_drift: MinorUnits = 0  # tolerance tier: same customer, amount within this
+    match_date_window_days: Annotated[int, Field(ge=0, le=31)] = 3
 
     # Spend (seed 000 "Spend approval").
     saas_gl: str = "6610"
@@ -150,6 +155,7 @@ class Executor(BaseModel):
     backoff_base_seconds: Annotated[float, Field(gt=0)] = 2.0
     backoff_cap_seconds: Annotated[float, Field(gt=0)] = 600.0
     lease_seconds: Annotated[float, Field(gt=0)] = 120.0
+    max_abandoned: Annotated[int, Field(ge=1)] = 5
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 50
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 0.5
     event_max_attempts: Annotated[int, Field(ge=1)] = 10

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from revline.clock import Clock
@@ -36,16 +36,31 @@ from revline.db.models import (
     Attempt,
     AttemptOutcome,
     Case,
+    Control,
 )
 from revline.providers.base import ActionRequest, Handlers, ProviderError
 
 log = logging.getLogger(__name__)
 
 
+_BATCH_KEY = "revline_executor_batch"
+
+
+def _stopped(connection: Connection) -> bool:
+    """The emergency stop, read with one statement on a connection the batch keeps, so checking
+    before every call costs no pool checkout, ping or ORM session."""
+    value = connection.execute(
+        select(Control.value).where(Control.name == controls.STOP)
+    ).scalar_one_or_none()
+    connection.rollback()
+    return bool(value and value.get("stopped"))
+
+
 @dataclass(frozen=True)
 class Claim:
     request: ActionRequest
     lease_token: str
+    lease_until: datetime
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -85,8 +100,8 @@ class Executor:
             if controls.stop_state(session).stopped:
                 return self._hold_due(session, now)
             claims = self._claim(session, now)
-        for claim in claims:
-            self._execute(claim)
+        if claims:
+            self._execute_batch(claims)
         return len(claims)
 
     # -- claiming -------------------------------------------------------------------------
@@ -113,6 +128,23 @@ class Executor:
         for action in self._select_due(session, now):
             if action.status == ActionStatus.EXECUTING:
                 self._abandon_open_attempt(session, action, now)
+                if self._abandoned(session, action) >= self.config.max_abandoned:
+                    # Something in this action takes its worker down every time (a handler
+                    # that exhausts memory, say): stop feeding it workers, show it to a person.
+                    action.lease_token = None
+                    action.lease_until = None
+                    action.last_error = (
+                        f"the worker carrying it out stopped {self.config.max_abandoned} times"
+                    )
+                    self._set_status(
+                        session,
+                        action,
+                        ActionStatus.FAILED,
+                        now,
+                        "action.failed",
+                        {"error": action.last_error, "queue": "manual"},
+                    )
+                    continue
             else:
                 mode = modes.get(action.playbook)
                 if mode is None:
@@ -152,6 +184,7 @@ class Executor:
                         attempt=action.attempts,
                     ),
                     token,
+                    action.lease_until,
                 )
             )
         return claims
@@ -183,12 +216,37 @@ class Executor:
     # -- executing ------------------------------------------------------------------------
 
     def _execute(self, claim: Claim) -> None:
-        request = claim.request
-        with self.db.read() as session:
-            stopped = controls.stop_state(session).stopped
-        if stopped:
-            # A stop pressed after the claim still wins: nothing goes out.
-            with self.db.write() as session:
+        self._execute_batch([claim])
+
+    def _execute_batch(self, claims: list[Claim]) -> None:
+        """Call the provider for each claim, then record every outcome in one transaction.
+
+        One commit and one ledger-lock wait per batch instead of per action. A worker killed
+        before the record loses at most this batch's confirmations; their leases run out and the
+        next worker calls again with the same keys, which the providers deduplicate.
+        """
+        outcomes: list[tuple[Claim, dict[str, Any] | None, ProviderError | None]] = []
+        held: list[Claim] = []
+        engine = self.db.engine
+        if self.db.is_postgres:
+            # One round trip per check instead of BEGIN, SELECT, ROLLBACK.
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            for n, claim in enumerate(claims):
+                if _stopped(connection):
+                    # A stop pressed after the claim still wins: nothing more goes out.
+                    held = claims[n:]
+                    break
+                if self.clock.now() >= claim.lease_until:
+                    # Slow calls ate the batch's lease: another worker may hold this one now,
+                    # and two calls with one key at once would collide at the provider.
+                    continue
+                outcomes.append((claim, *self._call(claim.request)))
+        with self.db.write() as session:
+            self._lock_batch(session, claims)
+            for claim, result, error in outcomes:
+                self._record(session, claim, result, error)
+            for claim in held:
                 action = self._leased(session, claim)
                 if action is not None:
                     self._finish_attempt(session, claim, AttemptOutcome.ABANDONED, "emergency stop")
@@ -200,27 +258,42 @@ class Executor:
                         "action.held",
                         {"reason": "emergency stop"},
                     )
-            return
 
+    def _call(self, request: ActionRequest) -> tuple[dict[str, Any] | None, ProviderError | None]:
         handler = self.handlers.get(request.kind)
-        result: dict[str, Any] | None = None
-        error: ProviderError | None = None
         if handler is None:
-            error = ProviderError(f"no adapter is registered for {request.kind}", retryable=False)
-        else:
-            try:
-                result = dict(handler(request))
-            except ProviderError as exc:
-                error = exc
-            except Exception as exc:
-                # An adapter bug must not lose the outcome: the action goes to a person.
-                log.exception("handler for %s raised", request.kind)
-                error = ProviderError(f"{type(exc).__name__}: {exc}", retryable=False)
-        with self.db.write() as session:
-            self._record(session, claim, result, error)
+            return None, ProviderError(
+                f"no adapter is registered for {request.kind}", retryable=False
+            )
+        try:
+            return dict(handler(request)), None
+        except ProviderError as exc:
+            return None, exc
+        except Exception as exc:
+            # An adapter bug must not lose the outcome: the action goes to a person.
+            log.exception("handler for %s raised", request.kind)
+            return None, ProviderError(f"{type(exc).__name__}: {exc}", retryable=False)
+
+    def _lock_batch(self, session: Session, claims: list[Claim]) -> None:
+        """Load and lock the batch's actions and attempts with two queries, not two per action;
+        ``_leased`` and ``_finish_attempt`` then find them in ``session.info``. Rows are locked
+        in id order, so two workers recording overlapping batches cannot deadlock."""
+        ids = sorted(claim.request.action_id for claim in claims)
+        actions = session.execute(
+            select(Action).where(Action.id.in_(ids)).order_by(Action.id).with_for_update()
+        ).scalars()
+        attempts = session.execute(select(Attempt).where(Attempt.action_id.in_(ids))).scalars()
+        session.info[_BATCH_KEY] = (
+            {action.id: action for action in actions},
+            {(attempt.action_id, attempt.lease_token): attempt for attempt in attempts},
+        )
 
     def _leased(self, session: Session, claim: Claim) -> Action | None:
-        action = session.get(Action, claim.request.action_id, with_for_update=True)
+        batch = session.info.get(_BATCH_KEY)
+        if batch is not None and claim.request.action_id in batch[0]:
+            action: Action | None = batch[0][claim.request.action_id]
+        else:
+            action = session.get(Action, claim.request.action_id, with_for_update=True)
         if action is None or action.status != ActionStatus.EXECUTING:
             return None
         if action.lease_token != claim.lease_token:
@@ -235,12 +308,17 @@ class Executor:
         error: str | None,
         response: dict[str, Any] | None = None,
     ) -> None:
-        attempt = session.execute(
-            select(Attempt).where(
-                Attempt.action_id == claim.request.action_id,
-                Attempt.lease_token == claim.lease_token,
-            )
-        ).scalar_one()
+        batch = session.info.get(_BATCH_KEY)
+        key = (claim.request.action_id, claim.lease_token)
+        if batch is not None and key in batch[1]:
+            attempt: Attempt = batch[1][key]
+        else:
+            attempt = session.execute(
+                select(Attempt).where(
+                    Attempt.action_id == claim.request.action_id,
+                    Attempt.lease_token == claim.lease_token,
+                )
+            ).scalar_one()
         attempt.finished_at = self.clock.now()
         attempt.outcome = outcome
         attempt.error = error
@@ -287,7 +365,8 @@ class Executor:
             "provider_status": error.status,
             "provider_code": error.provider_code,
         }
-        if error.retryable and action.attempts < self.config.max_attempts:
+        answered = action.attempts - self._abandoned(session, action)
+        if error.retryable and answered < self.config.max_attempts:
             delay = backoff_delay(
                 action.attempts,
                 self.config.backoff_base_seconds,
@@ -312,6 +391,17 @@ class Executor:
             now,
             "action.failed",
             {**detail, "queue": "manual"},
+        )
+
+    def _abandoned(self, session: Session, action: Action) -> int:
+        """Claims of this action whose worker died before recording an outcome. They are not
+        the provider's doing, so they do not spend the retry budget."""
+        return int(
+            session.execute(
+                select(func.count())
+                .select_from(Attempt)
+                .where(Attempt.action_id == action.id, Attempt.outcome == AttemptOutcome.ABANDONED)
+            ).scalar_one()
         )
 
     def _set_status(

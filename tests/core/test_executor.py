@@ -263,3 +263,67 @@ def test_worker_drains_everything(runtime: Runtime, provider: EffectRecorder) ->
         propose(runtime, ActionSpec(KIND, f"in_{i}"))
     Worker(runtime).drain()
     assert len(provider.effects) == 120
+
+
+def _die_mid_call(runtime: Runtime, worker: str) -> None:
+    """A worker claims everything due and dies before recording anything."""
+    executor = runtime.executor(worker)
+    with runtime.db.write() as session:
+        executor._claim(session, runtime.clock.now())
+    runtime.clock.advance(timedelta(seconds=runtime.settings.executor.lease_seconds + 1))  # type: ignore[attr-defined]
+
+
+def test_an_action_that_keeps_killing_workers_goes_to_a_person(
+    runtime: Runtime, provider: EffectRecorder
+) -> None:
+    action_id = propose(runtime, ActionSpec(KIND, "in_1"))
+    for n in range(runtime.settings.executor.max_abandoned):
+        _die_mid_call(runtime, f"w{n}")
+    runtime.executor("survivor").run_once()
+    action = _action(runtime, action_id)
+    assert action.status == ActionStatus.FAILED
+    assert action.last_error == "the worker carrying it out stopped 5 times"
+    assert provider.calls == {}
+
+
+def test_dead_workers_do_not_spend_the_retry_budget(
+    runtime: Runtime, provider: EffectRecorder
+) -> None:
+    action_id = propose(runtime, ActionSpec(KIND, "in_1"))
+    for n in range(4):
+        _die_mid_call(runtime, f"w{n}")
+    limit = runtime.settings.executor.max_attempts
+    provider.fail_next(*[ProviderError("down", retryable=True, status=503)] * (limit - 1))
+    executor = runtime.executor("w")
+    for _ in range(limit):
+        executor.run_once()
+        runtime.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    action = _action(runtime, action_id)
+    # 4 abandoned claims + 7 provider errors + 1 success: the budget counted only the provider.
+    assert (action.status, action.attempts) == (ActionStatus.APPLIED, 4 + limit)
+
+
+def test_no_call_once_the_batchs_lease_has_run_out(runtime: Runtime, handlers: Handlers) -> None:
+    lease = runtime.settings.executor.lease_seconds
+    calls: list[str] = []
+
+    def slow(request: object) -> dict[str, str]:
+        calls.append(request.subject)  # type: ignore[attr-defined]
+        runtime.clock.advance(timedelta(seconds=lease * 0.6))  # type: ignore[attr-defined]
+        return {"ok": "yes"}
+
+    handlers.register("fake.slow", slow)
+    for n in range(3):
+        propose(runtime, ActionSpec("fake.slow", f"s{n}"))
+    runtime.executor("w").run_once()
+    assert len(calls) == 2  # the third one's lease ran out while the first two were called
+    statuses = {a.subject: a.status for a in _all(runtime)}
+    [left] = {"s0", "s1", "s2"} - set(calls)
+    assert statuses == {**dict.fromkeys(calls, "applied"), left: "executing"}
+    runtime.executor("w2").run_once()
+    assert sorted(calls) == ["s0", "s1", "s2"]
+
+
+def _all(runtime: Runtime) -> list[Action]:
+    with runtime.db.read() as session:
+        return list(session.execute(select(Action)).scalars())
