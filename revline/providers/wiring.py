@@ -19,6 +19,9 @@ def install(runtime: Runtime) -> list[str]:
     """Wire every configured provider into ``runtime``; returns the providers installed."""
     settings = runtime.settings
     installed = []
+    from revline.playbooks.cash import flags
+
+    flags.register(runtime.handlers, runtime.db, runtime.clock)
     if settings.stripe_api_key is not None:
         from revline.providers.stripe import actions as stripe_actions
         from revline.providers.stripe.catchup import StripeCatchUp

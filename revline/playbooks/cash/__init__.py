@@ -7,4 +7,7 @@ from revline.core.playbook import Playbook
 
 def playbooks() -> list[Playbook]:
     """The cash area's playbooks, for the default registry."""
-    return []
+    from revline.playbooks.cash.orphans import OrphanPaymentInvestigation
+    from revline.playbooks.cash.payouts import PayoutReconciliation
+
+    return [PayoutReconciliation(), OrphanPaymentInvestigation()]

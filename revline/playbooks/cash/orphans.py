@@ -1,0 +1,171 @@
+"""Orphan payment investigation: a Stripe payment with no NetSuite invoice behind it.
+
+The AR specialist's procedure: pull the payer's email from Stripe, look in NetSuite for the
+customer it was probably meant for (case, dots and ``+tags``, a transposed or missing letter, a
+domain typo), and check whether the payment came through a manual Checkout link rather than the
+customer portal. What is found is proposed with its evidence, for the AR specialist to apply.
+If nothing explains the payment within ``orphan_outreach_after_minutes``, the cardholder gets an
+email asking what it was for and the case waits in the AR specialist's queue. The payment is
+never parked in a suspense account.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from revline.config import Policy
+from revline.core.cases import CaseKind, CaseView
+from revline.core.inbox import EventView
+from revline.core.playbook import (
+    ActionSpec,
+    CaseRef,
+    Decision,
+    Enrichment,
+    Facts,
+    Playbook,
+    Trigger,
+)
+from revline.money import Money
+from revline.playbooks.cash.flags import ORPHAN_FLAGGED, REVLINE_SOURCE
+from revline.reconcile import emails
+
+ORPHAN_PAYMENT = CaseKind(
+    name="orphan_payment",
+    initial="investigating",
+    transitions={
+        "investigating": frozenset({"match_proposed", "awaiting_cardholder", "resolved"}),
+        "match_proposed": frozenset({"resolved", "awaiting_cardholder"}),
+        "awaiting_cardholder": frozenset({"match_proposed", "resolved"}),
+    },
+    terminal=frozenset({"resolved"}),
+)
+QUEUE = "ar_specialist"
+
+
+class OrphanPaymentInvestigation(Playbook):
+    name = "orphan_payment"
+    case_kind = ORPHAN_PAYMENT
+
+    def case_for(self, event: EventView) -> CaseRef | None:
+        if event.source != REVLINE_SOURCE or event.type != ORPHAN_FLAGGED:
+            return None
+        return CaseRef(subject=str(event.payload["charge"]))
+
+    def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
+        if trigger.kind not in ("event", "timer"):
+            return Facts(trigger)
+        stripe = enrichment.adapters["stripe"]
+        netsuite = enrichment.adapters["netsuite"]
+        charge = stripe.get_charge(case.subject)
+        payer = charge.billing_email or charge.receipt_email
+        checkout = (
+            stripe.checkout_session_for(charge.payment_intent) if charge.payment_intent else None
+        )
+        on_file = [(e.email, e.customer_id, e.customer_name) for e in netsuite.customer_emails()]
+        found = emails.find(payer, on_file) if payer else []
+        invoices: list[dict[str, Any]] = []
+        if found:
+            for invoice in netsuite.open_invoices(found[0].customer_id):
+                if invoice.amount == charge.amount and invoice.currency == charge.currency.upper():
+                    invoices.append({"id": invoice.id, "number": invoice.number})
+        sender = enrichment.company.people.get("ar_specialist")
+        return Facts(
+            trigger,
+            {
+                "charge": charge,
+                "payer": payer,
+                "checkout_session": checkout.id if checkout else None,
+                "candidates": found,
+                "invoices": invoices,
+                "sender": sender.model_dump() if sender else None,
+                "locale": enrichment.company.locale,
+            },
+        )
+
+    def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
+        trigger = facts.trigger
+        if trigger.kind not in ("event", "timer") or case.state == "resolved":
+            return Decision("nothing new for this orphan payment")
+        if case.state in ("match_proposed", "awaiting_cardholder") and trigger.kind == "event":
+            return Decision("already under investigation")
+        evidence = _evidence(facts)
+        if evidence:
+            return Decision(
+                "cause found: " + "; ".join(evidence),
+                state="match_proposed",
+                next_action_at=None,
+                data={"evidence": evidence, **_proposal(facts)},
+                queue=QUEUE,
+            )
+        if trigger.kind == "event":
+            deadline = case.opened_at + timedelta(minutes=policy.orphan_outreach_after_minutes)
+            return Decision(
+                "no customer or Checkout link explains the payment yet; the cardholder is "
+                f"asked at {deadline.isoformat()} if nothing turns up",
+                next_action_at=deadline,
+                data={"payer": facts["payer"]},
+            )
+        return self._outreach(case, facts)
+
+    def _outreach(self, case: CaseView, facts: Facts) -> Decision:
+        charge = facts["charge"]
+        payer = facts["payer"]
+        sender = facts["sender"]
+        if not payer or not sender:
+            return Decision(
+                "no cause found and no address to write to: the AR specialist takes it",
+                state="awaiting_cardholder",
+                queue=QUEUE,
+            )
+        amount = Money(charge.amount, charge.currency.upper()).format(facts["locale"])
+        paid_on = charge.created.date().isoformat()
+        body = (
+            f"Hello,\n\nWe received your card payment of {amount} on {paid_on} (reference "
+            f"{charge.id}), but we cannot match it to an invoice. Could you tell us which "
+            "invoice or account it was for? A one-line reply is enough.\n\n"
+            f"Thank you,\n{sender['name']}"
+        )
+        email = ActionSpec(
+            "email.send",
+            subject=case.subject,
+            params={
+                "from": sender,
+                "to": [payer],
+                "subject": f"Your payment of {amount} on {paid_on}",
+                "body": body,
+            },
+        )
+        return Decision(
+            "no cause found within the outreach window: the cardholder is asked what the "
+            "payment was for, and the case waits with the AR specialist",
+            state="awaiting_cardholder",
+            actions=(email,),
+            queue=QUEUE,
+        )
+
+
+def _evidence(facts: Facts) -> list[str]:
+    found = []
+    for candidate in facts["candidates"]:
+        found.append(
+            f"payer email {facts['payer']} is a {candidate.kind.replace('_', ' ')} of "
+            f"{candidate.address} ({candidate.customer_name}, NetSuite customer "
+            f"{candidate.customer_id})"
+        )
+    if facts["checkout_session"]:
+        found.append(
+            f"paid through a manual Checkout link (session {facts['checkout_session']}), "
+            "not the customer portal"
+        )
+    return found
+
+
+def _proposal(facts: Facts) -> dict[str, Any]:
+    candidates = facts["candidates"]
+    if not candidates:
+        return {"proposed_customer": None, "proposed_invoices": []}
+    return {
+        "proposed_customer": candidates[0].customer_id,
+        "proposed_invoices": facts["invoices"],
+    }
