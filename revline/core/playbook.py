@@ -37,6 +37,9 @@ class CaseRef:
     subject: str
     customer: str | None = None
     correlation_id: str | None = None
+    # False for events that only advance a case already open (a payment that settles an invoice
+    # in dunning): without such a case the event concerns nobody, and no case is opened for it.
+    opens: bool = True
 
 
 @dataclass(frozen=True)

@@ -251,6 +251,8 @@ class Router:
         ).scalar_one_or_none()
         if row is not None:
             return CaseView.of(row, cases.actions_of(session, row.id))
+        if not ref.opens:
+            return None
         # Not yet stored: the decision's transaction opens it (version 0 marks it provisional).
         new = new_id("cas")
         return CaseView(
