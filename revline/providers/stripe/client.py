@@ -292,6 +292,27 @@ class StripeAdapter:
         invoice = self.invoice_for_payment_intent(charge.payment_intent)
         return replace(charge, invoice=invoice)
 
+    def invoice_settlement(self, invoice_id: str) -> datetime | None:
+        """When the charge that paid an invoice settles into the Stripe balance: its balance
+        transaction's ``available_on``. None when no charge paid it (paid out of band)."""
+        with self._requests():
+            payments = self._client.v1.invoice_payments.list(
+                params={"invoice": invoice_id, "limit": PAGE}
+            )
+            for payment in self._all(payments.data):
+                intent_id = (payment.get("payment") or {}).get("payment_intent")
+                if payment.get("status") != "paid" or not isinstance(intent_id, str):
+                    continue
+                charge_id = self.get_payment_intent(intent_id).latest_charge
+                if charge_id is None:
+                    continue
+                charge = Charge.from_stripe(_json(self._client.v1.charges.retrieve(charge_id)))
+                if charge.balance_transaction is None:
+                    continue
+                txn = self._client.v1.balance_transactions.retrieve(charge.balance_transaction)
+                return BalanceTransaction.from_stripe(_json(txn)).available_on
+        return None
+
     def list_charges(self, customer: str) -> list[Charge]:
         """A customer's charges, newest first (``invoice`` is not looked up here)."""
         params: ChargeListParams = {"customer": customer, "limit": PAGE}

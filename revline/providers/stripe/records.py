@@ -67,6 +67,7 @@ class Customer:
     name: str | None
     created: datetime
     metadata: Mapping[str, str] = field(default_factory=dict)
+    default_payment_method: str | None = None  # invoice_settings: the card invoices charge
 
     @classmethod
     def from_stripe(cls, data: Json) -> Customer:
@@ -76,6 +77,9 @@ class Customer:
             name=_opt_str(data, "name"),
             created=_time(data, "created"),
             metadata=_metadata(data),
+            default_payment_method=_id(
+                _object(data, "invoice_settings").get("default_payment_method")
+            ),
         )
 
 
