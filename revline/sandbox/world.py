@@ -19,7 +19,7 @@ from pydantic import SecretStr, ValidationError
 
 from revline.api.app import create_app
 from revline.clock import SimulatedClock
-from revline.config import Mail, Policy, Ramp, Settings, load_settings
+from revline.config import Mail, Person, Policy, Ramp, Settings, load_settings
 from revline.core import auth, inbox
 from revline.core.runtime import Runtime, Worker, from_settings
 from revline.db.migrate import upgrade
@@ -153,7 +153,11 @@ class World:
                         "holiday_country": company.holiday_country,
                         "holiday_subdivision": company.holiday_subdivision,
                         "currency": self.currency,
-                        "people": {k: v.model_dump() for k, v in company.people.items()},
+                        # model_copy does not validate: build the Person records here.
+                        "people": {
+                            k: Person.model_validate(v.model_dump())
+                            for k, v in company.people.items()
+                        },
                     }
                 ),
                 "policy": policy,
@@ -410,6 +414,8 @@ class World:
             happening,
             extra={
                 "stripe_customer": self.customers[happening.customer]["stripe"],
+                # The reply is about the invoice in dunning: the case is found by it.
+                "invoice": happening.invoice or self._open_invoice(happening.customer),
                 "promised_date": happening.promised_date.isoformat(),
             },
         )
