@@ -7,4 +7,6 @@ from revline.core.playbook import Playbook
 
 def playbooks() -> list[Playbook]:
     """The billing area's playbooks, for the default registry."""
-    return []
+    from revline.playbooks.billing.failed_payment import FailedPaymentRecovery
+
+    return [FailedPaymentRecovery()]
