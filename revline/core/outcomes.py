@@ -16,6 +16,7 @@ from revline.core import inbox
 from revline.db.models import Action
 
 OUTCOME_SOURCE = "revline"
+OUTCOME_PREFIX = "action."
 
 
 def record(session: Session, action: Action, now: datetime) -> None:
@@ -28,7 +29,7 @@ def record(session: Session, action: Action, now: datetime) -> None:
             inbox.IncomingEvent(
                 source=OUTCOME_SOURCE,
                 external_id=f"{action.id}:{action.status}",
-                type=f"action.{action.status}",
+                type=f"{OUTCOME_PREFIX}{action.status}",
                 occurred_at=now,
                 payload={
                     "action_id": action.id,

@@ -27,7 +27,7 @@ from revline.core.executor import backoff_delay
 from revline.core.inbox import EventView
 from revline.core.ledger import Ledger
 from revline.core.metrics import CONTRADICTIONS, DECISIONS, EVENTS_ROUTED
-from revline.core.outcomes import OUTCOME_SOURCE
+from revline.core.outcomes import OUTCOME_PREFIX, OUTCOME_SOURCE
 from revline.core.playbook import (
     KEEP,
     CaseRef,
@@ -88,7 +88,7 @@ class Router:
 
     def route_event(self, event: EventView) -> None:
         try:
-            if event.source == OUTCOME_SOURCE:
+            if event.source == OUTCOME_SOURCE and event.type.startswith(OUTCOME_PREFIX):
                 routed = self._route_outcome(event)
             else:
                 interested = self._interested(event)

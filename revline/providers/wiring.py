@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from revline.core.runtime import Runtime
 
-STRIPE_CATCH_UP_INTERVAL = timedelta(minutes=5)
+CATCH_UP_INTERVAL = timedelta(minutes=5)
 
 
 def install(runtime: Runtime) -> list[str]:
@@ -30,7 +30,7 @@ def install(runtime: Runtime) -> list[str]:
         stripe = StripeAdapter.from_settings(settings, clock=runtime.clock)
         stripe_actions.register(runtime.handlers, stripe)
         runtime.adapters["stripe"] = stripe
-        runtime.jobs.append(StripeCatchUp(stripe, runtime.db).job(STRIPE_CATCH_UP_INTERVAL))
+        runtime.jobs.append(StripeCatchUp(stripe, runtime.db).job(CATCH_UP_INTERVAL))
         installed.append("stripe")
     if settings.netsuite.account_id is not None:
         from revline.providers.netsuite import actions as netsuite_actions
@@ -44,11 +44,13 @@ def install(runtime: Runtime) -> list[str]:
         installed.append("netsuite")
     if settings.ramp.client_id is not None and settings.ramp.client_secret is not None:
         from revline.providers.ramp import actions as ramp_actions
+        from revline.providers.ramp.catchup import RampCatchUp
         from revline.providers.ramp.client import RampAdapter
 
         ramp = RampAdapter.from_settings(settings.ramp, currency=settings.company.currency.upper())
         ramp_actions.register(runtime.handlers, ramp)
         runtime.adapters["ramp"] = ramp
+        runtime.jobs.append(RampCatchUp(ramp, runtime.db).job(CATCH_UP_INTERVAL))
         installed.append("ramp")
     if settings.mail.host is not None:
         from revline.providers.mail import actions as mail_actions
