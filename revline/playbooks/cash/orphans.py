@@ -27,7 +27,7 @@ from revline.core.playbook import (
     Trigger,
 )
 from revline.money import Money
-from revline.playbooks.cash.flags import ORPHAN_FLAGGED, REVLINE_SOURCE
+from revline.playbooks.cash.flags import FINDING_SOURCE, ORPHAN_FLAGGED
 from revline.reconcile import emails
 
 ORPHAN_PAYMENT = CaseKind(
@@ -48,7 +48,7 @@ class OrphanPaymentInvestigation(Playbook):
     case_kind = ORPHAN_PAYMENT
 
     def case_for(self, event: EventView) -> CaseRef | None:
-        if event.source != REVLINE_SOURCE or event.type != ORPHAN_FLAGGED:
+        if event.source != FINDING_SOURCE or event.type != ORPHAN_FLAGGED:
             return None
         return CaseRef(subject=str(event.payload["charge"]))
 

@@ -138,12 +138,12 @@ class PayoutReconciliation(Playbook):
         return CaseRef(subject=f"payouts:{event.payload['business_date']}")
 
     def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
-        if trigger.kind != "event" or trigger.event is None:
+        if trigger.kind not in ("event", "manual"):
             return Facts(trigger)
         stripe = enrichment.adapters["stripe"]
         netsuite = enrichment.adapters["netsuite"]
         calendar = enrichment.calendar
-        today = date.fromisoformat(str(trigger.event.payload["business_date"]))
+        today = business_date_of(case, trigger)
         since = today - timedelta(days=MAX_LOOKBACK_DAYS)
         payouts = stripe.list_payouts(
             arrival_from=calendar.at_local(since, datetime.min.time()),
@@ -171,8 +171,8 @@ class PayoutReconciliation(Playbook):
         )
 
     def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
-        if facts.trigger.kind != "event":
-            return Decision("nothing to do outside the morning run")
+        if "business_date" not in facts.values:
+            return Decision("nothing to do outside the morning run or a person's rerun")
         today: date = facts["business_date"]
         actions: list[ActionSpec] = []
         summary: list[dict[str, Any]] = []
@@ -236,6 +236,13 @@ class PayoutReconciliation(Playbook):
             data={"business_date": today.isoformat(), "payouts": summary},
             queue="ar_specialist" if exceptions else None,
         )
+
+
+def business_date_of(case: CaseView, trigger: Trigger) -> date:
+    """The morning's date: from the schedule event, else (a person's rerun) the case's."""
+    if trigger.event is not None:
+        return date.fromisoformat(str(trigger.event.payload["business_date"]))
+    return date.fromisoformat(case.subject.removeprefix("payouts:"))
 
 
 def _orphan_flag(settled: SettledPayout, txn_id: str) -> ActionSpec:
