@@ -1,0 +1,102 @@
+"""The cash procedures played through the sandbox: simulators, webhooks, worker, adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from revline.db.models import Case
+from revline.sandbox.runner import Run, report
+from revline.sandbox.scenario import load
+from revline.sandbox.world import World
+
+CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
+
+
+def _play(name: str, workdir: Path) -> dict[str, Any]:
+    with World(load(CASH / f"{name}.json"), workdir) as world:
+        return Run(world).play()
+
+
+def _actions(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [a for a in report["actions"] if a["kind"] == kind]
+
+
+def _cases(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [c for c in report["cases"] if c["kind"] == kind]
+
+
+def test_a_clean_payout_is_one_deposit_with_fees_on_their_own_line(tmp_path: Path) -> None:
+    report = _play("clean_payout", tmp_path)
+    (deposit,) = _actions(report, "netsuite.deposit.create")
+    assert deposit["status"] == "applied"
+    assert deposit["at"] == "2026-12-04T08:00:00-05:00"  # the morning after it arrived
+    params = deposit["params"]
+    # 2.9 % + 30¢ on 1,800.00 and 12,500.00.
+    fees = (5_220 + 30) + (36_250 + 30)
+    assert params["amount"] == 180_000 + 1_250_000 - fees
+    assert [(line["type"], line["amount"]) for line in params["lines"]] == [
+        ("payment", 180_000),
+        ("payment", 1_250_000),
+        ("fee", -fees),
+    ]
+    assert params["lines"][-1]["account"] == "6700-8"
+    assert deposit["result"]["total"] == params["amount"]
+    assert report["ledger"]["verified"] is True
+
+
+def test_an_orphan_holds_the_payout_and_opens_a_case_the_same_morning(tmp_path: Path) -> None:
+    report = _play("payout_with_orphan", tmp_path)
+    assert _actions(report, "netsuite.deposit.create") == []
+    (flag,) = _actions(report, "revline.orphan.flag")
+    (orphan,) = _cases(report, "orphan_payment")
+    assert orphan["subject"] == flag["subject"]
+    assert orphan["opened_at"] == "2026-12-04T08:00:00-05:00"
+    held = [c for c in _cases(report, "payout_reconciliation") if c["state"] == "exceptions"]
+    assert [c["queue"] for c in held] == ["ar_specialist"]
+
+
+def test_a_mistyped_email_is_found_and_proposed(tmp_path: Path) -> None:
+    report = _play("orphan_mistyped_email", tmp_path)
+    (orphan,) = _cases(report, "orphan_payment")
+    assert (orphan["state"], orphan["queue"]) == ("match_proposed", "ar_specialist")
+    assert report["emails"] == []
+
+
+def test_a_checkout_link_payment_is_explained(tmp_path: Path) -> None:
+    report = _play("orphan_checkout_link", tmp_path)
+    (orphan,) = _cases(report, "orphan_payment")
+    assert orphan["state"] == "match_proposed"
+    assert report["emails"] == []
+
+
+def test_no_cause_means_outreach_after_ten_minutes(tmp_path: Path) -> None:
+    report = _play("orphan_no_cause", tmp_path)
+    (orphan,) = _cases(report, "orphan_payment")
+    assert (orphan["state"], orphan["queue"]) == ("awaiting_cardholder", "ar_specialist")
+    (email,) = report["emails"]
+    assert email["at"] == "2026-12-04T08:10:00-05:00"
+    assert email["to"] == ["someone@unknown.example"]
+    assert "$420.00" in email["subject"]
+
+
+def test_the_same_day_run_twice_posts_one_deposit(tmp_path: Path) -> None:
+    with World(load(CASH / "clean_payout.json"), tmp_path) as world:
+        Run(world).play()
+        with world.runtime.db.read() as session:
+            case_id = session.execute(
+                select(Case.id).where(Case.subject == "payouts:2026-12-04")
+            ).scalar_one()
+        world.worker.router.decide_now(case_id, "user:omar", {"reason": "rerun"})
+        world.worker.drain()
+        assert len(world.netsuite.books.deposits()) == 1
+        rerun = report(world)
+    assert len(_actions(rerun, "netsuite.deposit.create")) == 1
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CASH.glob("*.json")))
+def test_every_cash_example_runs_and_verifies(name: str, tmp_path: Path) -> None:
+    assert _play(name, tmp_path)["ledger"]["verified"] is True
