@@ -14,7 +14,7 @@ import revline
 from revline.api import errors
 from revline.api.errors import DatabaseNotReady
 from revline.api.ingest import IngestWriter
-from revline.api.routes import actions, cases, controls, events, ledger, ops
+from revline.api.routes import actions, billing, cases, controls, events, ledger, ops
 from revline.api.webhooks import router as webhooks_router
 from revline.core.runtime import Runtime, Worker
 from revline.db.migrate import is_current
@@ -66,6 +66,6 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     app.state.ingest = writer
     errors.install(app)
     app.include_router(webhooks_router)
-    for module in (events, cases, actions, ledger, controls, ops):
+    for module in (events, cases, actions, ledger, controls, ops, billing):
         app.include_router(module.router)
     return app
