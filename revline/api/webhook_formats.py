@@ -7,8 +7,6 @@ here, at the edge, so that no single delivery can fail the shared group commit o
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +24,7 @@ from revline.api.errors import (
     StaleSignature,
 )
 from revline.core.inbox import IncomingEvent
+from revline.providers.ramp import webhooks as ramp_signature
 
 # Column widths of events.external_id and events.type.
 MAX_ID_LENGTH = 255
@@ -111,12 +110,8 @@ def verify_ramp(body: bytes, header: str | None, secrets: Sequence[str], _tolera
     """
     if not header:
         raise MissingSignature("the X-Ramp-Webhook-Signature header is missing")
-    # Compare bytes: compare_digest refuses non-ASCII str, and a header may carry any byte.
-    given = header.strip().lower().encode("latin-1", errors="replace")
-    for secret in secrets:
-        expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
-        if hmac.compare_digest(expected, given):
-            return
+    if ramp_signature.verify(body, header, secrets):
+        return
     raise InvalidSignature("no configured secret matches the X-Ramp-Webhook-Signature header")
 
 

@@ -74,5 +74,11 @@ def evaluate(
     return Gate(role, "; ".join(reasons) or None, not_before, irreversible)
 
 
+# Roles that read and propose but never decide, whatever a configured rule names.
+NEVER_APPROVE = frozenset({"viewer", "agent"})
+
+
 def may_approve(*, approver_role: str, required_role: str | None) -> bool:
+    if approver_role in NEVER_APPROVE:
+        return False
     return approver_role == ADMIN or (required_role is not None and approver_role == required_role)

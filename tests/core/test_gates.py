@@ -114,3 +114,8 @@ def test_safety_window_never_shortens_a_later_not_before() -> None:
 )
 def test_who_may_approve(approver: str, required: str | None, allowed: bool) -> None:
     assert may_approve(approver_role=approver, required_role=required) is allowed
+
+
+@pytest.mark.parametrize("role", ["viewer", "agent"])
+def test_viewers_and_agents_never_approve_even_if_a_rule_names_them(role: str) -> None:
+    assert may_approve(approver_role=role, required_role=role) is False
