@@ -17,7 +17,7 @@ from revline.api.ingest import IngestWriter
 from revline.api.routes import actions, billing, cases, controls, events, ledger, ops
 from revline.api.webhooks import router as webhooks_router
 from revline.core.runtime import Runtime, Worker
-from revline.db.migrate import is_current
+from revline.db.migrate import has_schema
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     Refuses a database without schema: serving on it would fail every webhook after the
     signature check, which a sender sees as an outage rather than a configuration error.
     """
-    if not is_current(runtime.db):
+    if not has_schema(runtime.db):
         raise DatabaseNotReady(
             "the database has no Revline schema; run `revline db upgrade` before serving"
         )

@@ -39,7 +39,7 @@ class CliState:
         """The process runtime; by default refuses a database without schema, with the fix."""
         if self._runtime is None:
             self._runtime = from_settings(self.settings())
-        if require_schema and not migrate.is_current(self._runtime.db):
+        if require_schema and not migrate.has_schema(self._runtime.db):
             raise NoSchema(
                 f"the database {display_url(self._runtime.db.url)} has no schema yet: "
                 "run `revline db upgrade`"

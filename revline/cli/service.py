@@ -39,7 +39,7 @@ def serve(
     A database without schema (a fresh SQLite file, say) is migrated first.
     """
     runtime = state(ctx).runtime(require_schema=False)
-    if not migrate.is_current(runtime.db):
+    if not migrate.has_schema(runtime.db):
         note(f"{display_url(runtime.db.url)} has no schema yet: migrating it to the newest")
         migrate.upgrade(runtime.db)
     # Imported here: the web stack is only needed by this command.

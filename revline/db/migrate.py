@@ -27,6 +27,6 @@ def upgrade(db: Database, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
-def is_current(db: Database) -> bool:
+def has_schema(db: Database) -> bool:
     """Whether the schema exists at all (the service refuses to run on an empty database)."""
     return inspect(db.engine).has_table("alembic_version")
