@@ -16,6 +16,8 @@ A currency mismatch is never matched. A day's payout and a million-row export ru
 
 from __future__ import annotations
 
+import csv
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -31,47 +33,74 @@ COLUMNS = (
 )
 
 _EXACT = """
-CREATE OR REPLACE TEMP TABLE exact_pairs AS
+CREATE OR REPLACE TEMP TABLE charge_pairs AS
 SELECT l.id AS lid, r.id AS rid, 'exact_charge_id' AS tier,
        l.currency = r.currency AS same_currency, l.amount - r.amount AS diff,
        l.currency AS l_currency, r.currency AS r_currency
-FROM l JOIN r ON l.charge_id = r.charge_id
+FROM l JOIN r ON l.charge_id = r.charge_id;
+
+CREATE OR REPLACE TEMP TABLE exact_pairs AS
+SELECT * FROM charge_pairs
 UNION ALL
 SELECT l.id, r.id, 'exact_invoice_id', l.currency = r.currency, l.amount - r.amount,
        l.currency, r.currency
 FROM l JOIN r ON l.invoice_id = r.invoice_id
-WHERE l.id NOT IN (SELECT l2.id FROM l l2 JOIN r r2 ON l2.charge_id = r2.charge_id);
+WHERE l.id NOT IN (SELECT lid FROM charge_pairs);
+
+CREATE OR REPLACE TEMP TABLE shared_rights AS
+SELECT rid FROM exact_pairs GROUP BY rid HAVING count(*) > 1;
+
+CREATE OR REPLACE TEMP TABLE exact_exceptions AS
+SELECT lid FROM exact_pairs GROUP BY lid
+HAVING count(*) > 1 OR bool_or(NOT same_currency) OR bool_or(diff <> 0)
+UNION
+SELECT lid FROM exact_pairs WHERE rid IN (SELECT rid FROM shared_rights);
+
+INSERT INTO outcome
+SELECT lid, 'matched', [rid], tier,
+       CASE tier WHEN 'exact_charge_id' THEN 'Stripe charge id carried on the NetSuite record'
+                 ELSE 'Stripe invoice id carried on the NetSuite record' END,
+       NULL
+FROM exact_pairs
+WHERE lid NOT IN (SELECT lid FROM exact_exceptions);
 
 INSERT INTO outcome
 SELECT lid,
-       CASE WHEN bool_or(NOT same_currency) THEN 'blocked'
-            WHEN max(n_l) = 1 AND max(n_r) = 1 AND max(abs(diff)) = 0 THEN 'matched'
-            ELSE 'proposed' END,
+       CASE WHEN bool_or(NOT same_currency) THEN 'blocked' ELSE 'proposed' END,
        list(rid ORDER BY rid),
        min(tier),
        CASE WHEN bool_or(NOT same_currency) THEN
                 printf('currency mismatch: Stripe %s, NetSuite %s', upper(min(l_currency)),
                        upper(min(r_currency)))
-            WHEN max(n_l) > 1 THEN
-                printf('%d NetSuite records carry the same %s', max(n_l),
+            WHEN count(*) > 1 THEN
+                printf('%d NetSuite records carry the same %s', count(*),
                        replace(replace(min(tier), 'exact_', ''), '_', ' '))
-            WHEN max(n_r) > 1 THEN 'the NetSuite record is claimed by several Stripe entries'
-            WHEN max(abs(diff)) > 0 THEN
-                printf('%s matches but the amount differs by %d minor units',
-                       replace(replace(min(tier), 'exact_', ''), '_', ' '), max(diff))
-            ELSE printf('Stripe %s carried on the NetSuite record',
-                        replace(replace(min(tier), 'exact_', ''), '_', ' ')) END,
+            WHEN bool_or(rid IN (SELECT rid FROM shared_rights)) THEN
+                'the NetSuite record is claimed by several Stripe entries'
+            ELSE printf('%s matches but the amount differs by %d minor units',
+                        replace(replace(min(tier), 'exact_', ''), '_', ' '), max(diff)) END,
        NULL
-FROM (SELECT *, count(*) OVER (PARTITION BY lid) AS n_l,
-             count(*) OVER (PARTITION BY rid) AS n_r FROM exact_pairs)
+FROM exact_pairs
+WHERE lid IN (SELECT lid FROM exact_exceptions)
 GROUP BY lid;
 """
 
 _REST = """
-CREATE OR REPLACE TEMP VIEW rest_l AS
+CREATE OR REPLACE TEMP TABLE rest_l AS
 SELECT * FROM l WHERE id NOT IN (SELECT lid FROM outcome);
-CREATE OR REPLACE TEMP VIEW rest_r AS
+CREATE OR REPLACE TEMP TABLE rest_r AS
 SELECT * FROM r WHERE id NOT IN (SELECT unnest(rids) FROM outcome);
+"""
+
+# After the exact tier the rest is small: later tiers narrow it by their own outcomes only.
+_NARROW = """
+CREATE OR REPLACE TEMP TABLE rest_l AS
+SELECT * FROM rest_l
+WHERE id NOT IN (SELECT lid FROM outcome WHERE tier NOT IN ('exact_charge_id', 'exact_invoice_id'));
+CREATE OR REPLACE TEMP TABLE rest_r AS
+SELECT * FROM rest_r
+WHERE id NOT IN (SELECT unnest(rids) FROM outcome
+                 WHERE tier NOT IN ('exact_charge_id', 'exact_invoice_id'));
 """
 
 _TOLERANCE = """
@@ -121,22 +150,28 @@ GROUP BY l.id, l.amount
 HAVING count(*) >= 2 AND sum(r.amount) = l.amount;
 """
 
-# An invoice number quoted in free text: letters, a dash, then digits (INV-2026-1201).
+# An invoice number quoted in free text: letters, a dash, then digits (INV-2026-1201). Keys are
+# computed first so both candidate joins are plain equi-joins (hash joins), never a cross product.
 _CANDIDATES = """
+WITH lk AS (
+    SELECT *, upper(regexp_extract(coalesce(reference, ''), '[A-Za-z]{2,}-[0-9][0-9A-Za-z-]*'))
+                  AS quoted
+    FROM rest_l
+), rk AS (
+    SELECT *, upper(reference) AS number FROM rest_r
+), near AS (
+    SELECT lk.*, lk.amount + step AS target
+    FROM lk CROSS JOIN range(-$drift, $drift + 1) offsets(step)
+)
 SELECT l.id, r.id, l.email, r.email, l.name, r.name,
-       upper(regexp_extract(coalesce(l.reference, ''), '[A-Za-z]{2,}-[0-9][0-9A-Za-z-]*'))
-           = upper(r.reference)
-           AND r.reference IS NOT NULL AS reference_hit,
-       l.amount = r.amount AS same_amount
-FROM rest_l l JOIN rest_r r
-  ON l.currency = r.currency AND abs(l.amount - r.amount) <= $drift
- AND abs(date_diff('day', l.day, r.day)) <= $window
+       coalesce(l.quoted <> '' AND l.quoted = r.number, false) AS reference_hit,
+       l.amount = r.amount
+FROM near l JOIN rk r ON l.currency = r.currency AND r.amount = l.target
+WHERE abs(date_diff('day', l.day, r.day)) <= $window
 UNION
 SELECT l.id, r.id, l.email, r.email, l.name, r.name, true, l.amount = r.amount
-FROM rest_l l JOIN rest_r r
-  ON l.currency = r.currency
- AND upper(regexp_extract(coalesce(l.reference, ''), '[A-Za-z]{2,}-[0-9][0-9A-Za-z-]*'))
-           = upper(r.reference)
+FROM lk l JOIN rk r ON l.currency = r.currency AND l.quoted = r.number
+WHERE l.quoted <> ''
 ORDER BY 1, 2
 """
 
@@ -176,7 +211,8 @@ class Matcher:
             "CREATE OR REPLACE TEMP TABLE outcome (lid VARCHAR, status VARCHAR, rids VARCHAR[], "
             "tier VARCHAR, reason VARCHAR, score DOUBLE)"
         )
-        for script in (_EXACT, _REST, _TOLERANCE, _ONE_TO_MANY):
+        # Each tier works on what the tiers before it left (``rest_l``, ``rest_r``).
+        for script in (_EXACT, _REST, _TOLERANCE, _NARROW, _ONE_TO_MANY, _NARROW):
             _script(con, script, params)
         pairs = con.execute(_CANDIDATES, params).fetchall()
         scored = scoring.decide(
@@ -184,12 +220,29 @@ class Matcher:
             auto_margin=rules.auto_margin,
             min_score=rules.min_score,
         )
-        if scored:
-            con.executemany(
-                "INSERT INTO outcome VALUES (?, ?, ?, 'scored', ?, ?)",
-                [[s.left, s.status.value, list(s.rights), s.reason, s.score] for s in scored],
-            )
+        self._insert_scored(scored)
+        _script(con, _NARROW, params)
         con.execute(_UNMATCHED)
+
+    def _insert_scored(self, scored: list[scoring.Scored]) -> None:
+        """Scored outcomes back into DuckDB, through a CSV file: row-by-row inserts cost
+        about a millisecond each, a CSV of the residue a few."""
+        if not scored:
+            return
+        with tempfile.TemporaryDirectory(prefix="revline-scored-") as directory:
+            path = Path(directory) / "scored.csv"
+            with path.open("w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["lid", "status", "rid", "reason", "score"])
+                for s in scored:
+                    writer.writerow([s.left, s.status.value, s.rights[0], s.reason, s.score])
+            source = (
+                f"read_csv({_literal(path)}, header = true, "
+                "columns = {'lid': 'VARCHAR', 'status': 'VARCHAR', 'rid': 'VARCHAR', "
+                "'reason': 'VARCHAR', 'score': 'DOUBLE'})"
+            )
+            insert = "INSERT INTO outcome SELECT lid, status, [rid], 'scored', reason, score FROM "
+            self.con.execute(insert + source)
 
     def report(self) -> MatchReport:
         """The outcome as Python records (for a day's payout; exports use ``write``)."""
@@ -282,3 +335,7 @@ def _row(entry: Entry) -> list[object]:
 
 def _quoted(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def _literal(path: Path) -> str:
+    return f"'{_quoted(path)}'"
