@@ -13,8 +13,8 @@ from revline.cli import app
 STRIPE = (
     "balance_transaction_id,created_utc,charge_id,invoice_id,customer_id,customer_email,"
     "customer_name,gross,currency,description\n"
-    """txn_1,2026-12-01 10:00:00,ch_1,in_1,cus_a,ap@bluefin.example,Bluefin Labs,1800.00,usd,Subscription
-txn_2,2026-12-01 11:00:00,ch_2,,cus_b,billing@acme.example,Acme Corp,"12,500.00",usd,Subscription
+    """txn_1,2026-12-01 10:00:00,ch_1,in_1,cus_a,ap@bluefin.example,Bluefin,1800.00,usd,Sub
+txn_2,2026-12-01 11:00:00,ch_2,,cus_b,billing@acme.example,Acme,"12,500.00",usd,Sub
 txn_3,2026-12-01 12:00:00,ch_3,,,someone@unknown.example,,420.00,usd,
 txn_4,2026-12-01 12:30:00,ch_4,,,,,99.00,usd,
 """
