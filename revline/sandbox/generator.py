@@ -140,6 +140,11 @@ def _domain(rng: random.Random, company: str) -> str:
     return company.lower().split()[0] + ".example"
 
 
+def some_day(rng: random.Random, first: int, stop: int) -> int:
+    """A day offset in ``[first, stop)``; a run too short for that range uses ``first``."""
+    return rng.randrange(first, stop) if stop > first else first
+
+
 def mistype(rng: random.Random, email: str) -> str:
     """The kinds of typo people make typing an email into a payment form."""
     local, _, domain = email.partition("@")
@@ -250,7 +255,7 @@ def generate(
         victim = rng.choice(people)
         happenings.append(
             {
-                "at": at(rng.randrange(1, days - 1), 14, n),
+                "at": at(some_day(rng, 1, days - 1), 14, n),
                 "type": "orphan_payment",
                 "email": mistype(rng, victim["ap_contact"]["email"]),
                 "email_typo_of": victim["id"],
@@ -262,7 +267,7 @@ def generate(
         victim = rng.choice(people)
         happenings.append(
             {
-                "at": at(rng.randrange(1, days - 1), 15, n),
+                "at": at(some_day(rng, 1, days - 1), 15, n),
                 "type": "duplicate_invoice",
                 "customer": victim["id"],
                 "amount": victim["mrr_trailing_3m"],
@@ -275,7 +280,7 @@ def generate(
         merchant, amount, _category = rng.choice(MERCHANTS)
         happenings.append(
             {
-                "at": at(rng.randrange(0, days - 1), 12, n % 60),
+                "at": at(some_day(rng, 0, days - 1), 12, n % 60),
                 "type": "ramp_transaction",
                 "cardholder": rng.choice(["alex", "sam", "jordan", "riley"]),
                 "merchant": merchant,

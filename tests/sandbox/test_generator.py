@@ -37,3 +37,9 @@ def test_a_realistic_spread_with_planted_anomalies() -> None:
         real = by_id[orphan.email_typo_of].ap_contact
         assert real is not None and orphan.email != real.email
     assert [h.at for h in world.happenings] == sorted(h.at for h in world.happenings)
+
+
+def test_even_a_two_day_run_has_a_world() -> None:
+    world = generate(seed=5, customers=3, days=2)
+    assert len(world.customers) == 3
+    assert all(world.start <= h.at <= world.until for h in world.happenings)
