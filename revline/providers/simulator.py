@@ -33,6 +33,8 @@ class Faults(BaseModel):
 
     api_error_rate: float = Field(0.0, ge=0, le=0.9)
     api_429_rate: float = Field(0.0, ge=0, le=0.9)
+    # Once a 429 is drawn, this many requests in a row get one: rate limits come in bursts.
+    api_429_burst: int = Field(1, ge=1, le=100)
     latency_ms: int = Field(0, ge=0, le=10_000)
     webhook_duplicate_rate: float = Field(0.0, ge=0, le=1)
     webhook_reorder: bool = False
@@ -57,13 +59,18 @@ class FaultInjector:
         self.error_body = error_body
         self._rng = random.Random(faults.seed)
         self._lock = threading.Lock()
+        self._burst_left = 0
         self.injected: dict[int, int] = {}
 
     def _draw(self) -> int | None:
         with self._lock:
+            if self._burst_left:
+                self._burst_left -= 1
+                return 429
             roll = self._rng.random()
-        if roll < self.faults.api_429_rate:
-            return 429
+            if roll < self.faults.api_429_rate:
+                self._burst_left = self.faults.api_429_burst - 1
+                return 429
         if roll < self.faults.api_429_rate + self.faults.api_error_rate:
             return 500
         return None

@@ -86,7 +86,7 @@ class World:
             faults=scenario.faults,
             currency=currency.upper(),
         )
-        self.mail = MailSimulator()
+        self.mail = MailSimulator(faults=scenario.faults)
         self.later: list[Later] = []
         self.customers: dict[str, dict[str, str]] = {}  # scenario id → provider ids
         self.invoices: dict[str, str] = {}  # Stripe invoice id → NetSuite invoice id

@@ -84,3 +84,13 @@ def test_duplicates_reorder_and_drops_follow_the_faults() -> None:
     assert len(sent) > len(set(sent))  # some were delivered twice
     assert sent != sorted(sent)  # and not in order
     assert all(r["sig"] == "s" for r in received)
+
+
+def test_429s_come_in_bursts_when_asked() -> None:
+    app, _ = _receiver()
+    injector = FaultInjector(app, Faults(api_429_rate=0.1, api_429_burst=4, seed=2), _error)
+    with LoopbackServer(injector) as server, httpx.Client(base_url=server.url) as client:
+        statuses = [client.get("/thing").status_code for _ in range(200)]
+    runs = "".join("x" if s == 429 else "." for s in statuses).split(".")
+    bursts = [len(r) for r in runs if r]
+    assert bursts and all(b >= 4 for b in bursts[:-1])  # the last may be cut off by the end

@@ -138,3 +138,25 @@ def test_invalid_params_are_not_retried(
 
 def test_only_email_send_is_registered(mail_handlers: Handlers) -> None:
     assert mail_handlers.kinds() == ["email.send"]
+
+
+def test_injected_temporary_refusals_are_retried_and_each_email_arrives_once(
+    runtime: Runtime, handlers: Handlers
+) -> None:
+    from revline.providers.simulator import Faults
+
+    with MailSimulator(faults=Faults(api_error_rate=0.4, seed=5)) as faulty:
+        register(
+            handlers, MailAdapter(faulty.host, faulty.port, clock=runtime.clock, starttls=False)
+        )
+        ids = [
+            propose(runtime, ActionSpec("email.send", f"in_{n}", {**PARAMS, "subject": f"#{n}"}))
+            for n in range(12)
+        ]
+        worker = Worker(runtime)
+        for _ in range(20):
+            worker.drain()
+            runtime.clock.advance(timedelta(minutes=15))  # type: ignore[attr-defined]
+        assert faulty._recorder.injected > 0
+        assert sorted(m.subject for m in faulty.messages) == sorted(f"#{n}" for n in range(12))
+    assert {_action(runtime, i).status for i in ids} == {ActionStatus.APPLIED}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import ssl
 import tempfile
 import threading
@@ -40,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from revline.providers.mail.client import IDEMPOTENCY_HEADER
+from revline.providers.simulator import Faults
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,13 @@ class ReceivedMessage:
 class _Recorder:
     """The aiosmtpd handler: refuses configured recipients, records the rest."""
 
-    def __init__(self) -> None:
+    def __init__(self, faults: Faults) -> None:
         self.lock = threading.Lock()
         self.messages: list[ReceivedMessage] = []
         self.rejections: dict[str, str] = {}
+        self.faults = faults
+        self.injected = 0
+        self._rng = random.Random(faults.seed + 2)
 
     async def handle_RCPT(
         self,
@@ -94,6 +99,15 @@ class _Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.faults.latency_ms:
+            await asyncio.sleep(self.faults.latency_ms / 1000)
+        with self.lock:
+            refuse = self._rng.random() < self.faults.api_error_rate
+            self.injected += refuse
+        if refuse:
+            # A temporary refusal before the message is accepted: nothing was delivered, and a
+            # sender is expected to try again later, as with a busy real server.
+            return "451 4.3.0 Temporary local problem (injected), try again later"
         raw = envelope.original_content or b""
         message = BytesParser(policy=policy.default).parsebytes(raw)
         body = message.get_body(preferencelist=("plain",))
@@ -144,8 +158,9 @@ class MailSimulator:
         require_starttls: bool = False,
         users: Mapping[str, str] | None = None,
         auth_required: bool = False,
+        faults: Faults | None = None,
     ) -> None:
-        self._recorder = _Recorder()
+        self._recorder = _Recorder(faults or Faults())
         self._users = dict(users or {})
         self._certificates: tempfile.TemporaryDirectory[str] | None = None
         self.cert_pem: bytes | None = None
