@@ -87,6 +87,7 @@ class WorkerProcess:
         batch_size: int,
         lease_seconds: float,
         max_attempts: int = 8,
+        max_abandoned: int = 5,
     ) -> WorkerProcess:
         process = subprocess.Popen(
             [
@@ -99,6 +100,7 @@ class WorkerProcess:
                 f"--batch-size={batch_size}",
                 f"--lease-seconds={lease_seconds}",
                 f"--max-attempts={max_attempts}",
+                f"--max-abandoned={max_abandoned}",
                 "--hold",
             ],
             cwd=ROOT,

@@ -34,12 +34,12 @@ LEASE_SECONDS = 1.0
 # Provider latency after the effect is applied: the window between its confirmation and our record.
 LATENCY_MS = 30
 FAIL_RATE = 0.05
-# Every claim counts as an attempt, including claims whose worker we killed, and the executor
-# sends a retryable error to the manual queue once attempts reach max_attempts. An action at the
-# head of the queue can be claimed by half a dozen short-lived workers in a row here, so with the
-# default of 8 one injected 503 after that would fail it: a retry-budget question, not a crash
-# safety one, so the budget is out of the way.
-MAX_ATTEMPTS = 100
+# This test kills workers on purpose, so an action at the head of the queue can be claimed by
+# half a dozen short-lived workers in a row. Abandoned claims do not spend the retry budget, but
+# the executor sends an action whose worker died max_abandoned times (5) to a person, as a guard
+# against an action that kills its worker every time. Here the deaths are ours, not the
+# action's, so that guard is out of the way.
+MAX_ABANDONED = 1000
 WARMING = 2
 
 
@@ -76,7 +76,7 @@ def test_killed_workers_apply_every_action_exactly_once(
                 f"w{n:03d}",
                 batch_size=BATCH_SIZE,
                 lease_seconds=LEASE_SECONDS,
-                max_attempts=MAX_ATTEMPTS,
+                max_abandoned=MAX_ABANDONED,
             )
             started.append(worker)
             return worker

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=5)
     parser.add_argument("--lease-seconds", type=float, default=1.0)
     parser.add_argument("--max-attempts", type=int, default=8)
+    parser.add_argument("--max-abandoned", type=int, default=5)
     parser.add_argument("--hold", action="store_true", help="wait for a stdin line before work")
     args = parser.parse_args(argv)
 
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
             "poll_interval_seconds": 0.01,
             "batch_size": args.batch_size,
             "max_attempts": args.max_attempts,
+            "max_abandoned": args.max_abandoned,
             # Injected 503s retry within the test's time budget.
             "backoff_base_seconds": 0.05,
             "backoff_cap_seconds": 0.5,
