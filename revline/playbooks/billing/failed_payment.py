@@ -291,9 +291,9 @@ class _Deciding:
         self, account: Account, failures: int, failed_at: datetime, data: Mapping[str, Any]
     ) -> Decision:
         high = self._high_value(account)
+        # Suppression follows once manual control is confirmed (see _on_outcome): one order,
+        # whatever the executor's retries, so the invoice ends in the same state every time.
         actions = [self._spec(STOP_AUTO_RETRY, {"invoice": account.invoice})]
-        if high:
-            actions.append(self._suppress(account, self.case.subject))
         holds = self._hold_if_due(account, failures)
         due = max(next_retry_at(failed_at, self._calendar, self.policy), self.now)
         return Decision(
@@ -333,7 +333,6 @@ class _Deciding:
                 state=State.PREPARING_EMAIL,
                 actions=(
                     self._spec(STOP_AUTO_RETRY, {"invoice": account.invoice}),
-                    self._suppress(account, self.case.subject),
                     *prepared,
                     *holds,
                 ),
@@ -399,6 +398,12 @@ class _Deciding:
             return self._action_failed(signal)
         if kind == PAY:
             return self._retry_outcome(signal, account)
+        if kind == STOP_AUTO_RETRY and self._high_value(account):
+            return Decision(
+                "Revline has manual control of the invoice: Stripe's automated dunning is "
+                "suppressed for the customer (high value)",
+                actions=(self._suppress(account, self.case.subject),),
+            )
         if kind == PORTAL_LINK:
             url = signal.result.get("url")
             return self._maybe_email(account, {"portal_url": url} if url else {})
@@ -494,16 +499,15 @@ class _Deciding:
     # -- the personal email ---------------------------------------------------------------
 
     def _prepare_email(self, account: Account) -> tuple[ActionSpec, ...]:
-        """Seed 002 steps 2 and 3: a portal link, and suppression confirmed before sending."""
-        actions = [self._spec(PORTAL_LINK, {"customer": account.stripe_customer})]
-        if not account.dunning_suppressed:
-            actions.append(self._suppress(account, f"{self.case.subject}:before-email"))
-        return tuple(actions)
+        """Seed 002 step 3: a portal link (suppression, step 2, is checked before sending)."""
+        return (self._spec(PORTAL_LINK, {"customer": account.stripe_customer}),)
 
     def _maybe_email(self, account: Account, data: Mapping[str, Any]) -> Decision:
         url = data.get("portal_url") or self.case.data.get("portal_url")
         if self.case.state != State.PREPARING_EMAIL or not url:
             return Decision("waiting for the billing-portal link", data=data)
+        if not account.dunning_suppressed and self._live(SUPPRESS):
+            return Decision("waiting for Stripe to confirm the dunning suppression", data=data)
         if not account.dunning_suppressed:
             return Decision(
                 "Stripe's automated dunning is not suppressed yet: suppressed again before the "

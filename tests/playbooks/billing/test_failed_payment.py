@@ -148,11 +148,7 @@ def test_the_first_failure_leaves_stripes_automatic_retry_to_fire() -> None:
     [
         (
             HIGH,
-            [
-                "stripe.invoice.stop_auto_retry",
-                "stripe.customer.suppress_dunning",
-                "netsuite.revenue.hold",
-            ],
+            ["stripe.invoice.stop_auto_retry", "netsuite.revenue.hold"],
         ),
         (LOW, ["stripe.invoice.stop_auto_retry", "netsuite.revenue.hold"]),
     ],
@@ -171,6 +167,32 @@ def test_when_the_automatic_retry_fails_revline_takes_manual_control(
     assert decision.data["pipeline_excluded"] is True
 
 
+@pytest.mark.parametrize(
+    ("account", "kinds"), [(HIGH, ["stripe.customer.suppress_dunning"]), (LOW, [])]
+)
+def test_dunning_is_suppressed_once_manual_control_is_confirmed(
+    account: Account, kinds: list[str]
+) -> None:
+    case = _case(State.RETRYING, tier="high_value" if account is HIGH else "standard")
+    decision = _decide(case, _outcome("stripe.invoice.stop_auto_retry"), account)
+    assert _kinds(decision) == kinds
+    assert decision.state is None
+
+
+def test_the_email_waits_while_a_suppression_is_under_way() -> None:
+    case = _case(
+        State.PREPARING_EMAIL,
+        tier="high_value",
+        actions=(_action("stripe.customer.suppress_dunning", "executing"),),
+    )
+    decision = _decide(
+        case,
+        _outcome("stripe.portal_link.create", result={"url": "https://billing.stripe.com/p/x"}),
+        replace(HIGH, dunning_suppressed=False),
+    )
+    assert decision.actions == ()
+
+
 def test_mrr_exactly_at_the_threshold_is_not_high_value() -> None:
     decision = _decide(_case(failures=1), _failed(2), replace(HIGH, mrr=500_000, attempt_count=2))
     assert "stripe.customer.suppress_dunning" not in _kinds(decision)
@@ -187,12 +209,7 @@ def test_mrr_exactly_at_the_threshold_is_not_high_value() -> None:
         (
             replace(HIGH, last_decline_code="lost_card", dunning_suppressed=False),
             State.PREPARING_EMAIL,
-            [
-                "stripe.invoice.stop_auto_retry",
-                "stripe.customer.suppress_dunning",
-                "stripe.portal_link.create",
-                "stripe.customer.suppress_dunning",
-            ],
+            ["stripe.invoice.stop_auto_retry", "stripe.portal_link.create"],
         ),
     ],
 )
