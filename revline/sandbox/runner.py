@@ -10,7 +10,6 @@ next moment something is due, in the world or in Revline (a case timer, an actio
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,8 +23,6 @@ from revline.core import actions as outbox
 from revline.core.ledger import verify
 from revline.db.models import Action, ActionStatus, Case, Event, EventStatus, LedgerRow
 from revline.sandbox.world import APPROVER, World
-
-log = logging.getLogger(__name__)
 
 MAX_SETTLE_ROUNDS = 200
 # Beyond this a run is looping (a playbook re-arming a timer for "now"): stop and say so.

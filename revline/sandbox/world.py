@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from revline.config import Mail, Person, Policy, Ramp, Settings, load_settings
 from revline.core import auth, inbox
 from revline.core.runtime import Runtime, Worker, from_settings
 from revline.db.migrate import upgrade
-from revline.playbooks import default_registry
 from revline.providers.mail.sim import MailSimulator
 from revline.providers.netsuite.sim import NetSuiteSimulator
 from revline.providers.ramp.sim import RampSimulator
@@ -458,12 +457,6 @@ class World:
                 return customer.id
         return None
 
-    def business_date(self) -> date:
-        return self.runtime.calendar.business_date(self.clock.now())
-
-    def payout_delay(self) -> timedelta:
-        return timedelta(days=1)
-
 
 def _fee_schedule(rate: str | None) -> FeeSchedule | None:
     """``"2.9%+30"`` → 2.9 % plus 30 minor units per charge; None keeps Stripe's standard."""
@@ -474,7 +467,3 @@ def _fee_schedule(rate: str | None) -> FeeSchedule | None:
         return FeeSchedule(Decimal(percent.rstrip("%")), int(fixed or 0))
     except (ArithmeticError, ValueError) as exc:
         raise InvalidScenario(f"payout.fee_rate: {rate!r} is not like '2.9%+30'") from exc
-
-
-def default_playbooks_names() -> list[str]:
-    return default_registry().names()
