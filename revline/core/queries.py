@@ -347,41 +347,72 @@ def list_ledger(
     return [LedgerEntry.of(row) for row in reversed(session.execute(query).scalars().all())]
 
 
-def case_timeline(session: Session, case_id: str) -> CaseTimeline:
-    """A case with its decisions, its actions and their attempts, and its ledger rows."""
+@dataclass(frozen=True)
+class CaseRecords:
+    """Everything stored about one case, as rows: what both the API's and the CLI's timelines
+    are drawn from."""
+
+    case: Case
+    decisions: list[DecisionRow]
+    events: list[Event]
+    actions: list[Action]
+    attempts: dict[str, list[Attempt]]
+    ledger: list[LedgerRow]
+
+
+def case_records(session: Session, case_id: str) -> CaseRecords:
+    """A case's decisions, the events behind them, its actions with their attempts (by action
+    id, in order) and its ledger rows."""
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound(f"no case {case_id}")
-    decisions = session.execute(
-        select(DecisionRow).where(DecisionRow.case_id == case_id).order_by(DecisionRow.id)
-    ).scalars()
-    actions = (
+    decisions = list(
+        session.execute(
+            select(DecisionRow).where(DecisionRow.case_id == case_id).order_by(DecisionRow.id)
+        ).scalars()
+    )
+    event_ids = {d.event_id for d in decisions if d.event_id is not None}
+    events = (
+        list(session.execute(select(Event).where(Event.id.in_(event_ids))).scalars())
+        if event_ids
+        else []
+    )
+    actions = list(
         session.execute(
             select(Action).where(Action.case_id == case_id).order_by(Action.created_at, Action.id)
-        )
-        .scalars()
-        .all()
+        ).scalars()
     )
-    attempts: dict[str, list[AttemptRecord]] = {action.id: [] for action in actions}
+    attempts: dict[str, list[Attempt]] = {action.id: [] for action in actions}
     if actions:
         for attempt in session.execute(
             select(Attempt)
             .where(Attempt.action_id.in_(list(attempts)))
             .order_by(Attempt.action_id, Attempt.number)
         ).scalars():
-            attempts[attempt.action_id].append(AttemptRecord.of(attempt))
-    ledger = session.execute(
-        select(LedgerRow).where(LedgerRow.case_id == case_id).order_by(LedgerRow.seq)
-    ).scalars()
+            attempts[attempt.action_id].append(attempt)
+    ledger = list(
+        session.execute(
+            select(LedgerRow).where(LedgerRow.case_id == case_id).order_by(LedgerRow.seq)
+        ).scalars()
+    )
+    return CaseRecords(case, decisions, events, actions, attempts, ledger)
+
+
+def case_timeline(session: Session, case_id: str) -> CaseTimeline:
+    """A case with its decisions, its actions and their attempts, and its ledger rows."""
+    records = case_records(session, case_id)
     return CaseTimeline(
-        case=CaseSummary.of(case),
-        data=dict(case.data),
-        decisions=tuple(DecisionRecord.of(row) for row in decisions),
+        case=CaseSummary.of(records.case),
+        data=dict(records.case.data),
+        decisions=tuple(DecisionRecord.of(row) for row in records.decisions),
         actions=tuple(
-            ActionHistory(ActionSummary.of(action), tuple(attempts[action.id]))
-            for action in actions
+            ActionHistory(
+                ActionSummary.of(action),
+                tuple(AttemptRecord.of(a) for a in records.attempts[action.id]),
+            )
+            for action in records.actions
         ),
-        ledger=tuple(LedgerEntry.of(row) for row in ledger),
+        ledger=tuple(LedgerEntry.of(row) for row in records.ledger),
     )
 
 

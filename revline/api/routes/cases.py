@@ -30,12 +30,11 @@ from revline.api.schemas import (
     TimelineEntry,
 )
 from revline.api.security import PROPOSE_ROLES, READ_ROLES, require, runtime_of
-from revline.core import actions, cases, controls, gates
+from revline.core import actions, cases, controls, gates, queries
 from revline.core.auth import Principal
 from revline.core.playbook import ActionSpec
 from revline.core.runtime import Runtime
-from revline.db.models import Action, Attempt, Case, Event, LedgerRow
-from revline.db.models import Decision as DecisionRow
+from revline.db.models import Case
 from revline.errors import NotFound
 
 router = APIRouter(
@@ -90,27 +89,17 @@ def get_case(runtime: RuntimeDep, _: Reader, case_id: str) -> CaseDetail:
 
 def timeline(session: Session, case_id: str) -> list[TimelineEntry]:
     """Everything recorded about one case, sorted by time (then causal order, then id)."""
-    decisions = list(
-        session.execute(select(DecisionRow).where(DecisionRow.case_id == case_id)).scalars()
+    records = queries.case_records(session, case_id)
+    events, decisions, action_rows, ledger = (
+        records.events,
+        records.decisions,
+        records.actions,
+        records.ledger,
     )
-    event_ids = {d.event_id for d in decisions if d.event_id is not None}
-    events = (
-        list(session.execute(select(Event).where(Event.id.in_(event_ids))).scalars())
-        if event_ids
-        else []
-    )
-    action_rows = list(session.execute(select(Action).where(Action.case_id == case_id)).scalars())
-    attempts: dict[str, list[AttemptOut]] = {a.id: [] for a in action_rows}
-    if action_rows:
-        for attempt in session.execute(
-            select(Attempt)
-            .where(Attempt.action_id.in_(list(attempts)))
-            .order_by(Attempt.action_id, Attempt.number)
-        ).scalars():
-            attempts[attempt.action_id].append(AttemptOut.model_validate(attempt))
-    ledger = session.execute(
-        select(LedgerRow).where(LedgerRow.case_id == case_id).order_by(LedgerRow.seq)
-    ).scalars()
+    attempts = {
+        action_id: [AttemptOut.model_validate(a) for a in rows]
+        for action_id, rows in records.attempts.items()
+    }
 
     # Sort key: time, causal order, then the row's own id (numeric or string).
     keyed: list[tuple[tuple[datetime, int, int, str], TimelineEntry]] = []
