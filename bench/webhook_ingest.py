@@ -2,10 +2,12 @@
 
 Starts, each in its own process on 127.0.0.1:
 
-- the Revline app (``create_app`` served by ``uvicorn.run(app, host=..., port=...)``, exactly as
-  ``revline serve --no-worker`` does) on a SQLite file in a temporary directory (WAL,
+- the Revline app (``create_app`` served by ``revline.cli.service.run_server``, exactly as
+  ``revline serve --no-worker`` does: uvicorn with uvloop and httptools, the startup heap frozen
+  out of the garbage collector) on a SQLite file in a temporary directory (WAL,
   ``synchronous=FULL``), with a Stripe webhook secret;
-- a bare FastAPI app with one POST route that reads the body and answers 202, served the same way.
+- a bare FastAPI app with one POST route that reads the body and answers 202, served by the same
+  ``run_server``.
 
 and measures, from separate load-generator processes:
 
@@ -235,19 +237,18 @@ def read_requests(path: Path, port: int) -> list[bytes]:
 
 def serve_revline(database_url: str, port: int) -> None:
     """The Revline app as ``revline serve --no-worker`` runs it."""
-    import uvicorn
-
     from revline.api import create_app
+    from revline.cli.service import run_server
     from revline.config import load_settings
     from revline.core.runtime import from_settings
 
     settings = load_settings(database_url=database_url, stripe_webhook_secret=SECRET)
-    uvicorn.run(create_app(from_settings(settings), run_worker=False), host="127.0.0.1", port=port)
+    run_server(create_app(from_settings(settings), run_worker=False), "127.0.0.1", port)
 
 
 def serve_bare(port: int) -> None:
     """The same stack with nothing behind the route: reads the body, answers 202."""
-    import uvicorn
+    from revline.cli.service import run_server
 
     app = FastAPI()
 
@@ -256,7 +257,7 @@ def serve_bare(port: int) -> None:
         await request.body()
         return Response(b'{"received":true}', status_code=202, media_type="application/json")
 
-    uvicorn.run(app, host="127.0.0.1", port=port)
+    run_server(app, "127.0.0.1", port)
 
 
 def free_port() -> int:
@@ -486,7 +487,10 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
-        "packages": {p: version(p) for p in ("fastapi", "starlette", "uvicorn", "sqlalchemy")},
+        "packages": {
+            p: version(p)
+            for p in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "sqlalchemy")
+        },
     }
 
 
@@ -631,7 +635,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "setup": {
-            "server": "uvicorn.run(app, host, port), one process, as `revline serve --no-worker`",
+            "server": "revline.cli.service.run_server (uvicorn, uvloop, httptools), one process, "
+            "as `revline serve --no-worker`; the bare endpoint the same way",
             "database": {"engine": "sqlite file in a temp dir", **durability},
             "event": f"Stripe invoice.payment_failed, {runner.event_bytes} bytes, signed, "
             "each id distinct",

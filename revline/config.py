@@ -79,11 +79,15 @@ class Policy(BaseModel):
     orphan_outreach_after_minutes: Annotated[int, Field(ge=0)] = 10
     close_variance_threshold: MinorUnits = 500
     close_working_day: Annotated[int, Field(ge=1, le=23)] = 2
+    close_time: time = time(9, 0)  # after the morning's payout reconciliation has deposited
     refunds_gl: str = "4090"  # refunds on a payout: their own deposit line, never netted
     stripe_adjustments_gl: str = "6710"  # disputes and other balance adjustments on a payout
     payout_lookback_days: Annotated[int, Field(ge=1, le=31)] = 7  # payouts not yet deposited
     match_amount_drift: MinorUnits = 0  # tolerance tier: same customer, amount within this
     match_date_window_days: Annotated[int, Field(ge=0, le=31)] = 3
+    # Two paid invoices of one obligation this close together are a duplicate; well under a
+    # billing period, so next month's invoice for the same amount never is.
+    duplicate_invoice_window_days: Annotated[int, Field(ge=0, le=27)] = 7
 
     # Spend (seed 000 "Spend approval").
     saas_gl: str = "6610"
@@ -96,6 +100,9 @@ class Policy(BaseModel):
     approval_rules: list[ApprovalRule] = []
     blocking_flags: list[str] = ["dispute_open", "fraud_suspected"]
     blocking_flag_role: Role = "revops_manager"
+    # Approvals only these roles give, an admin not standing in: the FP&A analyst signs the
+    # month-end close (seed 000, "Month-end close").
+    exclusive_approval_roles: list[Role] = ["fpa_analyst"]
     safety_window_hours: Annotated[int, Field(ge=0, le=24 * 14)] = 72
     irreversible_actions: list[str] = [
         "stripe.subscription.cancel",

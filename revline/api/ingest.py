@@ -18,7 +18,7 @@ from prometheus_client import Histogram
 
 from revline.api.errors import IngestUnavailable
 from revline.core import inbox
-from revline.core.inbox import IncomingEvent
+from revline.core.inbox import SignedEvent
 from revline.core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ CLOSE_TIMEOUT_SECONDS = 30.0
 
 @dataclass
 class _Pending:
-    event: IncomingEvent
+    event: SignedEvent
     size: int
     future: asyncio.Future[bool]
 
@@ -68,7 +68,7 @@ class IngestWriter:
         self._task = asyncio.create_task(self._run(), name="revline-ingest-writer")
         self._task.add_done_callback(self._report)
 
-    async def submit(self, event: IncomingEvent, size: int) -> bool:
+    async def submit(self, event: SignedEvent, size: int) -> bool:
         """Store ``event`` durably; True if it was new, False if already in the inbox."""
         if not self.running or self._queue is None:
             raise IngestUnavailable("the ingest writer is not running")
@@ -146,7 +146,7 @@ class IngestWriter:
             if not pending.future.done():
                 pending.future.set_result(new)
 
-    def _commit(self, events: list[IncomingEvent]) -> list[bool]:
+    def _commit(self, events: list[SignedEvent]) -> list[bool]:
         # Insert in key order: two API processes committing overlapping batches on PostgreSQL
         # then lock the same unique-index entries in the same order and cannot deadlock. The
         # sort is stable, so a repeat stays behind its first occurrence and is the duplicate.

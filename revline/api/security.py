@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from revline.config import ROLES
-from revline.core.auth import Principal, authenticate
+from revline.core.auth import Principal, authenticate, record_use
 from revline.core.runtime import Runtime
 from revline.errors import Forbidden, Unauthorized
 
@@ -45,11 +45,20 @@ def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """Who is calling, from ``Authorization: Bearer <token>``; 401 without a valid token."""
+    """Who is calling, from ``Authorization: Bearer <token>``; 401 without a valid token.
+
+    The token's last use is written at most once a minute, in a transaction of its own.
+    """
     if credentials is None:
         raise Unauthorized("a bearer token is required")
-    with runtime_of(request).db.read() as session:
-        return authenticate(session, credentials.credentials)
+    runtime = runtime_of(request)
+    with runtime.db.read() as session:
+        credential = authenticate(session, credentials.credentials)
+    now = runtime.clock.now()
+    if credential.use_to_record(now):
+        with runtime.db.write() as session:
+            record_use(session, credential.token_id, now)
+    return credential.principal
 
 
 def require(roles: frozenset[str], doing: str) -> Callable[[Principal], Principal]:

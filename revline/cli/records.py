@@ -269,6 +269,7 @@ def approve(
                 action_id=action_id,
                 approver=who.actor,
                 approver_role=who.role,
+                policy=runtime.settings.policy,
                 now=runtime.clock.now(),
                 note=note,
             )
@@ -299,6 +300,7 @@ def reject(
                 action_id=action_id,
                 approver=who.actor,
                 approver_role=who.role,
+                policy=runtime.settings.policy,
                 now=runtime.clock.now(),
                 reason=reason,
             )

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from revline.config import Policy
+from revline.core import outcomes
 from revline.core.cases import CaseView, new_id
 from revline.core.gates import Gate, may_approve
 from revline.core.jsonable import digest, jsonable
@@ -150,12 +152,13 @@ def approve(
     action_id: str,
     approver: str,
     approver_role: str,
+    policy: Policy,
     now: datetime,
     note: str | None = None,
 ) -> Action:
     """A person approves an action waiting for them; nobody approves their own proposal."""
     action = _load(session, action_id)
-    _check_decidable(action, approver, approver_role)
+    _check_decidable(action, approver, approver_role, policy)
     action.status = ActionStatus.APPROVED
     action.approved_by = approver
     action.approved_at = now
@@ -180,11 +183,12 @@ def reject(
     action_id: str,
     approver: str,
     approver_role: str,
+    policy: Policy,
     now: datetime,
     reason: str,
 ) -> Action:
     action = _load(session, action_id)
-    _check_decidable(action, approver, approver_role)
+    _check_decidable(action, approver, approver_role, policy)
     action.status = ActionStatus.CANCELLED
     action.last_error = f"rejected by {approver}: {reason}"
     action.updated_at = now
@@ -198,15 +202,21 @@ def reject(
         now,
         {"reason": reason, "role": approver_role},
     )
+    # A playbook that follows its actions' outcomes decides what a refusal means for the case.
+    outcomes.record(session, action, now)
     return action
 
 
-def _check_decidable(action: Action, approver: str, approver_role: str) -> None:
+def _check_decidable(action: Action, approver: str, approver_role: str, policy: Policy) -> None:
     if action.status != ActionStatus.AWAITING_APPROVAL:
         raise Conflict(f"action {action.id} is {action.status}, not awaiting approval")
     if approver == action.proposed_by:
         raise Forbidden("four-eyes: nobody approves or rejects their own proposal")
-    if not may_approve(approver_role=approver_role, required_role=action.required_role):
+    if not may_approve(
+        approver_role=approver_role,
+        required_role=action.required_role,
+        exclusive_roles=policy.exclusive_approval_roles,
+    ):
         raise Forbidden(f"action {action.id} needs the {action.required_role} role")
 
 

@@ -10,9 +10,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from revline.config import ROLES
@@ -21,6 +21,9 @@ from revline.db.models import ApiToken, User
 from revline.errors import InvalidRequest, Unauthorized
 
 TOKEN_PREFIX = "rvl_"  # noqa: S105 - a visible prefix, not a secret
+# A token's last use is kept to the minute: stamping every request would give each API call a
+# durable commit (on SQLite, the one write lock webhook ingest needs) for nothing finer to read.
+LAST_USE_PRECISION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,19 @@ class Principal:
     @property
     def actor(self) -> str:
         return f"user:{self.name}"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A token that authenticated: whom it speaks for, and its last recorded use."""
+
+    principal: Principal
+    token_id: str
+    last_used_at: datetime | None
+
+    def use_to_record(self, now: datetime) -> bool:
+        """Whether this use is worth writing down (see ``LAST_USE_PRECISION``)."""
+        return self.last_used_at is None or now - self.last_used_at >= LAST_USE_PRECISION
 
 
 def token_digest(token: str) -> str:
@@ -69,7 +85,8 @@ def create_token(
     return Principal(user.id, user.name, user.role), token
 
 
-def authenticate(session: Session, token: str) -> Principal:
+def authenticate(session: Session, token: str) -> Credential:
+    """The credential for a bearer ``token``; ``Unauthorized`` if unknown, revoked or disabled."""
     digest = token_digest(token)
     row = session.execute(
         select(ApiToken, User)
@@ -85,4 +102,22 @@ def authenticate(session: Session, token: str) -> Principal:
         or user.disabled
     ):
         raise Unauthorized("invalid or revoked token")
-    return Principal(user.id, user.name, user.role)
+    return Credential(
+        Principal(user.id, user.name, user.role), api_token.id, api_token.last_used_at
+    )
+
+
+def record_use(session: Session, token_id: str, now: datetime) -> None:
+    """Stamp the token's ``last_used_at``, unless another request already did within the minute
+    (API processes race for it; the condition keeps that to one write)."""
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at <= now - LAST_USE_PRECISION,
+            ),
+        )
+        .values(last_used_at=now)
+    )

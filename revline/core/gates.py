@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,7 +78,13 @@ def evaluate(
 NEVER_APPROVE = frozenset({"viewer", "agent"})
 
 
-def may_approve(*, approver_role: str, required_role: str | None) -> bool:
+def may_approve(
+    *, approver_role: str, required_role: str | None, exclusive_roles: Collection[str] = ()
+) -> bool:
+    """The required role approves; so does an admin, unless the role is one only it may
+    exercise (``policy.exclusive_approval_roles``)."""
     if approver_role in NEVER_APPROVE:
         return False
-    return approver_role == ADMIN or (required_role is not None and approver_role == required_role)
+    if required_role is not None and approver_role == required_role:
+        return True
+    return approver_role == ADMIN and required_role not in exclusive_roles

@@ -14,6 +14,11 @@ INGEST_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
 )
 EVENTS_ROUTED = Counter("revline_events_routed_total", "Events routed, by outcome", ["outcome"])
+TIMER_FAILURES = Counter(
+    "revline_timer_failures_total",
+    "Case timers whose decision failed and was postponed with backoff, by error",
+    ["error"],
+)
 DECISIONS = Counter("revline_decisions_total", "Playbook decisions", ["playbook", "mode"])
 CONTRADICTIONS = Counter(
     "revline_contradictions_total",

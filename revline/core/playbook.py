@@ -40,6 +40,10 @@ class CaseRef:
     # False for events that only advance a case already open (a payment that settles an invoice
     # in dunning): without such a case the event concerns nobody, and no case is opened for it.
     opens: bool = True
+    # For an event about the customer rather than one subject (a new card saved): it decides
+    # nothing itself but brings the timer of the customer's open cases in these states forward
+    # to now, so each decides at once on what the providers hold.
+    wakes: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

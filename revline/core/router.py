@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,7 @@ from revline.core.cases import CaseView, new_id
 from revline.core.executor import backoff_delay
 from revline.core.inbox import EventView
 from revline.core.ledger import Ledger
-from revline.core.metrics import CONTRADICTIONS, DECISIONS, EVENTS_ROUTED
+from revline.core.metrics import CONTRADICTIONS, DECISIONS, EVENTS_ROUTED, TIMER_FAILURES
 from revline.core.outcomes import OUTCOME_PREFIX, OUTCOME_SOURCE
 from revline.core.playbook import (
     KEEP,
@@ -74,6 +74,7 @@ class Router:
         self.ledger = ledger
         self.enrichment = enrichment
         self._rng = random.Random()
+        self._timer_failures: dict[str, int] = {}
 
     # -- events ---------------------------------------------------------------------------
 
@@ -93,7 +94,10 @@ class Router:
             else:
                 interested = self._interested(event)
                 for playbook, ref in interested:
-                    self._decide(playbook, Trigger("event", self.clock.now(), event), ref=ref)
+                    if ref.wakes:
+                        self._wake(playbook, ref)
+                    else:
+                        self._decide(playbook, Trigger("event", self.clock.now(), event), ref=ref)
                 routed = bool(interested)
             status = EventStatus.PROCESSED if routed else EventStatus.IGNORED
             with self.db.write() as session:
@@ -136,6 +140,21 @@ class Router:
         self._decide(playbook, trigger, case_id=str(event.payload["case_id"]))
         return True
 
+    def _wake(self, playbook: Playbook, ref: CaseRef) -> None:
+        """Bring forward the timers of the customer's open cases in ``ref.wakes``."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            session.execute(
+                update(Case)
+                .where(
+                    Case.playbook == playbook.name,
+                    Case.customer == ref.customer,
+                    Case.state.in_(ref.wakes),
+                    Case.closed_at.is_(None),
+                )
+                .values(next_action_at=now)
+            )
+
     def _interested(self, event: EventView) -> list[tuple[Playbook, CaseRef]]:
         with self.db.read() as session:
             live = [
@@ -172,9 +191,37 @@ class Router:
             playbook = self.playbooks.get(playbook_name)
             if playbook is None:
                 continue
-            self._decide(playbook, Trigger("timer", now), case_id=case_id)
+            try:
+                self._decide(playbook, Trigger("timer", now), case_id=case_id)
+            except Exception as exc:
+                # Usually a provider that would not answer while the facts were gathered. The
+                # case keeps its state; its timer moves out with backoff and the decision is
+                # taken again then, so one case cannot stall the others' timers.
+                log.exception("timer of case %s (%s) failed", case_id, playbook_name)
+                self._postpone(case_id, exc)
+            else:
+                self._timer_failures.pop(case_id, None)
             fired += 1
         return fired
+
+    def _postpone(self, case_id: str, exc: Exception) -> None:
+        """Move a failed timer out with backoff. Only a timer still due moves: a decision that
+        set a new one meanwhile wins. Failures are counted by this worker only, so a restart
+        starts the backoff again from its base."""
+        failures = self._timer_failures.get(case_id, 0) + 1
+        self._timer_failures[case_id] = failures
+        config = self.settings.executor
+        now = self.clock.now()
+        delay = backoff_delay(
+            failures, config.backoff_base_seconds, config.backoff_cap_seconds, self._rng
+        )
+        with self.db.write() as session:
+            session.execute(
+                update(Case)
+                .where(Case.id == case_id, Case.next_action_at <= now)
+                .values(next_action_at=now + timedelta(seconds=delay))
+            )
+        TIMER_FAILURES.labels(type(exc).__name__).inc()
 
     def decide_now(self, case_id: str, actor: str, detail: dict[str, Any]) -> None:
         """A person's input on a case (a promised payment date, say) triggers a decision."""

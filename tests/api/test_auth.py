@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from revline.clock import SimulatedClock
 from revline.config import ROLES
 from revline.core.runtime import Runtime
 from revline.db.models import ApiToken, User
 from tests.api.helpers import bearer
+
+
+def test_a_tokens_last_use_is_kept_to_the_minute(
+    client: TestClient, runtime: Runtime, clock: SimulatedClock, tokens: dict[str, str]
+) -> None:
+    def last_used() -> dict[str, Any]:
+        with runtime.db.read() as session:
+            rows = session.execute(select(ApiToken.name, ApiToken.last_used_at)).tuples()
+            return dict(rows.all())
+
+    assert last_used()["viewer"] is None
+    first = clock.now()
+    assert client.get("/api/events", headers=bearer(tokens["viewer"])).status_code == 200
+    assert last_used()["viewer"] == first
+
+    clock.advance(timedelta(seconds=59))
+    assert client.get("/api/events", headers=bearer(tokens["viewer"])).status_code == 200
+    assert last_used()["viewer"] == first  # not a write per request
+
+    later = clock.advance(timedelta(seconds=1))
+    assert client.get("/api/events", headers=bearer(tokens["viewer"])).status_code == 200
+    assert last_used() == {**{name: None for name in tokens}, "viewer": later}
 
 
 @pytest.mark.parametrize(

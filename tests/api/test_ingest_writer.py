@@ -17,14 +17,14 @@ from revline.api import create_app, ingest
 from revline.api.errors import IngestUnavailable
 from revline.api.ingest import IngestWriter
 from revline.core import inbox
-from revline.core.inbox import IncomingEvent
+from revline.core.inbox import SignedEvent
 from revline.core.runtime import Runtime
 from tests.api.helpers import event_count, post_stripe, stored_ids, stripe_body
 
 
-def _event(n: int | str) -> IncomingEvent:
-    return IncomingEvent(
-        "stripe", f"evt_{n}", "invoice.paid", datetime(2026, 12, 1, tzinfo=UTC), {"n": str(n)}
+def _event(n: int | str) -> SignedEvent:
+    return SignedEvent(
+        "stripe", f"evt_{n}", "invoice.paid", datetime(2026, 12, 1, tzinfo=UTC), f'{{"n": "{n}"}}'
     )
 
 
@@ -33,7 +33,7 @@ def _recording_commits(writer: IngestWriter, delay: float = 0.0) -> list[int]:
     sizes: list[int] = []
     commit = writer._commit
 
-    def recorded(events: list[IncomingEvent]) -> list[bool]:
+    def recorded(events: list[SignedEvent]) -> list[bool]:
         sizes.append(len(events))
         threading.Event().wait(delay)
         return commit(events)
@@ -87,7 +87,7 @@ def test_a_batch_is_inserted_in_key_order_and_answered_in_arrival_order(
     real_record = inbox.record
     seen: list[list[str]] = []
 
-    def recording(session: Session, events: Sequence[IncomingEvent], now: datetime) -> Any:
+    def recording(session: Session, events: Sequence[SignedEvent], now: datetime) -> Any:
         seen.append([e.external_id for e in events])
         return real_record(session, events, now)
 
@@ -107,7 +107,7 @@ def test_a_failed_commit_fails_every_delivery_in_it_and_stores_none(
 ) -> None:
     real_record = inbox.record
 
-    def insert_then_fail(session: Session, events: Sequence[IncomingEvent], now: datetime) -> Any:
+    def insert_then_fail(session: Session, events: Sequence[SignedEvent], now: datetime) -> Any:
         real_record(session, events, now)  # the rows are written, then the transaction fails
         raise RuntimeError("disk full")
 
@@ -136,7 +136,7 @@ def test_a_failed_commit_fails_every_delivery_in_it_and_stores_none(
 def test_a_failed_commit_is_a_503_over_http_and_the_redelivery_is_stored(
     runtime: Runtime, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fail(session: Session, events: Sequence[IncomingEvent], now: datetime) -> Any:
+    def fail(session: Session, events: Sequence[SignedEvent], now: datetime) -> Any:
         raise RuntimeError("database is locked")
 
     body = stripe_body("evt_retry")
@@ -211,7 +211,7 @@ def test_too_many_waiting_deliveries_are_refused_at_once(
     release = threading.Event()
     commit = writer._commit
 
-    def blocked(events: list[IncomingEvent]) -> list[bool]:
+    def blocked(events: list[SignedEvent]) -> list[bool]:
         release.wait(10)
         return commit(events)
 

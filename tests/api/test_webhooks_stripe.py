@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from revline.api import create_app
 from revline.core.runtime import Runtime, Worker
@@ -50,6 +50,24 @@ def test_a_new_event_is_stored_and_acknowledged_with_202(
     assert row.occurred_at == datetime.fromtimestamp(1_764_597_600, UTC)
     assert row.received_at == runtime.clock.now()
     assert row.payload == json.loads(body)
+
+
+def test_the_body_is_stored_byte_for_byte_as_it_was_signed(
+    client: TestClient, runtime: Runtime
+) -> None:
+    # Stripe's spacing and key order, and an integer beyond 64 bits that a re-encoding parser
+    # would round: the stored text is what was signed, so the signature can be checked again.
+    event = stripe_event("evt_exact", "invoice.payment_failed", {"id": "in_1", "customer": "c"})
+    event["data"]["object"]["amount_due"] = 12345678901234567890123
+    body = json.dumps(event, indent=2, sort_keys=True).encode()
+
+    assert post_stripe(client, body).status_code == 202
+
+    with runtime.db.read() as session:
+        text = session.execute(select(cast(Event.payload, Text))).scalar_one()
+        row = session.execute(select(Event)).scalar_one()
+    assert text.encode() == body
+    assert row.payload["data"]["object"]["amount_due"] == 12345678901234567890123
 
 
 def test_five_deliveries_of_one_event_store_one_row_and_decide_once(
@@ -231,6 +249,7 @@ BAD = [
     Bad("not UTF-8", _raw_signed(b'{"id": "evt_\xff"}'), 400, "malformed_json"),
     Bad("NaN", _signed(b'{"id": "evt_bad", "x": NaN}'), 400, "malformed_json"),
     Bad("infinite number", _signed(b'{"id": "evt_bad", "x": 1e400}'), 400, "malformed_json"),
+    Bad("lone surrogate", _signed(b'{"id": "evt_bad", "x": "\\ud800"}'), 400, "malformed_json"),
     Bad("JSON array", _signed(b"[1, 2]"), 400, "invalid_event"),
     Bad("not an event", _signed(_event(object="invoice")), 400, "invalid_event"),
     Bad("missing id", _signed(_event(id=None)), 400, "invalid_event"),

@@ -30,7 +30,7 @@ def test_create_prints_json_and_the_token_authenticates(cli: Cli, db: Database) 
     assert "will not be shown again" in result.stderr
 
     with db.read() as session:
-        principal = authenticate(session, created["token"])
+        principal = authenticate(session, created["token"]).principal
         stored = session.execute(select(ApiToken)).scalar_one()
     assert (principal.name, principal.role, principal.actor) == (
         "maya",
@@ -47,7 +47,7 @@ def test_create_without_json_prints_only_the_token_on_stdout(cli: Cli, db: Datab
     assert token.startswith("rvl_") and "\n" not in token
     assert "will not be shown again" in result.stderr
     with db.read() as session:
-        assert authenticate(session, token).role == "viewer"
+        assert authenticate(session, token).principal.role == "viewer"
     assert token not in _every_stored_value(db)
 
 

@@ -64,6 +64,7 @@ def test_nobody_approves_their_own_proposal(runtime: Runtime) -> None:
             action_id=action_id,
             approver="user:priya",
             approver_role="admin",
+            policy=runtime.settings.policy,
             now=runtime.clock.now(),
         )
 
@@ -77,6 +78,7 @@ def test_approval_needs_the_required_role(runtime: Runtime) -> None:
             action_id=action_id,
             approver="user:omar",
             approver_role="billing_analyst",
+            policy=runtime.settings.policy,
             now=runtime.clock.now(),
         )
 
@@ -90,6 +92,7 @@ def test_approval_is_recorded_and_cannot_repeat(runtime: Runtime) -> None:
             action_id=action_id,
             approver="user:maya",
             approver_role="revops_manager",
+            policy=runtime.settings.policy,
             now=runtime.clock.now(),
             note="checked the charge",
         )
@@ -101,6 +104,7 @@ def test_approval_is_recorded_and_cannot_repeat(runtime: Runtime) -> None:
             action_id=action_id,
             approver="user:jonas",
             approver_role="admin",
+            policy=runtime.settings.policy,
             now=runtime.clock.now(),
             reason="late",
         )
@@ -119,6 +123,7 @@ def test_rejection_cancels_with_the_reason(runtime: Runtime) -> None:
             action_id=action_id,
             approver="user:maya",
             approver_role="revops_manager",
+            policy=runtime.settings.policy,
             now=runtime.clock.now(),
             reason="customer withdrew the request",
         )

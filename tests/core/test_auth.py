@@ -18,7 +18,7 @@ def test_token_round_trip_and_storage(runtime: Runtime) -> None:
         )
     assert token.startswith("rvl_") and len(token) > 40
     with runtime.db.read() as session:
-        assert authenticate(session, token) == principal
+        assert authenticate(session, token).principal == principal
         stored = session.execute(select(ApiToken)).scalar_one()
         assert token not in (stored.token_hash, stored.prefix, stored.name)
         assert stored.prefix == token[:8]
@@ -45,6 +45,6 @@ def test_roles_are_checked_and_users_keep_theirs(runtime: Runtime) -> None:
         create_token(session, name="jonas", role="fpa_analyst", now=runtime.clock.now())
         _, second = create_token(session, name="jonas", role="fpa_analyst", now=runtime.clock.now())
     with runtime.db.read() as session:
-        assert authenticate(session, second).role == "fpa_analyst"
+        assert authenticate(session, second).principal.role == "fpa_analyst"
     with pytest.raises(InvalidRequest, match="already exists"), runtime.db.write() as s:
         create_token(s, name="jonas", role="admin", now=runtime.clock.now())

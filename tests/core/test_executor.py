@@ -221,6 +221,7 @@ def test_approved_actions_return_to_approved_after_a_retry(
             action_id=action_id,
             approver="user:maya",
             approver_role="revops_manager",
+            policy=runtime.settings.policy,
             now=runtime.clock.now(),
         )
     runtime.executor("w").run_once()

@@ -110,10 +110,17 @@ def test_safety_window_never_shortens_a_later_not_before() -> None:
         ("billing_analyst", "revops_manager", False),
         ("viewer", None, False),
         ("admin", None, True),
+        ("fpa_analyst", "fpa_analyst", True),
+        ("admin", "fpa_analyst", False),  # the close is the FP&A analyst's to sign
+        ("revops_manager", "fpa_analyst", False),
     ],
 )
 def test_who_may_approve(approver: str, required: str | None, allowed: bool) -> None:
-    assert may_approve(approver_role=approver, required_role=required) is allowed
+    exclusive = Policy().exclusive_approval_roles
+    assert (
+        may_approve(approver_role=approver, required_role=required, exclusive_roles=exclusive)
+        is allowed
+    )
 
 
 @pytest.mark.parametrize("role", ["viewer", "agent"])

@@ -13,7 +13,7 @@ from revline.core.ledger import verify
 from revline.core.runtime import Runtime, Worker
 from revline.db.models import Action, ActionStatus, Case, Decision, LedgerRow
 from revline.errors import InvalidRequest
-from revline.providers.base import Handlers
+from revline.providers.base import Handlers, ProviderError
 from tests.support.events import deliver
 from tests.support.recorder import EffectRecorder
 
@@ -232,6 +232,47 @@ def test_a_lost_race_decides_again_from_fresh_state(
     assert case.state_version == 3
     keys = sorted(a.idempotency_key for a in _actions(runtime))
     assert keys == ["test_chase:fake.invoice.pay:in_1:1", "test_chase:fake.invoice.pay:in_1:2"]
+
+
+def test_a_timer_whose_facts_cannot_be_gathered_is_postponed_and_decided_later(
+    runtime: Runtime, provider: EffectRecorder
+) -> None:
+    """A provider that does not answer while a timer's facts are gathered: the case keeps its
+    state, its timer moves out with backoff, other work goes on, and the decision comes later."""
+    deliver(runtime, "evt_1", FAILED, INVOICE)
+    worker = Worker(runtime)
+    worker.drain()
+    chase = runtime.playbooks.get("test_chase")
+    assert chase is not None
+    original_enrich = chase.enrich
+    refusals = {"left": 2}
+
+    def enrich_refused_twice(case, trigger, enrichment):  # type: ignore[no-untyped-def]
+        if refusals["left"]:
+            refusals["left"] -= 1
+            raise ProviderError("stripe answered 429", retryable=True)
+        return original_enrich(case, trigger, enrichment)
+
+    chase.enrich = enrich_refused_twice  # type: ignore[method-assign]
+    try:
+        runtime.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+        due = runtime.clock.now()
+        assert worker.drain() == 1  # the timer fired, failed, and nothing else is due
+        first_retry = _case(runtime).next_action_at
+        assert first_retry is not None and first_retry > due
+        assert (_case(runtime).state, _case(runtime).data) == ("retrying", {"attempts": 1})
+
+        runtime.clock.set(first_retry)  # type: ignore[attr-defined]
+        worker.drain()
+        second_retry = _case(runtime).next_action_at
+        assert second_retry is not None and second_retry > first_retry
+
+        runtime.clock.set(second_retry)  # type: ignore[attr-defined]
+        worker.drain()
+    finally:
+        chase.enrich = original_enrich  # type: ignore[method-assign]
+    assert _case(runtime).data == {"attempts": 2}
+    assert sorted(provider.effects) == [f"test_chase:fake.invoice.pay:in_1:{n}" for n in (1, 2)]
 
 
 def test_every_decision_is_explained_in_the_ledger(

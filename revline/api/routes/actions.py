@@ -70,6 +70,7 @@ def approve_action(
             action_id=action_id,
             approver=principal.actor,
             approver_role=principal.role,
+            policy=runtime.settings.policy,
             now=runtime.clock.now(),
             note=body.note if body else None,
         )
@@ -88,6 +89,7 @@ def reject_action(
             action_id=action_id,
             approver=principal.actor,
             approver_role=principal.role,
+            policy=runtime.settings.policy,
             now=runtime.clock.now(),
             reason=body.reason,
         )
