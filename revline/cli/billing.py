@@ -13,7 +13,8 @@ billing_app = typer.Typer(help="Failed payments and dunning.", no_args_is_help=T
 
 @billing_app.command()
 def dunning(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Customers in dunning: tier, attempts, next retry, recognition held since, approvals."""
+    """Customers in dunning: tier, attempts, next retry, since when recognition is held and the
+    customer is out of the pipeline reports, approvals."""
     runtime = state(ctx).runtime()
     with runtime.db.read() as session:
         entries = in_dunning(session, runtime.settings.policy.max_manual_retries)
@@ -32,6 +33,7 @@ def dunning(ctx: typer.Context, as_json: JsonOption = False) -> None:
             ("attempts", Col.NUMBER),
             ("next retry", Col.TIME),
             ("held since", Col.TIME),
+            ("off pipeline since", Col.TIME),
             ("approvals", Col.NUMBER),
             ("queue", Col.TEXT),
         ],
@@ -48,6 +50,7 @@ def dunning(ctx: typer.Context, as_json: JsonOption = False) -> None:
             f"{e.manual_attempts}/{e.max_manual_attempts}",
             times(e.next_retry_at),
             times(e.recognition_held_since),
+            times(e.pipeline_excluded_since),
             len(e.pending_approvals),
             e.queue,
         )

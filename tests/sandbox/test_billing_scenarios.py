@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,23 @@ import pytest
 from typer.testing import CliRunner
 
 from revline.cli import app
+from revline.sandbox.runner import Run
+from revline.sandbox.scenario import load
+from revline.sandbox.world import World
 
 BILLING = Path(__file__).resolve().parents[2] / "examples" / "billing"
 pytestmark = pytest.mark.slow
+
+
+def _world_run(name: str, workdir: Path) -> tuple[World, dict[str, Any]]:
+    """Play a scenario and keep its world, to look into the simulators afterwards."""
+    world = World(load(BILLING / f"{name}.json"), workdir).start()
+    try:
+        report = Run(world).play()
+    except BaseException:
+        world.stop()
+        raise
+    return world, report
 
 
 def _run(name: str) -> dict[str, Any]:
@@ -101,7 +116,10 @@ def test_hard_decline_gets_no_retries_until_a_new_card() -> None:
     case = _case(report, "in_bluefin_1")
     assert case["state"] == "recovered"
     [pay] = _applied(report, case, "stripe.invoice.pay")
-    assert pay["at"] == "2026-03-10T09:00:00-04:00"  # the morning after the card was updated
+    # Stripe's customer.updated for the new card brings the retry forward to the moment the
+    # card was saved (Monday 14:00), rather than the next morning's look for one.
+    assert pay["at"] == "2026-03-09T14:00:00-04:00"
+    assert pay["params"]["invoice"] == "in_bluefin_1"
 
 
 def test_success_arriving_at_the_retry_cancels_it() -> None:
@@ -130,3 +148,85 @@ def test_the_whole_run_in_shadow_mode_applies_nothing() -> None:
     ]
     assert billing and {a["status"] for a in billing} == {"shadowed"}
     assert report["emails"] == []
+
+
+def test_stripes_dunning_goes_on_below_the_threshold_and_is_silent_above_it(
+    tmp_path: Path,
+) -> None:
+    """Rule 6 and rule 5. Manual control (auto_advance off) stops Stripe emailing about an
+    invoice by itself; below the threshold Revline has Stripe send its email after every
+    declined manual retry, above it Stripe stays silent once Revline has the invoice."""
+    low_world, low = _world_run("low-value-exhausted", tmp_path / "low")
+    try:
+        case = _case(low, "in_bluefin_1")
+        sends = _applied(low, case, "stripe.invoice.send")
+        pays = _applied(low, case, "stripe.invoice.pay")
+        assert [s["at"] for s in sends] == [p["at"] for p in pays]  # one per declined retry
+        manual_control = _applied(low, case, "stripe.invoice.stop_auto_retry")[0]["at"]
+        emails = low_world.stripe.state.dunning_emails
+        after = [e for e in emails if e.at > datetime.fromisoformat(manual_control)]
+        assert [e.kind for e in after] == ["invoice_sent"] * 3
+        assert {e.email for e in after} == {"ap@bluefin.example"}
+    finally:
+        low_world.stop()
+    high_world, high = _world_run("high-value-exhausted", tmp_path / "high")
+    try:
+        case = _case(high, "in_acme_1")
+        assert not _applied(high, case, "stripe.invoice.send")
+        assert _applied(high, case, "stripe.customer.suppress_dunning")
+        manual_control = _applied(high, case, "stripe.invoice.stop_auto_retry")[0]["at"]
+        emails = high_world.stripe.state.dunning_emails
+        # Stripe wrote about the first charge and its automatic retry, then never again.
+        assert [e.kind for e in emails] == ["payment_failed", "payment_failed"]
+        assert all(e.at <= datetime.fromisoformat(manual_control) for e in emails)
+    finally:
+        high_world.stop()
+
+
+def _pipeline_excluded(world: World, customer: str) -> tuple[bool, str | None]:
+    row = world.netsuite.books.row(
+        "SELECT custentity_revline_pipeline_excluded AS excluded,"
+        " custentity_revline_pipeline_reason AS reason FROM customer WHERE id = ?",
+        (int(world.customers[customer]["netsuite"]),),
+    )
+    assert row is not None
+    return row["excluded"] == "T", row["reason"] or None
+
+
+def test_the_customer_leaves_the_pipeline_reports_while_recognition_is_held(
+    tmp_path: Path,
+) -> None:
+    world, report = _world_run("low-value-exhausted", tmp_path / "held")
+    try:
+        case = _case(report, "in_bluefin_1")
+        [hold] = _applied(report, case, "netsuite.revenue.hold")
+        [exclude] = _applied(report, case, "netsuite.customer.exclude_from_pipeline")
+        assert exclude["at"] == hold["at"]
+        assert _pipeline_excluded(world, "bluefin") == (True, "dunning")
+    finally:
+        world.stop()
+    world, report = _world_run("recovered-first-retry", tmp_path / "back")
+    try:
+        case = _case(report, "in_bluefin_1")
+        [resume] = _applied(report, case, "netsuite.revenue.resume")
+        [include] = _applied(report, case, "netsuite.customer.include_in_pipeline")
+        assert include["at"] == resume["at"]
+        assert _pipeline_excluded(world, "bluefin") == (False, None)
+    finally:
+        world.stop()
+
+
+def test_failures_count_across_the_subscription() -> None:
+    """Rule 4: the second invoice's first failed charge is the subscription's third, so
+    recognition is held at once, before Stripe's automatic retry; it resumes only when the
+    last of the two invoices is paid."""
+    report = _run("subscription-second-invoice")
+    first, second = _case(report, "in_bluefin_1"), _case(report, "in_bluefin_2")
+    [hold] = _applied(report, second, "netsuite.revenue.hold")
+    assert hold["at"] == "2026-03-09T10:00:00-04:00"  # the moment of its first failure
+    assert (first["state"], second["state"]) == ("recovered", "recovered")
+    # The second invoice was paid first (Thursday 12th): the first was still in dunning.
+    assert not _applied(report, second, "netsuite.revenue.resume")
+    [resume] = _applied(report, first, "netsuite.revenue.resume")
+    assert resume["at"] >= "2026-03-16"
+    assert _applied(report, first, "netsuite.customer.include_in_pipeline")

@@ -32,7 +32,8 @@ class PromiseRequest(BaseModel):
 
 @router.get("/api/billing/dunning", response_model=list[DunningEntry])
 def dunning(runtime: RuntimeDep, _: Reader) -> list[DunningEntry]:
-    """Customers in dunning: tier, attempts, next retry, recognition held since, approvals."""
+    """Customers in dunning: tier, attempts, next retry, since when recognition is held and the
+    customer is out of the pipeline reports, approvals."""
     with runtime.db.read() as session:
         return in_dunning(session, runtime.settings.policy.max_manual_retries)
 

@@ -2,8 +2,8 @@
 ``revline billing dunning``.
 
 One entry per failed invoice still being worked or closed as exhausted (recognition stays held
-for those): its tier, manual attempts, next retry, since when recognition is held, and what waits
-for a person's approval.
+for those): its tier, manual attempts, next retry, since when recognition is held and the
+customer is out of the pipeline reports, and what waits for a person's approval.
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from revline.db.models import Action, ActionStatus, Case
-from revline.playbooks.billing.failed_payment import FAILED_PAYMENT, HOLD, RESUME, State
+from revline.playbooks.billing.failed_payment import (
+    EXCLUDE,
+    FAILED_PAYMENT,
+    HOLD,
+    INCLUDE,
+    RESUME,
+    State,
+)
 
 
 class PendingApproval(BaseModel):
@@ -40,6 +47,7 @@ class DunningEntry(BaseModel):
     next_retry_at: datetime | None
     promised_date: str | None
     recognition_held_since: datetime | None
+    pipeline_excluded_since: datetime | None
     pending_approvals: list[PendingApproval]
 
 
@@ -80,7 +88,8 @@ def _entry(case: Case, actions: list[Action], max_attempts: int) -> DunningEntry
         max_manual_attempts=max_attempts,
         next_retry_at=case.next_action_at if case.state in _RETRY_STATES else None,
         promised_date=data.get("promised_date"),
-        recognition_held_since=_held_since(actions),
+        recognition_held_since=_since(actions, HOLD, RESUME),
+        pipeline_excluded_since=_since(actions, EXCLUDE, INCLUDE),
         pending_approvals=[
             PendingApproval(
                 action_id=a.id, kind=a.kind, reason=a.gate_reason, proposed_at=a.created_at
@@ -94,8 +103,11 @@ def _entry(case: Case, actions: list[Action], max_attempts: int) -> DunningEntry
 _RETRY_STATES = frozenset({State.RETRYING, State.PROMISED, State.NEEDS_CARD_UPDATE})
 
 
-def _held_since(actions: list[Action]) -> datetime | None:
-    """When NetSuite confirmed the hold, unless a resume has been applied since."""
-    held = [a.applied_at for a in actions if a.kind == HOLD and a.status == ActionStatus.APPLIED]
-    resumed = any(a.kind == RESUME and a.status == ActionStatus.APPLIED for a in actions)
-    return min((h for h in held if h is not None), default=None) if not resumed else None
+def _since(actions: list[Action], start: str, end: str) -> datetime | None:
+    """When NetSuite confirmed ``start`` (the hold, the exclusion), unless ``end`` (the resume,
+    the inclusion) has been applied since."""
+    started = [
+        a.applied_at for a in actions if a.kind == start and a.status == ActionStatus.APPLIED
+    ]
+    ended = any(a.kind == end and a.status == ActionStatus.APPLIED for a in actions)
+    return min((h for h in started if h is not None), default=None) if not ended else None

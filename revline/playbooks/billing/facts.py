@@ -61,6 +61,8 @@ class Account:
     card_on_file: str | None = None  # the customer's default payment method
     settled_on: date | None = None  # the day the paying charge settled (paid invoices only)
     other_failed_invoices: tuple[str, ...] = ()  # the customer's other open, failed invoices
+    # Failed charges on the subscription's unpaid invoices, this one included (rule 4).
+    subscription_failures: int = 0
     netsuite_customer: str | None = None
     customer_name: str | None = None
     mrr: int = 0  # trailing three-month average, minor units

@@ -19,7 +19,7 @@ Nothing here suspends, downgrades or cancels: a failed payment is a transient ev
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -54,6 +54,7 @@ APPROVER_ROLE = "revops_manager"
 
 PAY = "stripe.invoice.pay"
 STOP_AUTO_RETRY = "stripe.invoice.stop_auto_retry"
+SEND_INVOICE = "stripe.invoice.send"
 SUPPRESS = "stripe.customer.suppress_dunning"
 RESTORE = "stripe.customer.restore_dunning"
 PORTAL_LINK = "stripe.portal_link.create"
@@ -61,6 +62,8 @@ EMAIL = "email.send"
 LOG_MESSAGE = "netsuite.customer.log_message"
 HOLD = "netsuite.revenue.hold"
 RESUME = "netsuite.revenue.resume"
+EXCLUDE = "netsuite.customer.exclude_from_pipeline"
+INCLUDE = "netsuite.customer.include_in_pipeline"
 
 # Statuses of an action that did, or still may, take effect.
 LIVE_STATUSES = frozenset({"proposed", "awaiting_approval", "approved", "executing", "held"})
@@ -106,6 +109,8 @@ class FailedPaymentRecovery(Playbook):
                 return None
             customer = event.payload.get("stripe_customer")
             return CaseRef(invoice, str(customer) if customer else None, opens=False)
+        if event.source == "stripe" and event.type == "customer.updated":
+            return _card_saved(event)
         if event.source != "stripe" or event.type not in ("invoice.payment_failed", "invoice.paid"):
             return None
         invoice = (event.payload.get("data") or {}).get("object") or {}
@@ -148,10 +153,17 @@ def gather_account(invoice_id: str, enrichment: Enrichment) -> Account:
     customer = stripe.get_customer(invoice.customer)
     disputed = any(charge.disputed for charge in stripe.list_charges(invoice.customer))
     settled = stripe.invoice_settlement(invoice_id) if invoice.status == "paid" else None
+    unpaid = stripe.list_invoices(customer=invoice.customer, status="open")
     others = tuple(
-        other.id
-        for other in stripe.list_invoices(customer=invoice.customer, status="open")
-        if other.id != invoice_id and other.attempt_count > 0
+        other.id for other in unpaid if other.id != invoice_id and other.attempt_count > 0
+    )
+    # Every attempt on an unpaid invoice is a failed charge: summed over the subscription's
+    # unpaid invoices (last month's included), they are rule 4's "failed charges on the same
+    # subscription".
+    subscription_failures = sum(
+        other.attempt_count
+        for other in unpaid
+        if invoice.subscription is not None and other.subscription == invoice.subscription
     )
     record = netsuite.customer_by_stripe_id(invoice.customer)
     ap = record.accounts_payable_contact if record else None
@@ -177,6 +189,7 @@ def gather_account(invoice_id: str, enrichment: Enrichment) -> Account:
         card_on_file=customer.default_payment_method,
         settled_on=settled.date() if settled else None,
         other_failed_invoices=others,
+        subscription_failures=subscription_failures,
         netsuite_customer=record.id if record else None,
         customer_name=record.name if record else customer.name,
         mrr=mrr.amount if mrr else 0,
@@ -280,10 +293,19 @@ class _Deciding:
             )
         if failures < 2:
             expected = signal.next_payment_attempt or signal.at
+            # An earlier unpaid invoice of the subscription may make this the second failure.
+            holds = self._hold_if_due(account, failures)
             return Decision(
-                f"the charge failed ({code}); Stripe's immediate automatic retry is left to fire",
+                f"the charge failed ({code}); Stripe's immediate automatic retry is left to fire"
+                + (
+                    f"; the subscription has {account.subscription_failures} failed charges: "
+                    "recognition is held"
+                    if holds
+                    else ""
+                ),
+                actions=holds,
                 next_action_at=max(expected, self.now) + SMART_RETRY_GRACE,
-                data={**data, "first_failed_at": signal.at.isoformat()},
+                data={**data, **self._hold_data(holds), "first_failed_at": signal.at.isoformat()},
             )
         return self._take_manual_control(account, failures, signal.at, data)
 
@@ -396,6 +418,8 @@ class _Deciding:
         kind, status = signal.action_kind, signal.action_status
         if status == "failed":
             return self._action_failed(signal)
+        if status == "cancelled":  # a person rejected it (cancellations by Revline are silent)
+            return self._rejected(signal, account)
         if kind == PAY:
             return self._retry_outcome(signal, account)
         if kind == STOP_AUTO_RETRY and self._high_value(account):
@@ -449,12 +473,14 @@ class _Deciding:
         holds = self._hold_if_due(account, failures)
         attempts = int(self.case.data.get("manual_attempts", 0))
         data = {**data, **self._hold_data(holds)}
+        stripe_email = self._stripe_dunning(account, attempts)
+        told = "; Stripe emails the customer the invoice" if stripe_email else ""
         if attempts >= self.policy.max_manual_retries:
             leave = self._leave_retry_loop(account)
             return Decision(
-                leave.explanation,
+                leave.explanation + told,
                 state=leave.state,
-                actions=(*leave.actions, *holds),
+                actions=(*leave.actions, *holds, *stripe_email),
                 next_action_at=None,
                 data={**data, **leave.data},
                 queue=leave.queue,
@@ -470,12 +496,22 @@ class _Deciding:
             )
         due = next_retry_at(signal.at, self._calendar, self.policy)
         return Decision(
-            f"manual retry {attempts} was declined ({code}); the next is on {self._local(due)}",
+            f"manual retry {attempts} was declined ({code}); the next is on {self._local(due)}"
+            + told,
             state=State.RETRYING,
-            actions=holds,
+            actions=(*holds, *stripe_email),
             next_action_at=due,
             data=data,
         )
+
+    def _stripe_dunning(self, account: Account, attempt: int) -> tuple[ActionSpec, ...]:
+        """Rule 6: below the threshold the customer keeps Stripe's dunning. Manual control
+        (``auto_advance`` off) stops Stripe emailing about the invoice by itself, so after each
+        declined manual retry Revline has Stripe send its email (the invoice and its payment
+        page). Above the threshold Stripe stays silent: the personal email speaks instead."""
+        if self._high_value(account):
+            return ()
+        return (self._spec(SEND_INVOICE, {"invoice": account.invoice}, attempt=attempt),)
 
     def _leave_retry_loop(self, account: Account) -> Decision:
         attempts = self.policy.max_manual_retries
@@ -611,7 +647,47 @@ class _Deciding:
         return self._to_person(
             SENIOR_REVOPS if signal.action_kind in (EMAIL, PORTAL_LINK) else BILLING_ANALYST,
             f"{signal.action_kind} could not be carried out ({signal.error}): a person takes over",
-            keep_state=signal.action_kind in (HOLD, RESUME, LOG_MESSAGE, RESTORE),
+            keep_state=signal.action_kind in (HOLD, RESUME, EXCLUDE, INCLUDE, LOG_MESSAGE, RESTORE),
+        )
+
+    def _rejected(self, signal: Signal, account: Account) -> Decision:
+        """The senior RevOps manager refused the personal email (wrong moment, wrong words, she
+        would rather call). Nothing is sent; the case comes to her queue with her reason, and
+        the invoice is not left unattended: the manual retries go on, or, after a hard decline,
+        the wait for a new card. Stripe's dunning stays suppressed: the customer hears from a
+        person, as she decides."""
+        why = signal.error or f"{signal.action_kind} was rejected"
+        if signal.action_kind != EMAIL:
+            return self._to_person(BILLING_ANALYST, why, keep_state=True)
+        data = {"email_rejected": why, "email_rejected_at": self.now.isoformat()}
+        if self.case.state == State.PROMISED:
+            return Decision(
+                f"{why}: no personal email; the promised date still sets the next retry",
+                data=data,
+                queue=SENIOR_REVOPS,
+            )
+        if self.case.data.get("hard_decline"):
+            return Decision(
+                f"{why}: no personal email; the senior RevOps manager has the case, and Revline "
+                "retries once the customer saves a new card",
+                state=State.NEEDS_CARD_UPDATE,
+                next_action_at=self._next_morning(),
+                data=data,
+                queue=SENIOR_REVOPS,
+            )
+        if int(self.case.data.get("manual_attempts", 0)) >= self.policy.max_manual_retries:
+            leave = self._leave_retry_loop(account)
+            return replace(
+                leave, explanation=f"{why}; {leave.explanation}", data={**leave.data, **data}
+            )
+        due = next_retry_at(self.now, self._calendar, self.policy)
+        return Decision(
+            f"{why}: no personal email; the senior RevOps manager has the case with her reason, "
+            f"and the manual retries go on: the next on {self._local(due)}",
+            state=State.RETRYING,
+            next_action_at=due,
+            data=data,
+            queue=SENIOR_REVOPS,
         )
 
     # -- promises -------------------------------------------------------------------------
@@ -655,15 +731,17 @@ class _Deciding:
                     f"{', '.join(account.other_failed_invoices)} is in dunning"
                 )
             else:
-                actions.append(
-                    self._spec(
-                        RESUME,
-                        {"customer": self._ns_customer(account), "reason": HOLD_REASON},
-                        subject="customer",
-                        not_before=self._calendar.at_local(settled, time(0)),
+                params = {"customer": self._ns_customer(account), "reason": HOLD_REASON}
+                cleared = self._calendar.at_local(settled, time(0))
+                actions.append(self._spec(RESUME, params, subject="customer", not_before=cleared))
+                if self._took_effect(EXCLUDE):
+                    actions.append(
+                        self._spec(INCLUDE, params, subject="customer", not_before=cleared)
                     )
+                resume_note = (
+                    f"; recognition resumes and the customer returns to the pipeline reports on "
+                    f"{settled.isoformat()}, the settlement date"
                 )
-                resume_note = f"; recognition resumes on {settled.isoformat()}, the settlement date"
         late = self.case.state == State.AWAITING_SMART_RETRY and signal.kind == "payment_failed"
         return Decision(
             f"invoice {account.invoice} is paid: the case is recovered" + resume_note,
@@ -699,23 +777,20 @@ class _Deciding:
     # -- recognition ----------------------------------------------------------------------
 
     def _hold_if_due(self, account: Account, failures: int) -> tuple[ActionSpec, ...]:
-        if failures < self.policy.recognition_hold_after_failures or self._live_or_took(HOLD):
+        """Rule 4: from the second failed charge on the subscription (this invoice's or an
+        earlier unpaid one's), recognition is held and the customer leaves the pipeline
+        reports: the two go together, and come back together (``_recovered``)."""
+        counted = max(failures, account.subscription_failures)
+        if counted < self.policy.recognition_hold_after_failures or self._live_or_took(HOLD):
             return ()
+        params = {"customer": self._ns_customer(account), "reason": HOLD_REASON}
         return (
-            self._spec(
-                HOLD,
-                {"customer": self._ns_customer(account), "reason": HOLD_REASON},
-                subject="customer",
-            ),
+            self._spec(HOLD, params, subject="customer"),
+            self._spec(EXCLUDE, params, subject="customer"),
         )
 
     def _hold_data(self, holds: tuple[ActionSpec, ...]) -> dict[str, Any]:
-        # The customer leaves the pipeline reports as soon as the hold is decided.
-        return (
-            {"recognition_hold_decided_at": self.now.isoformat(), "pipeline_excluded": True}
-            if holds
-            else {}
-        )
+        return {"recognition_hold_decided_at": self.now.isoformat()} if holds else {}
 
     def _bookkeeping(self, signal: Signal, account: Account, what: str) -> Decision:
         if signal.kind == "outcome" and signal.action_kind == HOLD:
@@ -820,6 +895,18 @@ class _Deciding:
 
     def _local(self, when: datetime) -> str:
         return when.astimezone(self._calendar.tz).strftime("%a %d %b %Y %H:%M %Z")
+
+
+def _card_saved(event: EventView) -> CaseRef | None:
+    """A new default card on the customer (``customer.updated`` whose previous attributes hold
+    the old ``invoice_settings.default_payment_method``): the customer's hard-declined invoices
+    check for it at once rather than at the next morning's look."""
+    data = event.payload.get("data") or {}
+    previous = (data.get("previous_attributes") or {}).get("invoice_settings") or {}
+    customer = (data.get("object") or {}).get("id")
+    if "default_payment_method" not in previous or not isinstance(customer, str):
+        return None
+    return CaseRef(customer, customer, opens=False, wakes=frozenset({State.NEEDS_CARD_UPDATE}))
 
 
 def _text(value: Any) -> str | None:

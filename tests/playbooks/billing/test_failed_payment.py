@@ -13,7 +13,8 @@ import pytest
 from revline.clock import WorkingCalendar
 from revline.config import Policy
 from revline.core.cases import ActionView, CaseView
-from revline.core.playbook import Decision, Facts, Trigger
+from revline.core.inbox import EventView
+from revline.core.playbook import KEEP, Decision, Facts, Trigger
 from revline.playbooks.billing.facts import Account, Person, Signal
 from revline.playbooks.billing.failed_payment import FailedPaymentRecovery, State
 
@@ -45,6 +46,7 @@ HIGH = Account(
     relationship_owner=Person("Felix Nordstrom", "felix@ourco.example"),
 )
 LOW = replace(HIGH, mrr=180_000, dunning_suppressed=False)
+HOLD_AND_EXCLUDE = ["netsuite.revenue.hold", "netsuite.customer.exclude_from_pipeline"]
 
 
 def _case(
@@ -138,19 +140,40 @@ def _local(when: datetime | Any) -> tuple[date, str]:
 
 
 def test_the_first_failure_leaves_stripes_automatic_retry_to_fire() -> None:
-    decision = _decide(_case(), _failed(1), HIGH)
+    decision = _decide(_case(), _failed(1), replace(HIGH, subscription_failures=1))
     assert decision.state is None and decision.actions == ()
     assert decision.next_action_at is not None  # a fallback should Stripe never report
 
 
 @pytest.mark.parametrize(
+    ("subscription_failures", "kinds"),
+    [
+        (1, []),  # this invoice's own failure only
+        (2, HOLD_AND_EXCLUDE),  # last month's invoice on the subscription failed too
+        (4, HOLD_AND_EXCLUDE),
+    ],
+)
+def test_failures_are_counted_across_the_subscription(
+    subscription_failures: int, kinds: list[str]
+) -> None:
+    """Rule 4: "after the second failed charge on the same subscription", whichever invoice."""
+    account = replace(LOW, subscription_failures=subscription_failures)
+    decision = _decide(_case(), _failed(1), account)
+    assert _kinds(decision) == kinds
+    assert decision.state is None  # Stripe's automatic retry is still left to fire
+
+
+def test_a_hold_already_decided_is_not_decided_again() -> None:
+    case = _case(failures=1, actions=(_action("netsuite.revenue.hold", "proposed"),))
+    decision = _decide(case, _failed(2), replace(LOW, attempt_count=2, subscription_failures=3))
+    assert _kinds(decision) == ["stripe.invoice.stop_auto_retry"]
+
+
+@pytest.mark.parametrize(
     ("account", "kinds"),
     [
-        (
-            HIGH,
-            ["stripe.invoice.stop_auto_retry", "netsuite.revenue.hold"],
-        ),
-        (LOW, ["stripe.invoice.stop_auto_retry", "netsuite.revenue.hold"]),
+        (HIGH, ["stripe.invoice.stop_auto_retry", *HOLD_AND_EXCLUDE]),
+        (LOW, ["stripe.invoice.stop_auto_retry", *HOLD_AND_EXCLUDE]),
     ],
 )
 def test_when_the_automatic_retry_fails_revline_takes_manual_control(
@@ -162,9 +185,10 @@ def test_when_the_automatic_retry_fails_revline_takes_manual_control(
     # Wednesday failure: the following Tuesday, 09:00 company time.
     assert _local(decision.next_action_at) == (date(2026, 3, 10), "09:00")
     assert decision.data["tier"] == ("high_value" if account is HIGH else "standard")
-    hold = next(a for a in decision.actions if a.kind == "netsuite.revenue.hold")
-    assert hold.params == {"customer": "101", "reason": "dunning"}
-    assert decision.data["pipeline_excluded"] is True
+    # Held recognition and the pipeline exclusion go together, on the NetSuite customer.
+    for action in decision.actions[1:]:
+        assert action.params == {"customer": "101", "reason": "dunning"}
+        assert action.subject == "cus_acme"
 
 
 @pytest.mark.parametrize(
@@ -299,9 +323,41 @@ def test_a_declined_retry_below_the_threshold_schedules_the_next() -> None:
         LOW,
     )
     assert decision.state == State.RETRYING
-    # The second failed charge: recognition is held now, if it was not already.
-    assert _kinds(decision) == ["netsuite.revenue.hold"]
+    # The second failed charge: recognition is held now, if it was not already; and Stripe,
+    # which no longer emails about an invoice under manual control, is asked to (rule 6).
+    assert _kinds(decision) == [*HOLD_AND_EXCLUDE, "stripe.invoice.send"]
+    send = decision.actions[-1]
+    assert (send.subject, send.params, send.attempt) == ("in_acme_1", {"invoice": "in_acme_1"}, 1)
     assert _local(decision.next_action_at) == (date(2026, 3, 10), "09:00")
+
+
+@pytest.mark.parametrize(
+    ("tier", "account", "attempts", "stripe_emails"),
+    [
+        ("standard", LOW, 2, True),
+        ("standard", LOW, 3, True),  # the last attempt too: retries stop, Stripe's dunning not
+        ("high_value", HIGH, 2, False),  # suppressed: the personal email speaks instead
+        ("high_value", HIGH, 3, False),
+    ],
+)
+def test_stripe_emails_the_customer_after_a_declined_retry_only_below_the_threshold(
+    tier: str, account: Account, attempts: int, stripe_emails: bool
+) -> None:
+    case = _case(
+        State.RETRYING,
+        tier=tier,
+        manual_attempts=attempts,
+        failures=attempts + 2,
+        email_prepared_at="x",
+        actions=(_action("netsuite.revenue.hold"),),
+    )
+    decision = _decide(
+        case,
+        _outcome("stripe.invoice.pay", result={"outcome": "declined", "code": "card_declined"}),
+        account,
+    )
+    sends = [a.attempt for a in decision.actions if a.kind == "stripe.invoice.send"]
+    assert sends == ([attempts] if stripe_emails else [])
 
 
 @pytest.mark.parametrize(
@@ -433,6 +489,23 @@ def test_a_payment_recovers_restores_dunning_and_resumes_on_the_settlement_date(
     assert resume.params == {"customer": "101", "reason": "dunning"}
 
 
+def test_the_customer_returns_to_the_pipeline_reports_with_recognition() -> None:
+    case = _case(
+        State.RETRYING,
+        actions=(
+            _action("netsuite.revenue.hold"),
+            _action("netsuite.customer.exclude_from_pipeline"),
+        ),
+    )
+    paid = replace(LOW, invoice_status="paid", settled_on=date(2026, 3, 6))
+    decision = _decide(case, Signal("invoice_paid", WEDNESDAY), paid)
+    assert _kinds(decision) == ["netsuite.revenue.resume", "netsuite.customer.include_in_pipeline"]
+    assert decision.actions[0].not_before == decision.actions[1].not_before
+    # Still excluded while another invoice of the customer is in dunning.
+    other = replace(paid, other_failed_invoices=("in_acme_2",))
+    assert _decide(case, Signal("invoice_paid", WEDNESDAY), other).actions == ()
+
+
 def test_a_hold_never_applied_needs_no_resume() -> None:
     case = _case(State.RETRYING, actions=(_action("netsuite.revenue.hold", "proposed"),))
     decision = _decide(case, Signal("invoice_paid", WEDNESDAY), replace(LOW, invoice_status="paid"))
@@ -486,3 +559,85 @@ def test_the_case_kind_allows_recovery_from_every_open_state() -> None:
         if state is not State.RECOVERED:
             kind.check(state, State.RECOVERED)
     assert kind.terminal == {State.RECOVERED, State.EXHAUSTED}
+
+
+# -- a person rejects the personal email ---------------------------------------------------------
+
+
+def _rejected() -> Signal:
+    return Signal(
+        "outcome",
+        WEDNESDAY,
+        action_kind="email.send",
+        action_status="cancelled",
+        error="rejected by user:maya: I will call Dana myself",
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "state", "due"),
+    [
+        # Retries go on, three cadence days from the rejection (Wed → Thu, Mon, Tue).
+        (
+            _case(State.AWAITING_APPROVAL, tier="high_value", manual_attempts=1),
+            State.RETRYING,
+            (date(2026, 3, 10), "09:00"),
+        ),
+        # A hard decline goes back to waiting for a new card, looked for the next morning.
+        (
+            _case(State.AWAITING_APPROVAL, tier="high_value", hard_decline=True),
+            State.NEEDS_CARD_UPDATE,
+            (date(2026, 3, 5), "09:00"),
+        ),
+    ],
+)
+def test_a_rejected_email_goes_to_her_queue_and_the_case_moves_on(
+    case: CaseView, state: State, due: tuple[date, str]
+) -> None:
+    decision = _decide(case, _rejected(), HIGH)
+    assert (decision.state, decision.queue) == (state, "senior_revops_manager")
+    assert _local(decision.next_action_at) == due
+    assert decision.data["email_rejected"] == "rejected by user:maya: I will call Dana myself"
+    assert decision.actions == ()  # nothing is sent, and Stripe's dunning stays suppressed
+
+
+def test_a_rejected_email_after_the_last_retry_leaves_the_retry_loop() -> None:
+    case = _case(State.AWAITING_APPROVAL, tier="high_value", manual_attempts=3)
+    decision = _decide(case, _rejected(), HIGH)
+    assert (decision.state, decision.queue) == (State.ESCALATED, "senior_revops_manager")
+    assert decision.next_action_at is None
+
+
+def test_a_rejected_email_keeps_a_promised_date() -> None:
+    case = _case(State.PROMISED, tier="high_value", manual_attempts=1)
+    decision = _decide(case, _rejected(), HIGH)
+    assert decision.state is None and decision.queue == "senior_revops_manager"
+    assert decision.next_action_at is KEEP
+
+
+# -- a new card, reported by Stripe ---------------------------------------------------------------
+
+
+def _customer_updated(previous: Mapping[str, Any]) -> EventView:
+    return EventView(
+        id=7,
+        source="stripe",
+        external_id="evt_1",
+        type="customer.updated",
+        occurred_at=WEDNESDAY,
+        received_at=WEDNESDAY,
+        payload={
+            "type": "customer.updated",
+            "data": {"object": {"id": "cus_acme"}, "previous_attributes": previous},
+        },
+    )
+
+
+def test_a_new_default_card_wakes_the_customers_cases_waiting_for_one() -> None:
+    ref = FailedPaymentRecovery().case_for(
+        _customer_updated({"invoice_settings": {"default_payment_method": "pm_old"}})
+    )
+    assert ref is not None and not ref.opens
+    assert (ref.customer, ref.wakes) == ("cus_acme", {State.NEEDS_CARD_UPDATE})
+    # Another change to the customer (its email, its metadata) concerns no case.
+    assert FailedPaymentRecovery().case_for(_customer_updated({"email": "old@x"})) is None
