@@ -1,4 +1,4 @@
-"""Cash commands: ``revline reconcile match`` over export files."""
+"""Cash commands: ``revline reconcile match`` over export files, and ``revline cash payouts``."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ from typing import Annotated
 
 import typer
 
-from revline.cli.output import emit_json, say
+from revline.cli.context import state
+from revline.cli.output import Col, JsonOption, Times, add_row, emit_json, print_table, say, table
+from revline.money import Money
+from revline.playbooks.cash.payout_day import PayoutDay, business_date, payouts_of
 from revline.reconcile import MatchRules
 from revline.reconcile.files import load_mapping, matcher_for
 
 reconcile_app = typer.Typer(no_args_is_help=True, help="Match Stripe against NetSuite.")
+cash_app = typer.Typer(no_args_is_help=True, help="Payouts and their deposits.")
 
 
 @reconcile_app.command("match")
@@ -46,3 +50,103 @@ def match(
         say(f"{status:>10}: {counts.get(status, 0)}")
     for name, path in paths.items():
         say(f"{name:>10}: {path}")
+
+
+@cash_app.command()
+def payouts(
+    ctx: typer.Context,
+    day: Annotated[str, typer.Option("--date", help="The business date, YYYY-MM-DD.")],
+    as_json: JsonOption = False,
+) -> None:
+    """A day's payout reconciliation: each payout's status and deposit, each payment's match,
+    and the orphan investigations opened for the payments nothing in NetSuite explains."""
+    runtime = state(ctx).runtime()
+    with runtime.db.read() as session:
+        found = payouts_of(session, business_date(day, "--date"))
+    if as_json:
+        emit_json(found.model_dump(mode="json"))
+        return
+    _print_payouts(found, runtime.settings.company.locale, Times(runtime.settings.company.timezone))
+
+
+def _print_payouts(day: PayoutDay, locale: str, times: Times) -> None:
+    def money(amount: int | None, currency: str | None) -> str | None:
+        return (
+            None if amount is None or currency is None else Money(amount, currency).format(locale)
+        )
+
+    caption = f"case {day.case_id}, {day.state}, queue {day.queue or '-'}; {times.caption}"
+    summary = table(
+        f"payouts of {day.business_date.isoformat()}",
+        [
+            ("payout", Col.ID),
+            ("arrival", Col.TEXT),
+            ("amount", Col.NUMBER),
+            ("status", Col.TEXT),
+            ("fees", Col.NUMBER),
+            ("variance", Col.NUMBER),
+            ("deposit", Col.TEXT),
+            ("applied", Col.TIME),
+            ("netsuite deposit", Col.ID),
+        ],
+        caption,
+    )
+    lines = table(
+        "deposit lines",
+        [
+            ("payout", Col.ID),
+            ("type", Col.TEXT),
+            ("amount", Col.NUMBER),
+            ("account", Col.TEXT),
+            ("reference", Col.ID),
+        ],
+    )
+    payments = table(
+        "payments",
+        [
+            ("payout", Col.ID),
+            ("transaction", Col.ID),
+            ("match", Col.TEXT),
+            ("tier", Col.TEXT),
+            ("netsuite", Col.ID),
+            ("orphan case", Col.ID),
+            ("reason", Col.TEXT),
+        ],
+    )
+    for p in day.payouts:
+        deposit = p.deposit
+        add_row(
+            summary,
+            p.payout,
+            p.arrival,
+            money(p.amount, p.currency),
+            p.status,
+            money(p.fees, p.currency),
+            money(p.variance, p.currency),
+            deposit.status if deposit else None,
+            times(deposit.applied_at) if deposit else None,
+            deposit.netsuite_deposit if deposit else None,
+        )
+        for line in deposit.lines if deposit else []:
+            add_row(
+                lines,
+                p.payout,
+                line.type,
+                money(line.amount, p.currency),
+                line.account,
+                line.reference,
+            )
+        for m in p.transactions:
+            orphan = m.orphan_case
+            add_row(
+                payments,
+                p.payout,
+                m.transaction,
+                m.status,
+                m.tier,
+                ", ".join(m.netsuite) or None,
+                f"{orphan.case_id} ({orphan.state})" if orphan else None,
+                m.reason,
+            )
+    for t in (summary, lines, payments):
+        print_table(t)
