@@ -14,7 +14,17 @@ import revline
 from revline.api import errors
 from revline.api.errors import DatabaseNotReady
 from revline.api.ingest import IngestWriter
-from revline.api.routes import actions, billing, cases, controls, events, ledger, ops
+from revline.api.routes import (
+    actions,
+    billing,
+    cases,
+    cash,
+    close,
+    controls,
+    events,
+    ledger,
+    ops,
+)
 from revline.api.webhooks import router as webhooks_router
 from revline.core.runtime import Runtime, Worker
 from revline.db.migrate import has_schema
@@ -66,6 +76,6 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     app.state.ingest = writer
     errors.install(app)
     app.include_router(webhooks_router)
-    for module in (events, cases, actions, ledger, controls, ops, billing):
+    for module in (events, cases, actions, ledger, controls, ops, billing, cash, close):
         app.include_router(module.router)
     return app

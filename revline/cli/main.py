@@ -9,7 +9,18 @@ import typer
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
-from revline.cli import billing, cash, doctor, ledger, operate, records, sandbox, service, tokens
+from revline.cli import (
+    billing,
+    cash,
+    close,
+    doctor,
+    ledger,
+    operate,
+    records,
+    sandbox,
+    service,
+    tokens,
+)
 from revline.cli.context import CliState
 from revline.cli.output import note
 from revline.errors import ConfigError, RevlineError
@@ -83,4 +94,6 @@ app.command()(doctor.doctor)
 app.command()(sandbox.simulate)
 app.command()(sandbox.demo)
 app.add_typer(cash.reconcile_app, name="reconcile")
+app.add_typer(cash.cash_app, name="cash")
+app.command()(close.close)
 app.add_typer(billing.billing_app, name="billing")

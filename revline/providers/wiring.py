@@ -19,9 +19,10 @@ def install(runtime: Runtime) -> list[str]:
     """Wire every configured provider into ``runtime``; returns the providers installed."""
     settings = runtime.settings
     installed = []
-    from revline.playbooks.cash import flags
+    from revline.playbooks.cash import close_actions, flags
 
     flags.register(runtime.handlers, runtime.db, runtime.clock)
+    close_actions.register(runtime.handlers, runtime.db, runtime.clock)
     if settings.stripe_api_key is not None:
         from revline.providers.stripe import actions as stripe_actions
         from revline.providers.stripe.catchup import StripeCatchUp
@@ -34,12 +35,14 @@ def install(runtime: Runtime) -> list[str]:
         installed.append("stripe")
     if settings.netsuite.account_id is not None:
         from revline.providers.netsuite import actions as netsuite_actions
+        from revline.providers.netsuite import pipeline as netsuite_pipeline
         from revline.providers.netsuite.client import NetSuiteAdapter
 
         netsuite = NetSuiteAdapter.from_settings(settings, clock=runtime.clock)
         netsuite_actions.register(
             runtime.handlers, netsuite, processing_fee_gl=settings.policy.processing_fee_gl
         )
+        netsuite_pipeline.register(runtime.handlers, netsuite)
         runtime.adapters["netsuite"] = netsuite
         installed.append("netsuite")
     if settings.ramp.client_id is not None and settings.ramp.client_secret is not None:

@@ -99,23 +99,23 @@ class Run:
         raise RunawayScenario(f"still busy after {MAX_SETTLE_ROUNDS} rounds at {world.clock.now()}")
 
     def _approve_waiting(self) -> int:
-        """``approve: all``: a second person approves every gated action as it is proposed."""
+        """``approve: all``: a second person approves every gated action as it is proposed,
+        holding the role the action asks for (an FP&A analyst signs off a close)."""
         runtime = self.world.runtime
         with runtime.db.write() as session:
-            waiting = (
-                session.execute(
-                    select(Action.id).where(Action.status == ActionStatus.AWAITING_APPROVAL)
+            waiting = session.execute(
+                select(Action.id, Action.required_role).where(
+                    Action.status == ActionStatus.AWAITING_APPROVAL
                 )
-                .scalars()
-                .all()
-            )
-            for action_id in waiting:
+            ).all()
+            for action_id, role in waiting:
                 outbox.approve(
                     session,
                     runtime.ledger,
                     action_id=action_id,
                     approver=f"user:{APPROVER}",
-                    approver_role="admin",
+                    approver_role=role or "admin",
+                    policy=runtime.settings.policy,
                     now=runtime.clock.now(),
                     note="approve: all (scenario)",
                 )

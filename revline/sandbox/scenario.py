@@ -107,6 +107,8 @@ class Payment(_Happening):
     invoice: str
     invoice_number: str | None = None
     amount: MinorUnits
+    # False: the company's Stripe→NetSuite connector missed it; NetSuite has the invoice only.
+    recorded_in_netsuite: bool = True
 
 
 class Payout(_Happening):
@@ -121,6 +123,26 @@ class OrphanPayment(_Happening):
     amount: MinorUnits
     email_typo_of: str | None = None
     via: Literal["checkout_link", "portal"] = "portal"
+    # The open NetSuite invoice of ``email_typo_of`` the payment was meant for (its number).
+    meant_for_invoice: str | None = None
+
+    @model_validator(mode="after")
+    def _meant_for_a_customer(self) -> OrphanPayment:
+        if self.meant_for_invoice and not self.email_typo_of:
+            raise ValueError("meant_for_invoice needs email_typo_of: whose invoice it is")
+        return self
+
+
+class Refund(_Happening):
+    """Someone refunds a paid invoice's charge in the Stripe dashboard."""
+
+    type: Literal["refund"]
+    customer: str
+    invoice: str
+    amount: Annotated[int, Field(gt=0)] | None = Field(
+        None, description="minor units; default all that is left of the charge"
+    )
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] = "requested_by_customer"
 
 
 class DuplicateInvoice(_Happening):
@@ -129,6 +151,32 @@ class DuplicateInvoice(_Happening):
     amount: MinorUnits
     kept_invoice_number: str
     duplicate_invoice_number: str
+
+
+class UndepositedFundsEntry(_Happening):
+    """A journal entry keyed by hand in NetSuite against Undeposited Funds."""
+
+    type: Literal["undeposited_funds_entry"]
+    id: str = Field(min_length=1, description="a name the correction refers to")
+    amount: int = Field(description="minor units; positive debits Undeposited Funds")
+    offset_account: str = "4000"
+    on: date | None = Field(None, description="the entry's date; default the day of `at`")
+    memo: str | None = None
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> UndepositedFundsEntry:
+        if self.amount == 0:
+            raise ValueError("amount must not be zero")
+        return self
+
+
+class UndepositedFundsCorrection(_Happening):
+    """The hand-keyed entry reversed by a correcting journal entry."""
+
+    type: Literal["undeposited_funds_correction"]
+    entry: str = Field(description="the id of the undeposited_funds_entry it reverses")
+    on: date | None = Field(None, description="the correction's date; default the day of `at`")
+    memo: str | None = None
 
 
 class LineItem(_Strict):
@@ -160,9 +208,12 @@ Happening = Annotated[
     | Payment
     | Payout
     | OrphanPayment
+    | Refund
     | DuplicateInvoice
     | RampTransaction
-    | SaasContractApproved,
+    | SaasContractApproved
+    | UndepositedFundsEntry
+    | UndepositedFundsCorrection,
     Field(discriminator="type"),
 ]
 
@@ -198,6 +249,22 @@ class Scenario(_Strict):
                 value = getattr(happening, name, None)
                 if value is not None and value not in known:
                     raise _FieldError(f"happenings.{index}.{name}", f"unknown customer {value!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _corrections_follow_entries(self) -> Scenario:
+        entries: set[str] = set()
+        in_time = sorted(enumerate(self.happenings), key=lambda pair: (pair[1].at, pair[0]))
+        for index, happening in in_time:
+            if isinstance(happening, UndepositedFundsEntry):
+                entries.add(happening.id)
+            elif (
+                isinstance(happening, UndepositedFundsCorrection) and happening.entry not in entries
+            ):
+                raise _FieldError(
+                    f"happenings.{index}.entry",
+                    f"no undeposited_funds_entry {happening.entry!r} before it",
+                )
         return self
 
 

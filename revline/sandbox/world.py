@@ -25,9 +25,11 @@ from revline.core.runtime import Runtime, Worker, from_settings
 from revline.db.migrate import upgrade
 from revline.providers.mail.sim import MailSimulator
 from revline.providers.netsuite.sim import NetSuiteSimulator
+from revline.providers.netsuite.sim.books import UNDEPOSITED_FUNDS
 from revline.providers.ramp.sim import RampSimulator
 from revline.providers.simulator import LoopbackServer
 from revline.providers.stripe.sim import StripeSimulator
+from revline.providers.stripe.sim.errors import StripeApiError
 from revline.providers.stripe.sim.state import CARD_SUCCEEDS, CardOutcome, FeeSchedule
 from revline.sandbox.scenario import (
     CardUpdated,
@@ -41,8 +43,11 @@ from revline.sandbox.scenario import (
     PaymentSucceeds,
     Payout,
     RampTransaction,
+    Refund,
     SaasContractApproved,
     Scenario,
+    UndepositedFundsCorrection,
+    UndepositedFundsEntry,
 )
 
 APPROVER = "sandbox-approver"
@@ -89,7 +94,10 @@ class World:
         self.later: list[Later] = []
         self.customers: dict[str, dict[str, str]] = {}  # scenario id → provider ids
         self.invoices: dict[str, str] = {}  # Stripe invoice id → NetSuite invoice id
+        self.unrecorded: set[str] = set()  # Stripe invoices the connector misses when paid
         self.cardholders: dict[str, str] = {}  # scenario cardholder → Ramp user id
+        # scenario entry id → its journal lines (account number, signed minor units)
+        self.journal_entries: dict[str, list[tuple[str, int]]] = {}
         self._started = False
         workdir.mkdir(parents=True, exist_ok=True)
         self.database = workdir / "revline.db"
@@ -248,7 +256,11 @@ class World:
                 return
             invoice = event["data"]["object"]
             ns_invoice = self.invoices.get(invoice["id"])
-            if ns_invoice is None or invoice["amount_paid"] == 0:
+            if (
+                ns_invoice is None
+                or invoice["amount_paid"] == 0
+                or invoice["id"] in self.unrecorded
+            ):
                 return
             self.netsuite.books.record_customer_payment(
                 ns_invoice,
@@ -333,6 +345,8 @@ class World:
             invoice = self._invoice(
                 happening.customer, happening.invoice, happening.invoice_number, happening.amount
             )
+            if not happening.recorded_in_netsuite:
+                self.unrecorded.add(invoice)
             state.attempt_payment(invoice, CARD_SUCCEEDS)
             return f"{invoice}: paid by card"
         if isinstance(happening, Payout):
@@ -351,10 +365,18 @@ class World:
             )
             return f"payout {payout['id']} of {payout['amount']} created"
         if isinstance(happening, OrphanPayment):
+            if happening.meant_for_invoice and happening.email_typo_of:
+                self.netsuite.books.add_invoice(
+                    self.customers[happening.email_typo_of]["netsuite"],
+                    happening.amount,
+                    number=happening.meant_for_invoice,
+                )
             payment = state.orphan_payment(
                 happening.email, happening.amount, self.currency, via=happening.via
             )
             return f"orphan payment {payment.charge['id']} from {happening.email}"
+        if isinstance(happening, Refund):
+            return self._refund(happening)
         if isinstance(happening, DuplicateInvoice):
             return self._duplicate_invoice(happening)
         if isinstance(happening, RampTransaction):
@@ -371,6 +393,8 @@ class World:
             return f"Ramp transaction {transaction.id} at {happening.merchant}"
         if isinstance(happening, SaasContractApproved):
             return self._sandbox_event("saas_contract.approved", happening)
+        if isinstance(happening, UndepositedFundsEntry | UndepositedFundsCorrection):
+            return self._journal_entry(happening)
         raise AssertionError(f"unhandled happening {happening!r}")
 
     def _open_invoice(self, customer: str) -> str:
@@ -379,6 +403,22 @@ class World:
             if invoice["customer"] == stripe_customer and invoice["status"] == "open":
                 return str(invoice["id"])
         raise InvalidScenario(f"payment_succeeds: {customer} has no open invoice")
+
+    def _refund(self, happening: Refund) -> str:
+        """Someone refunds the charge that paid an invoice, in the Stripe dashboard: the refund
+        leaves the balance and reaches the next payout as a line of its own."""
+        state = self.stripe.state
+        paid_by = self.customers[happening.customer]["stripe"]
+        charge = self._charge_of(happening.invoice)
+        if charge is None or state.get("charge", charge)["customer"] != paid_by:
+            raise InvalidScenario(
+                f"refund: {happening.invoice} is not an invoice {happening.customer} paid by card"
+            )
+        try:
+            refund = state.create_refund(charge, amount=happening.amount, reason=happening.reason)
+        except StripeApiError as exc:
+            raise InvalidScenario(f"refund of {happening.invoice}: {exc.message}") from exc
+        return f"{happening.invoice}: {refund['amount']} refunded ({happening.reason})"
 
     def _duplicate_invoice(self, happening: DuplicateInvoice) -> str:
         """Two NetSuite invoices for one obligation, and the customer paid both through Stripe."""
@@ -403,6 +443,29 @@ class World:
             f"{happening.customer}: {happening.duplicate_invoice_number} duplicates "
             f"{happening.kept_invoice_number}; both paid"
         )
+
+    def _journal_entry(self, happening: UndepositedFundsEntry | UndepositedFundsCorrection) -> str:
+        """Someone in finance keys a journal entry against Undeposited Funds, or reverses one
+        with a correcting entry (dated in the month it corrects, when ``on`` says so)."""
+        books = self.netsuite.books
+        on = happening.on or self.runtime.calendar.business_date(happening.at)
+        if isinstance(happening, UndepositedFundsEntry):
+            account = books.row(
+                "SELECT acctnumber FROM account WHERE id = ?",
+                (books.account_id(UNDEPOSITED_FUNDS),),
+            )
+            assert account is not None
+            lines = [
+                (str(account["acctnumber"]), happening.amount),
+                (happening.offset_account, -happening.amount),
+            ]
+            self.journal_entries[happening.id] = lines
+            memo = happening.memo or f"hand-keyed entry {happening.id}"
+        else:
+            lines = [(number, -amount) for number, amount in self.journal_entries[happening.entry]]
+            memo = happening.memo or f"correction of {happening.entry}"
+        entry = books.add_journal_entry(lines, on=on, memo=memo, currency=self.currency.upper())
+        return f"journal entry {entry} on {on.isoformat()}: {memo}"
 
     def _customer_replies(self, happening: CustomerReplies) -> str:
         """A reply in the customer's own words reaches the team as a sandbox event, which the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from revline.db.models import Case
+from revline.playbooks.cash.payout_day import payouts_of
 from revline.sandbox.runner import Run, report
 from revline.sandbox.scenario import load
 from revline.sandbox.world import World
@@ -95,6 +97,76 @@ def test_the_same_day_run_twice_posts_one_deposit(tmp_path: Path) -> None:
         assert len(world.netsuite.books.deposits()) == 1
         rerun = report(world)
     assert len(_actions(rerun, "netsuite.deposit.create")) == 1
+
+
+def test_a_refund_is_its_own_deposit_line_and_the_payout_waits_for_its_orphan(
+    tmp_path: Path,
+) -> None:
+    with World(load(CASH / "payout_with_refund_and_orphan.json"), tmp_path) as world:
+        first = Run(world).play()
+        # Bluefin's payment went out on the first payout, deposited on 2 December; the refund of
+        # its invoice, made in the dashboard on the 2nd, reaches the second payout.
+        (earlier,) = _actions(first, "netsuite.deposit.create")
+        assert (earlier["status"], earlier["at"]) == ("applied", "2026-12-02T08:00:00-05:00")
+        (refund,) = world.stripe.state.newest_first("refund")
+        assert (refund["amount"], refund["reason"]) == (180_000, "requested_by_customer")
+
+        # 4 December: the second payout has an orphan, so nothing is posted for it; the orphan
+        # is flagged and its investigation opens the same morning, and the day is an exception.
+        (flag,) = _actions(first, "revline.orphan.flag")
+        (orphan,) = _cases(first, "orphan_payment")
+        assert orphan["opened_at"] == "2026-12-04T08:00:00-05:00"
+        with world.runtime.db.read() as session:
+            day = payouts_of(session, date(2026, 12, 4))
+        assert (day.state, day.queue) == ("exceptions", "ar_specialist")
+        deposited, waiting = day.payouts
+        assert (deposited.payout, deposited.status) == (earlier["subject"], "already_deposited")
+        assert (waiting.status, waiting.deposit, waiting.arrival) == (
+            "orphans_pending",
+            None,
+            date(2026, 12, 3),
+        )
+        (unmatched,) = [t for t in waiting.transactions if t.status == "unmatched"]
+        assert waiting.unresolved == [unmatched.transaction]
+        assert unmatched.charge == flag["subject"]
+        assert unmatched.orphan_case is not None
+        assert unmatched.orphan_case.case_id == orphan["id"]
+
+        # The AR specialist learns the payment was for a new Acme invoice: raises it in NetSuite,
+        # records the payment with its Stripe charge id, and reruns the morning.
+        books = world.netsuite.books
+        invoice = books.add_invoice(
+            world.customers["acme"]["netsuite"], 42_000, number="INV-2026-1230"
+        )
+        books.record_customer_payment(invoice, stripe_charge_id=flag["subject"])
+        world.worker.router.decide_now(day.case_id, "user:priya", {"reason": "orphan recorded"})
+        world.worker.drain()
+        after = report(world)
+        with world.runtime.db.read() as session:
+            rerun = payouts_of(session, date(2026, 12, 4))
+
+    (deposit,) = [
+        a for a in _actions(after, "netsuite.deposit.create") if a["subject"] == waiting.payout
+    ]
+    assert deposit["status"] == "applied"
+    params = deposit["params"]
+    # 2.9 % + 30¢ on Acme's 12,500.00 and the orphan's 420.00; the refund carries no fee.
+    fees = (36_250 + 30) + (1_218 + 30)
+    assert [(line["type"], line["amount"], line.get("account")) for line in params["lines"]] == [
+        ("payment", 1_250_000, None),
+        ("refund", -180_000, "4090"),
+        ("payment", 42_000, None),
+        ("fee", -fees, "6700-8"),
+    ]
+    assert params["lines"][1]["reference"] == refund["id"]
+    assert params["amount"] == waiting.amount == 1_250_000 - 180_000 + 42_000 - fees
+    assert deposit["result"]["total"] == params["amount"]
+    assert (rerun.state, rerun.payouts[1].status) == ("reconciled", "deposit_proposed")
+    assert rerun.payouts[1].deposit is not None
+    assert rerun.payouts[1].deposit.status == "applied"
+    # Recording the payment does not close the investigation: the AR specialist does.
+    assert [c["state"] for c in _cases(after, "orphan_payment")] == ["awaiting_cardholder"]
+    assert after["ledger"]["verified"] is True
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in CASH.glob("*.json")))

@@ -7,7 +7,16 @@ from revline.core.playbook import Playbook
 
 def playbooks() -> list[Playbook]:
     """The cash area's playbooks, for the default registry."""
+    from revline.playbooks.cash.close import MonthEndClose
+    from revline.playbooks.cash.close_variance import CloseVariance
+    from revline.playbooks.cash.duplicates import DuplicateInvoiceResolution
     from revline.playbooks.cash.orphans import OrphanPaymentInvestigation
     from revline.playbooks.cash.payouts import PayoutReconciliation
 
-    return [PayoutReconciliation(), OrphanPaymentInvestigation()]
+    return [
+        PayoutReconciliation(),
+        OrphanPaymentInvestigation(),
+        DuplicateInvoiceResolution(),
+        MonthEndClose(),
+        CloseVariance(),
+    ]

@@ -1,11 +1,12 @@
 """Findings one playbook hands to another, through Revline's own inbox.
 
 A playbook cannot open another playbook's case; the daily payout reconciliation finds orphan
-payments, and each must become an ``orphan_payment`` case the same morning. It proposes a
-``revline.orphan.flag`` action per orphan; carrying it out records an event of source
-``finding`` (apart from the action outcomes of source ``revline``), one per charge and
-insert-or-ignore, which the orphan playbook routes like any other. The flag is an action, so it
-is in the ledger, obeys shadow mode and the emergency stop, and a second run flags nothing twice.
+payments and paid duplicate invoices, and each must become its own case (``orphan_payment``,
+``duplicate_invoice``) the same morning. It proposes a ``revline.<finding>.flag`` action per
+finding; carrying it out records an event of source ``finding`` (apart from the action outcomes
+of source ``revline``), one per subject and insert-or-ignore, which the other playbook routes
+like any other. The flag is an action, so it is in the ledger, obeys shadow mode and the
+emergency stop, and a second run flags nothing twice.
 """
 
 from __future__ import annotations
@@ -16,23 +17,35 @@ from typing import Any
 from revline.clock import Clock
 from revline.core import inbox
 from revline.db.engine import Database
-from revline.providers.base import ActionRequest, Handlers
+from revline.providers.base import ActionRequest, Handler, Handlers
 
 FINDING_SOURCE = "finding"
 ORPHAN_FLAG = "revline.orphan.flag"
 ORPHAN_FLAGGED = "orphan_payment.flagged"
+DUPLICATE_FLAG = "revline.duplicate.flag"
+DUPLICATE_FLAGGED = "duplicate_invoice.flagged"
+
+# Action kind → (the finding's event type, the prefix of its external id).
+_FINDINGS = {
+    ORPHAN_FLAG: (ORPHAN_FLAGGED, "orphan_payment"),
+    DUPLICATE_FLAG: (DUPLICATE_FLAGGED, "duplicate_invoice"),
+}
 
 
 def register(handlers: Handlers, db: Database, clock: Clock) -> None:
-    """The handler of ``revline.orphan.flag``: record the finding as an inbox event."""
+    """The handlers of the ``revline.*.flag`` actions: record each finding as an inbox event."""
+    for kind, (event_type, prefix) in _FINDINGS.items():
+        handlers.register(kind, _recorder(db, clock, event_type, prefix))
 
-    def flag_orphan(request: ActionRequest) -> Mapping[str, Any]:
-        external_id = f"orphan_payment:{request.subject}"
+
+def _recorder(db: Database, clock: Clock, event_type: str, prefix: str) -> Handler:
+    def record_finding(request: ActionRequest) -> Mapping[str, Any]:
+        external_id = f"{prefix}:{request.subject}"
         event = inbox.IncomingEvent(
-            FINDING_SOURCE, external_id, ORPHAN_FLAGGED, clock.now(), dict(request.params)
+            FINDING_SOURCE, external_id, event_type, clock.now(), dict(request.params)
         )
         with db.write() as session:
             (new,) = inbox.record(session, [event], clock.now())
         return {"event": external_id, "replayed": not new}
 
-    handlers.register(ORPHAN_FLAG, flag_orphan)
+    return record_finding

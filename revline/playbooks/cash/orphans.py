@@ -11,6 +11,7 @@ never parked in a suspense account.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,9 +44,15 @@ ORPHAN_PAYMENT = CaseKind(
 QUEUE = "ar_specialist"
 
 
+APPLY_MATCH = "netsuite.customer_payment.create"
+
+
 class OrphanPaymentInvestigation(Playbook):
     name = "orphan_payment"
     case_kind = ORPHAN_PAYMENT
+    # Applying a proposed match is an action the AR specialist approves; its outcome closes
+    # the case (or brings a refusal back to her).
+    follows_outcomes = True
 
     def case_for(self, event: EventView) -> CaseRef | None:
         if event.source != FINDING_SOURCE or event.type != ORPHAN_FLAGGED:
@@ -85,6 +92,8 @@ class OrphanPaymentInvestigation(Playbook):
 
     def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
         trigger = facts.trigger
+        if trigger.kind == "action" and trigger.event is not None and case.state != "resolved":
+            return _match_outcome(trigger.event.payload)
         if trigger.kind not in ("event", "timer") or case.state == "resolved":
             return Decision("nothing new for this orphan payment")
         if case.state in ("match_proposed", "awaiting_cardholder") and trigger.kind == "event":
@@ -94,6 +103,7 @@ class OrphanPaymentInvestigation(Playbook):
             return Decision(
                 "cause found: " + "; ".join(evidence),
                 state="match_proposed",
+                actions=_apply_match(facts, evidence),
                 next_action_at=None,
                 data={"evidence": evidence, **_proposal(facts)},
                 queue=QUEUE,
@@ -169,3 +179,42 @@ def _proposal(facts: Facts) -> dict[str, Any]:
         "proposed_customer": candidates[0].customer_id,
         "proposed_invoices": facts["invoices"],
     }
+
+
+def _apply_match(facts: Facts, evidence: list[str]) -> tuple[ActionSpec, ...]:
+    """With one open invoice of the payment's amount for the probable customer, the match is
+    ready to apply — recording the payment against it — once the AR specialist approves."""
+    if len(facts["invoices"]) != 1:
+        return ()
+    charge = facts["charge"]
+    invoice = facts["invoices"][0]
+    return (
+        ActionSpec(
+            APPLY_MATCH,
+            subject=charge.id,
+            params={"invoice": invoice["id"], "charge": charge.id, "amount": charge.amount},
+            requires_role=QUEUE,
+            approval_reason=(
+                f"apply the proposed match to invoice {invoice['number']}: " + "; ".join(evidence)
+            ),
+        ),
+    )
+
+
+def _match_outcome(outcome: Mapping[str, Any]) -> Decision:
+    """What became of applying the match."""
+    if outcome.get("kind") != APPLY_MATCH:
+        return Decision(f"{outcome.get('kind')} {outcome.get('status')}")
+    if outcome.get("status") == "applied":
+        result = outcome.get("result") or {}
+        return Decision(
+            f"the match was applied: customer payment {result.get('payment')} recorded against "
+            f"invoice {outcome['params'].get('invoice')}; the payout is deposited on the next "
+            "morning's run",
+            state="resolved",
+            queue=None,
+        )
+    return Decision(
+        f"applying the match failed ({outcome.get('error')}): the AR specialist takes it",
+        queue=QUEUE,
+    )

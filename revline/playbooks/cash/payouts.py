@@ -4,8 +4,10 @@ For every Stripe payout that arrived since the last working day (and any within 
 that is still not deposited), its balance transactions are matched to the customer payments
 waiting in NetSuite's Undeposited Funds, and one deposit is proposed per payout, keyed by the
 payout id so a second run posts nothing twice. A payment with no NetSuite record is flagged as
-an orphan the same morning and its payout waits: nothing goes to a suspense account. A payout
-whose lines do not tie to the cent is not posted; the variance stays on the case for a person.
+an orphan the same morning and its payout waits: nothing goes to a suspense account. A payment
+that paid a duplicate of an invoice already paid is flagged for duplicate resolution (its money
+is real: the deposit still takes it). A payout whose lines do not tie to the cent is not posted;
+the variance stays on the case for a person.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from revline.core.playbook import (
     Trigger,
 )
 from revline.core.scheduler import SCHEDULE_SOURCE, DailyAt
+from revline.playbooks.cash import duplicates
 from revline.playbooks.cash.deposit import PAYMENT_TYPES, DepositPlan, compose
-from revline.playbooks.cash.flags import ORPHAN_FLAG
-from revline.providers.netsuite.records import CustomerPayment
+from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG
+from revline.providers.netsuite.records import CustomerPayment, Invoice, InvoiceStatus
 from revline.providers.stripe.records import BalanceTransaction, Charge, Payout
 from revline.reconcile import Entry, MatchReport, MatchRules, MatchStatus, match
 
@@ -41,11 +44,15 @@ PAYOUT_RECONCILIATION = CaseKind(
     name="payout_reconciliation",
     initial="open",
     transitions={
-        "open": frozenset({"reconciled", "exceptions"}),
-        "exceptions": frozenset({"reconciled"}),
+        "open": frozenset({"reconciled", "exceptions", "recording"}),
+        "recording": frozenset({"reconciled", "exceptions"}),
+        "exceptions": frozenset({"reconciled", "recording"}),
     },
     terminal=frozenset({"reconciled"}),
 )
+# A Stripe payment whose NetSuite invoice is there but whose customer payment is not (the
+# connector missed it) is recorded, not orphaned; the payout is reconciled again once it is.
+RECORD_PAYMENT = "netsuite.customer_payment.create"
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,8 @@ class PayoutReconciliation(Playbook):
 
     name = "payout_reconciliation"
     case_kind = PAYOUT_RECONCILIATION
+    # A recorded customer payment brings the day's reconciliation back, to deposit the payout.
+    follows_outcomes = True
 
     def schedules(self, policy: Policy) -> list[DailyAt]:
         return [DailyAt(SCHEDULE, policy.payout_reconciliation_time)]
@@ -138,7 +147,7 @@ class PayoutReconciliation(Playbook):
         return CaseRef(subject=f"payouts:{event.payload['business_date']}")
 
     def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
-        if trigger.kind not in ("event", "manual"):
+        if not _reconciles(trigger):
             return Facts(trigger)
         stripe = enrichment.adapters["stripe"]
         netsuite = enrichment.adapters["netsuite"]
@@ -161,12 +170,27 @@ class PayoutReconciliation(Playbook):
                         charges[txn.source] = stripe.get_charge(txn.source)
             arrived_on = calendar.business_date(payout.arrival_date)
             settled.append(SettledPayout(payout, transactions, charges, deposited, arrived_on))
+        undeposited = list(netsuite.undeposited_payments())
+        recorded = {p.stripe_charge_id for p in undeposited}
+        invoiced = {}  # charge id → its open NetSuite invoice, for payments NetSuite lacks
+        for item in settled:
+            for charge in item.charges.values():
+                if charge.id not in recorded and charge.invoice:
+                    found = [
+                        i
+                        for i in netsuite.invoices_by_stripe_invoice(charge.invoice)
+                        if i.status is InvoiceStatus.OPEN
+                    ]
+                    if len(found) == 1:
+                        invoiced[charge.id] = found[0]
         return Facts(
             trigger,
             {
                 "business_date": today,
                 "payouts": settled,
-                "undeposited": list(netsuite.undeposited_payments()),
+                "undeposited": undeposited,
+                "invoices": _invoices_of_payers(settled, undeposited, netsuite, today),
+                "invoiced": invoiced,
             },
         )
 
@@ -182,14 +206,31 @@ class PayoutReconciliation(Playbook):
             payout = settled.payout
             if settled.arrived_on < oldest:
                 continue
+            # What a reader of the day needs about every payout, deposited or not.
+            known: dict[str, Any] = {
+                "payout": payout.id,
+                "amount": payout.amount,
+                "currency": payout.currency.upper(),
+                "arrival": settled.arrived_on.isoformat(),
+            }
             if settled.deposited:
-                summary.append({"payout": payout.id, "status": "already_deposited"})
+                summary.append({**known, "status": "already_deposited"})
                 continue
             result = reconcile(settled, facts["undeposited"], policy)
             plan = result.plan
-            orphans = [m for m in result.report.matches if m.status is MatchStatus.UNMATCHED]
+            unmatched = [m for m in result.report.matches if m.status is MatchStatus.UNMATCHED]
+            recording = [
+                spec
+                for m in unmatched
+                if (spec := _record_payment(settled, m.left, facts["invoiced"])) is not None
+            ]
+            actions += recording
+            recorded = {spec.subject for spec in recording}
+            orphans = [m for m in unmatched if _charge_of(settled, m.left) not in recorded]
             for orphan in orphans:
                 actions.append(_orphan_flag(settled, orphan.left))
+            found = _duplicates_paid_by(settled, facts["undeposited"], facts["invoices"], policy)
+            actions += found
             if plan.postable:
                 actions.append(
                     ActionSpec(
@@ -199,14 +240,14 @@ class PayoutReconciliation(Playbook):
                     )
                 )
                 status = "deposit_proposed"
+            elif recording and len(recording) == len(unmatched):
+                status = "recording_payments"
             else:
                 exceptions += 1
                 status = "orphans_pending" if orphans else "variance"
             summary.append(
                 {
-                    "payout": payout.id,
-                    "amount": payout.amount,
-                    "currency": plan.currency,
+                    **known,
                     "status": status,
                     "fees": plan.fees,
                     "variance": plan.variance if not plan.unresolved else None,
@@ -224,14 +265,19 @@ class PayoutReconciliation(Playbook):
                 }
             )
         deposits = sum(1 for a in actions if a.kind == "netsuite.deposit.create")
-        flagged = len(actions) - deposits
+        flagged = sum(1 for a in actions if a.kind == ORPHAN_FLAG)
+        doubled = sum(1 for a in actions if a.kind == DUPLICATE_FLAG)
+        recorded_now = sum(1 for a in actions if a.kind == RECORD_PAYMENT)
         explanation = (
             f"{len(summary)} payout(s) for {today.isoformat()}: {deposits} deposit(s) proposed, "
-            f"{flagged} orphan payment(s) flagged, {exceptions} payout(s) held for a person"
+            f"{recorded_now} missing customer payment(s) recorded from their invoices, "
+            f"{flagged} orphan payment(s) flagged, {doubled} duplicate invoice(s) flagged, "
+            f"{exceptions} payout(s) held for a person"
         )
+        state = "exceptions" if exceptions else "recording" if recorded_now else "reconciled"
         return Decision(
             explanation,
-            state="exceptions" if exceptions else "reconciled",
+            state=state,
             actions=tuple(actions),
             data={"business_date": today.isoformat(), "payouts": summary},
             queue="ar_specialist" if exceptions else None,
@@ -239,10 +285,48 @@ class PayoutReconciliation(Playbook):
 
 
 def business_date_of(case: CaseView, trigger: Trigger) -> date:
-    """The morning's date: from the schedule event, else (a person's rerun) the case's."""
-    if trigger.event is not None:
+    """The morning's date: from the schedule event, else (a person's rerun, a recorded
+    payment) the case's."""
+    if trigger.event is not None and trigger.event.source == SCHEDULE_SOURCE:
         return date.fromisoformat(str(trigger.event.payload["business_date"]))
     return date.fromisoformat(case.subject.removeprefix("payouts:"))
+
+
+def _reconciles(trigger: Trigger) -> bool:
+    """The morning run, a person's rerun, or a customer payment just recorded; the outcomes of
+    the case's other actions (a deposit posted, a finding flagged) change nothing."""
+    if trigger.kind in ("event", "manual"):
+        return True
+    event = trigger.event
+    return (
+        trigger.kind == "action"
+        and event is not None
+        and event.payload.get("kind") == RECORD_PAYMENT
+        and event.payload.get("status") == "applied"
+    )
+
+
+def _charge_of(settled: SettledPayout, txn_id: str) -> str | None:
+    return next((t.source for t in settled.transactions if t.id == txn_id), None)
+
+
+def _record_payment(
+    settled: SettledPayout, txn_id: str, invoiced: dict[str, Invoice]
+) -> ActionSpec | None:
+    """The customer payment NetSuite lacks, for a payment whose invoice it holds."""
+    txn = next(t for t in settled.transactions if t.id == txn_id)
+    invoice = invoiced.get(txn.source or "")
+    if (
+        invoice is None
+        or invoice.currency != txn.currency.upper()
+        or invoice.amount_remaining < txn.amount
+    ):
+        return None
+    return ActionSpec(
+        RECORD_PAYMENT,
+        subject=str(txn.source),
+        params={"invoice": invoice.id, "charge": txn.source, "amount": txn.amount},
+    )
 
 
 def _orphan_flag(settled: SettledPayout, txn_id: str) -> ActionSpec:
@@ -260,3 +344,59 @@ def _orphan_flag(settled: SettledPayout, txn_id: str) -> ActionSpec:
             "email": (charge.billing_email or charge.receipt_email) if charge else None,
         },
     )
+
+
+def _invoices_of_payers(
+    settled: list[SettledPayout],
+    undeposited: list[CustomerPayment],
+    netsuite: Any,
+    today: date,
+) -> list[Invoice]:
+    """Recent invoices of every customer with a payment on a payout still to deposit: where a
+    paid duplicate of an invoice would show."""
+    charges = {
+        txn.source for s in settled if not s.deposited for txn in s.transactions if txn.source
+    }
+    payers = sorted({p.customer_id for p in undeposited if p.stripe_charge_id in charges})
+    since = today - timedelta(days=MAX_LOOKBACK_DAYS + duplicates.MAX_WINDOW_DAYS)
+    return list(netsuite.customer_invoices(payers, since))
+
+
+def _duplicates_paid_by(
+    settled: SettledPayout,
+    undeposited: list[CustomerPayment],
+    invoices: list[Invoice],
+    policy: Policy,
+) -> list[ActionSpec]:
+    """A flag for each duplicate invoice paid by one of this payout's payments."""
+    charges = {txn.source for txn in settled.transactions if txn.source}
+    paid_by = {
+        invoice: payment
+        for payment in undeposited
+        if payment.stripe_charge_id in charges
+        for invoice in payment.applied_invoices
+    }
+    flags = []
+    for pair in duplicates.find_duplicates(invoices, policy.duplicate_invoice_window_days):
+        payment = paid_by.get(pair.duplicate.id)
+        if payment is None:
+            continue
+        flags.append(
+            ActionSpec(
+                DUPLICATE_FLAG,
+                subject=pair.duplicate.id,
+                params={
+                    "invoice": pair.duplicate.id,
+                    "invoice_number": pair.duplicate.number,
+                    "kept_invoice": pair.kept.id,
+                    "kept_invoice_number": pair.kept.number,
+                    "customer": pair.duplicate.customer_id,
+                    "amount": pair.duplicate.amount,
+                    "currency": pair.duplicate.currency,
+                    "charge": payment.stripe_charge_id,
+                    "payment": payment.id,
+                    "payout": settled.payout.id,
+                },
+            )
+        )
+    return flags

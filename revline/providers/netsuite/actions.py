@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from revline.clock import to_utc
+from revline.money import Money
 from revline.providers.base import ActionRequest, Handlers
 from revline.providers.netsuite import errors
 from revline.providers.netsuite.client import NetSuiteAdapter, TimelineEntry
@@ -21,6 +22,8 @@ REVENUE_HOLD = "netsuite.revenue.hold"
 REVENUE_RESUME = "netsuite.revenue.resume"
 DEPOSIT_CREATE = "netsuite.deposit.create"
 INVOICE_VOID = "netsuite.invoice.void"
+REVENUE_EXIT = "netsuite.revenue.exit"
+CUSTOMER_REFUND_CREATE = "netsuite.customer_refund.create"
 CUSTOMER_LOG_MESSAGE = "netsuite.customer.log_message"
 CUSTOMER_PAYMENT_CREATE = "netsuite.customer_payment.create"
 DEFAULT_HOLD_REASON = "dunning"
@@ -36,6 +39,8 @@ def register(
     handlers.register(REVENUE_RESUME, actions.resume_revenue)
     handlers.register(DEPOSIT_CREATE, actions.create_deposit)
     handlers.register(INVOICE_VOID, actions.void_invoice)
+    handlers.register(REVENUE_EXIT, actions.exit_revenue)
+    handlers.register(CUSTOMER_REFUND_CREATE, actions.refund_customer)
     handlers.register(CUSTOMER_LOG_MESSAGE, actions.log_message)
     handlers.register(CUSTOMER_PAYMENT_CREATE, actions.create_customer_payment)
 
@@ -116,17 +121,50 @@ class NetSuiteActions:
         }
 
     def void_invoice(self, request: ActionRequest) -> Mapping[str, Any]:
-        """``netsuite.invoice.void`` {invoice}: void by internal id or document number."""
+        """``netsuite.invoice.void`` {invoice[, unapply_payments]}: void by internal id or
+        document number; with ``unapply_payments`` a paid invoice's payments come off first."""
         invoice = self.adapter.resolve_invoice(_text(request.params, "invoice"))
-        voided, replayed = self.adapter.void_invoice(
-            invoice.id, idempotency_key=request.idempotency_key
+        unapply = request.params.get("unapply_payments", False)
+        if not isinstance(unapply, bool):
+            raise errors.refused("params.unapply_payments must be true or false")
+        voided = self.adapter.void_invoice(
+            invoice.id, idempotency_key=request.idempotency_key, unapply_payments=unapply
         )
         return {
-            "invoice": voided.id,
-            "number": voided.number,
-            "status": voided.status.value,
-            "replayed": replayed,
+            "invoice": voided.invoice.id,
+            "number": voided.invoice.number,
+            "status": voided.invoice.status.value,
+            "unapplied_payments": list(voided.unapplied_payments),
+            "replayed": voided.replayed,
         }
+
+    def exit_revenue(self, request: ActionRequest) -> Mapping[str, Any]:
+        """``netsuite.revenue.exit`` {invoice, reason}: the invoice leaves the recognition
+        schedule (its revenue plans are removed)."""
+        invoice = self.adapter.resolve_invoice(_text(request.params, "invoice"))
+        reason = _text(request.params, "reason")
+        removed = self.adapter.exit_revenue(
+            invoice.id, reason, idempotency_key=request.idempotency_key
+        )
+        return {"invoice": invoice.id, "reason": reason, "removed_plans": removed}
+
+    def refund_customer(self, request: ActionRequest) -> Mapping[str, Any]:
+        """``netsuite.customer_refund.create`` {payment, amount, currency, account, memo}: a
+        customer refund of an unapplied payment, from the account the Stripe refund settles
+        against."""
+        params = request.params
+        amount = params.get("amount")
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise errors.refused("params.amount must be a positive integer in minor units")
+        account = self.adapter.account_by_number(_text(params, "account"))
+        refund_id, replayed = self.adapter.refund_customer(
+            _text(params, "payment"),
+            Money(amount, _text(params, "currency")),
+            str(account.number),
+            memo=_text(params, "memo"),
+            idempotency_key=request.idempotency_key,
+        )
+        return {"customer_refund": refund_id, "amount": amount, "replayed": replayed}
 
     def log_message(self, request: ActionRequest) -> Mapping[str, Any]:
         """``netsuite.customer.log_message`` {customer, sent_at, author, recipient, subject,

@@ -73,6 +73,15 @@ class RecognitionChange:
     replayed: bool
 
 
+@dataclass(frozen=True)
+class VoidedInvoice:
+    """An invoice as NetSuite holds it after the void, and the payments taken off it."""
+
+    invoice: Invoice
+    unapplied_payments: tuple[str, ...]
+    replayed: bool
+
+
 class NetSuiteAdapter:
     """One NetSuite account, over SuiteTalk REST, SuiteQL and Revline's RESTlet."""
 
@@ -339,6 +348,10 @@ class NetSuiteAdapter:
         """Customer payments still in Undeposited Funds, waiting for their payout's deposit."""
         return self._payments(queries.undeposited_payments())
 
+    def customer_payments_dated(self, start: date, end: date) -> list[CustomerPayment]:
+        """Customer payments dated from ``start`` to ``end`` inclusive (a period's receipts)."""
+        return self._payments(queries.payments_dated(start, end))
+
     def record_payment(
         self,
         invoice_id: str,
@@ -533,6 +546,10 @@ class NetSuiteAdapter:
             queries.revenue_plan(row) for row in self.suiteql(queries.revenue_plans_of(customer_id))
         ]
 
+    def held_revenue_plans(self) -> list[RevenuePlan]:
+        """Every revenue plan on hold, across customers: NetSuite is the record of the holds."""
+        return [queries.revenue_plan(row) for row in self.suiteql(queries.held_revenue_plans())]
+
     def hold_revenue(
         self, customer_id: str, reason: str, *, idempotency_key: str
     ) -> RecognitionChange:
@@ -562,17 +579,65 @@ class NetSuiteAdapter:
 
     # -- voiding -----------------------------------------------------------------------------------
 
-    def void_invoice(self, invoice_id: str, *, idempotency_key: str) -> tuple[Invoice, bool]:
-        """Void an invoice (never a credit memo); returns it as voided and whether it had been
-        voided already."""
-        answer = self.transport.restlet(
-            "void", {"type": "invoice", "id": internal_id(invoice_id)}, idempotency_key
-        )
+    def void_invoice(
+        self, invoice_id: str, *, idempotency_key: str, unapply_payments: bool = False
+    ) -> VoidedInvoice:
+        """Void an invoice (never a credit memo). With ``unapply_payments`` the customer payments
+        applied to it are taken off first and stay on the customer as unapplied credit (a paid
+        duplicate invoice); otherwise NetSuite refuses to void a paid invoice."""
+        payload: dict[str, Any] = {"type": "invoice", "id": internal_id(invoice_id)}
+        if unapply_payments:
+            payload["unapply_payments"] = True
+        answer = self.transport.restlet("void", payload, idempotency_key)
         invoice = self.invoice(invoice_id)
         if invoice is None or invoice.status is not InvoiceStatus.VOIDED:
             raise errors.unavailable(f"NetSuite did not report invoice {invoice_id} as voided")
-        replayed = bool(answer.get("replayed")) or bool(answer["result"].get("already_voided"))
-        return invoice, replayed
+        result = answer["result"]
+        return VoidedInvoice(
+            invoice=invoice,
+            unapplied_payments=tuple(str(p) for p in result.get("unapplied_payments", [])),
+            replayed=bool(answer.get("replayed")) or bool(result.get("already_voided")),
+        )
+
+    def exit_revenue(self, invoice_id: str, reason: str, *, idempotency_key: str) -> list[str]:
+        """Take an invoice out of the recognition schedule (its revenue plans removed); the
+        plans removed, none if it was out already. Refused once revenue was recognised."""
+        answer = self.transport.restlet(
+            "revenue_exit", {"invoice": internal_id(invoice_id), "reason": reason}, idempotency_key
+        )
+        return [str(plan) for plan in answer["result"].get("removed_plans", [])]
+
+    def refund_customer(
+        self,
+        payment_id: str,
+        amount: Money,
+        account_number: str,
+        *,
+        memo: str,
+        idempotency_key: str,
+    ) -> tuple[str, bool]:
+        """A customer refund record against an unapplied customer payment, paid from
+        ``account_number`` (the account the Stripe refund is deposited against); its id and
+        whether it was there already."""
+        answer = self.transport.restlet(
+            "customer_refund",
+            {
+                "payment": internal_id(payment_id),
+                "amount": str(amounts.to_major(amount.amount, amount.currency)),
+                "account": account_number,
+                "memo": memo,
+            },
+            idempotency_key,
+        )
+        return str(answer["result"]["id"]), bool(answer.get("replayed"))
+
+    def customer_invoices(self, customer_ids: list[str], since: date) -> list[Invoice]:
+        """The customers' invoices dated on or after ``since``, voided ones included."""
+        return [
+            queries.invoice(row)
+            for chunk in queries.chunks(customer_ids)
+            for row in self.suiteql(queries.customer_invoices_since(chunk, since))
+        ]
 
     # -- balances ----------------------------------------------------------------------------------
 

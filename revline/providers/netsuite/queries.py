@@ -227,6 +227,13 @@ def open_invoices(customer_id: str) -> str:
     )
 
 
+def customer_invoices_since(customer_ids: list[str], since: date) -> str:
+    return (
+        f"{_INVOICE} AND t.entity IN {id_list(customer_ids)} AND t.trandate >= {day(since)}"
+        " ORDER BY t.trandate, t.id"
+    )
+
+
 def invoice(row: Row) -> Invoice:
     currency = required(row, "currency")
     return Invoice(
@@ -270,6 +277,14 @@ def payments_by_idempotency_key(key: str) -> str:
 
 def undeposited_payments() -> str:
     return f"{_PAYMENT} AND t.status = '{NOT_DEPOSITED}' ORDER BY t.id"
+
+
+def payments_dated(start: date, end: date) -> str:
+    """Customer payments dated in ``[start, end]``, deposited or not."""
+    return (
+        f"{_PAYMENT} AND t.trandate >= {day(start)} AND t.trandate <= {day(end)}"
+        " ORDER BY t.trandate, t.id"
+    )
 
 
 def payment_applications(payment_ids: list[str]) -> str:
@@ -372,6 +387,18 @@ def revenue_plans_of(customer_id: str) -> str:
         " FROM revenueplan rp JOIN revenueelement re ON re.id = rp.createdfrom"
         " JOIN currency cur ON cur.id = re.currency"
         f" WHERE re.entity = {internal_id(customer_id)} ORDER BY rp.id"
+    )
+
+
+def held_revenue_plans() -> str:
+    """Every revenue plan with "Hold Revenue Recognition" set, whatever the customer."""
+    return (
+        "SELECT rp.id, rp.recordnumber, re.entity, re.sourcetransaction, rp.amount,"
+        " cur.symbol AS currency, rp.status, rp.is_hold_rev_rec,"
+        " rp.custrecord_revline_hold_reason"
+        " FROM revenueplan rp JOIN revenueelement re ON re.id = rp.createdfrom"
+        " JOIN currency cur ON cur.id = re.currency"
+        " WHERE rp.is_hold_rev_rec = 'T' ORDER BY re.entity, rp.id"
     )
 
 

@@ -78,6 +78,15 @@ def stop_auto_retry(adapter: StripeAdapter, request: ActionRequest) -> Result:
     }
 
 
+def send_invoice(adapter: StripeAdapter, request: ActionRequest) -> Result:
+    """``stripe.invoice.send``: Stripe emails the customer the invoice and its payment page,
+    for an invoice under manual control whose customer keeps Stripe's dunning."""
+    invoice = adapter.send_invoice(
+        _param(request, "invoice", default_subject=True), request.idempotency_key
+    )
+    return {"invoice": invoice.id, "status": invoice.status, "sent": True}
+
+
 def _dunning_result(change: DunningChange) -> Result:
     return {
         "customer": change.customer,
@@ -137,6 +146,7 @@ def create_refund(adapter: StripeAdapter, request: ActionRequest) -> Result:
 KINDS: Mapping[str, Callable[[StripeAdapter, ActionRequest], Result]] = {
     "stripe.invoice.pay": pay_invoice,
     "stripe.invoice.stop_auto_retry": stop_auto_retry,
+    "stripe.invoice.send": send_invoice,
     "stripe.customer.suppress_dunning": suppress_dunning,
     "stripe.customer.restore_dunning": restore_dunning,
     "stripe.portal_link.create": create_portal_link,

@@ -201,6 +201,16 @@ class StripeAdapter:
             )
             return Invoice.from_stripe(_json(updated))
 
+    def send_invoice(self, invoice_id: str, idempotency_key: str) -> Invoice:
+        """Have Stripe email the customer the invoice and its payment page
+        (``POST /v1/invoices/{id}/send``): Stripe's own email, sent even with ``auto_advance``
+        off."""
+        with self._requests():
+            sent = self._client.v1.invoices.send_invoice(
+                invoice_id, options={"idempotency_key": idempotency_key}
+            )
+            return Invoice.from_stripe(_json(sent))
+
     def pay_invoice(
         self, invoice_id: str, idempotency_key: str, attempt: int = 1
     ) -> InvoicePayment:
@@ -421,6 +431,22 @@ class StripeAdapter:
     def payout_transactions(self, payout_id: str) -> list[BalanceTransaction]:
         """Every balance transaction an automatic payout settled, and the payout's own."""
         params: BalanceTransactionListParams = {"payout": payout_id, "limit": PAGE}
+        with self._requests():
+            page = self._client.v1.balance_transactions.list(params=params)
+            return [BalanceTransaction.from_stripe(t) for t in self._all(page.auto_paging_iter())]
+
+    def list_balance_transactions(
+        self, *, created_from: datetime, created_until: datetime
+    ) -> list[BalanceTransaction]:
+        """Every balance transaction created in a window (bounds inclusive), newest first:
+        what moved the balance in a period, paid out or not."""
+        params: BalanceTransactionListParams = {
+            "created": {
+                "gte": int(created_from.timestamp()),
+                "lte": int(created_until.timestamp()),
+            },
+            "limit": PAGE,
+        }
         with self._requests():
             page = self._client.v1.balance_transactions.list(params=params)
             return [BalanceTransaction.from_stripe(t) for t in self._all(page.auto_paging_iter())]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from hypothesis import given, settings
@@ -11,9 +12,9 @@ from revline.config import Policy
 from revline.core.cases import CaseView
 from revline.core.playbook import Decision, Facts, Trigger
 from revline.playbooks.cash.deposit import compose
-from revline.playbooks.cash.flags import ORPHAN_FLAG
+from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG
 from revline.playbooks.cash.payouts import PayoutReconciliation, SettledPayout
-from revline.providers.netsuite.records import CustomerPayment
+from revline.providers.netsuite.records import CustomerPayment, Invoice, InvoiceStatus
 from revline.providers.stripe.records import BalanceTransaction, Payout
 
 AT = datetime(2026, 12, 2, 15, tzinfo=UTC)
@@ -57,7 +58,7 @@ def payout(transactions: list[BalanceTransaction], amount: int | None = None) ->
     )
 
 
-def ns_payment(n: int, amount: int) -> CustomerPayment:
+def ns_payment(n: int, amount: int, invoice: str = "9") -> CustomerPayment:
     return CustomerPayment(
         id=str(5000 + n),
         number=f"PYMT-{n}",
@@ -66,7 +67,7 @@ def ns_payment(n: int, amount: int) -> CustomerPayment:
         currency="USD",
         undeposited=True,
         date=AT.date(),
-        applied_invoices=("9",),
+        applied_invoices=(invoice,),
         stripe_charge_id=f"ch_{n}",
     )
 
@@ -115,7 +116,12 @@ def test_a_payout_that_does_not_tie_is_not_postable() -> None:
     assert not plan.postable
 
 
-def _decide(transactions: list[BalanceTransaction], payments: list[CustomerPayment]) -> Decision:
+def _decide(
+    transactions: list[BalanceTransaction],
+    payments: list[CustomerPayment],
+    invoices: list[Invoice] | None = None,
+    invoiced: dict[str, Invoice] | None = None,
+) -> Decision:
     settled = SettledPayout(payout(transactions), tuple(transactions), {}, False, date(2026, 12, 2))
     case = CaseView(
         id="cas_1",
@@ -135,7 +141,13 @@ def _decide(transactions: list[BalanceTransaction], payments: list[CustomerPayme
     )
     facts = Facts(
         Trigger("event", AT),
-        {"business_date": date(2026, 12, 3), "payouts": [settled], "undeposited": payments},
+        {
+            "business_date": date(2026, 12, 3),
+            "payouts": [settled],
+            "undeposited": payments,
+            "invoices": invoices or [],
+            "invoiced": invoiced or {},
+        },
     )
     return PayoutReconciliation().decide(case, facts, POLICY, AT)
 
@@ -172,3 +184,77 @@ def test_the_same_morning_decided_twice_proposes_the_same_deposit() -> None:
     first = _decide(transactions, [ns_payment(1, 180_000)])
     second = _decide(transactions, [ns_payment(1, 180_000)])
     assert first.actions == second.actions
+
+
+def ns_invoice(id_: str, number: str, amount: int, on: date) -> Invoice:
+    return Invoice(
+        id=id_,
+        number=number,
+        customer_id="7",
+        amount=amount,
+        amount_remaining=0,
+        currency="USD",
+        status=InvoiceStatus.PAID_IN_FULL,
+        date=on,
+        stripe_invoice_id=None,
+        stripe_charge_id=None,
+        stripe_subscription_id=None,
+        memo="Implementation fee",
+    )
+
+
+def test_a_payment_of_a_duplicate_invoice_is_flagged_and_still_deposited() -> None:
+    transactions = [txn(1, "charge", 180_000, 5_250), txn(2, "charge", 180_000, 5_250)]
+    payments = [ns_payment(1, 180_000, "11"), ns_payment(2, 180_000, "12")]
+    invoices = [
+        ns_invoice("11", "INV-2026-1301", 180_000, date(2026, 12, 1)),
+        ns_invoice("12", "INV-2026-1302", 180_000, date(2026, 12, 1)),
+    ]
+    decision = _decide(transactions, payments, invoices)
+    kinds = [(a.kind, a.subject) for a in decision.actions]
+    assert kinds == [(DUPLICATE_FLAG, "12"), ("netsuite.deposit.create", "po_1")]
+    flag = decision.actions[0].params
+    assert (flag["kept_invoice_number"], flag["invoice_number"]) == (
+        "INV-2026-1301",
+        "INV-2026-1302",
+    )
+    assert (flag["charge"], flag["payment"], flag["amount"]) == ("ch_2", "5002", 180_000)
+    assert decision.state == "reconciled"  # the money is real: the payout is deposited whole
+    assert "1 duplicate invoice(s) flagged" in decision.explanation
+
+
+def test_last_months_invoice_of_the_same_amount_is_not_a_duplicate() -> None:
+    transactions = [txn(2, "charge", 180_000, 5_250)]
+    invoices = [
+        ns_invoice("11", "INV-2026-1201", 180_000, date(2026, 11, 2)),
+        ns_invoice("12", "INV-2026-1302", 180_000, date(2026, 12, 2)),
+    ]
+    decision = _decide(transactions, [ns_payment(2, 180_000, "12")], invoices)
+    assert [a.kind for a in decision.actions] == ["netsuite.deposit.create"]
+
+
+def test_a_payment_netsuite_invoiced_but_never_recorded_is_recorded_not_orphaned() -> None:
+    transactions = [txn(1, "charge", 180_000, 5_250), txn(2, "charge", 42_000, 1_248)]
+    open_invoice = replace(
+        ns_invoice("12", "INV-2026-1302", 42_000, date(2026, 12, 1)),
+        status=InvoiceStatus.OPEN,
+        amount_remaining=42_000,
+    )
+    decision = _decide(transactions, [ns_payment(1, 180_000)], invoiced={"ch_2": open_invoice})
+    (record,) = decision.actions
+    assert (record.kind, record.subject) == ("netsuite.customer_payment.create", "ch_2")
+    assert record.params == {"invoice": "12", "charge": "ch_2", "amount": 42_000}
+    (summary,) = decision.data["payouts"]
+    assert summary["status"] == "recording_payments"  # the deposit follows once it is recorded
+    assert (decision.state, decision.queue) == ("recording", None)
+
+
+def test_an_invoice_for_less_than_the_payment_does_not_explain_it() -> None:
+    transactions = [txn(2, "charge", 42_000, 1_248)]
+    smaller = replace(
+        ns_invoice("12", "INV-2026-1302", 40_000, date(2026, 12, 1)),
+        status=InvoiceStatus.OPEN,
+        amount_remaining=40_000,
+    )
+    decision = _decide(transactions, [], invoiced={"ch_2": smaller})
+    assert [a.kind for a in decision.actions] == [ORPHAN_FLAG]

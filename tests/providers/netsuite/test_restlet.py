@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
+from revline.money import Money
 from revline.providers.base import ProviderError
 from revline.providers.netsuite import NetSuiteAdapter
 from revline.providers.netsuite.client import TimelineEntry
@@ -18,16 +19,17 @@ def test_void_a_duplicate_invoice(
     sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
 ) -> None:
     duplicate = sim.books.add_invoice(acme.customer, 1_250_000, number="INV-2026-1202")
-    voided, replayed = adapter.void_invoice(duplicate, idempotency_key="void-1")
-    assert not replayed
+    result = adapter.void_invoice(duplicate, idempotency_key="void-1")
+    voided = result.invoice
+    assert not result.replayed and result.unapplied_payments == ()
     assert (voided.status, voided.amount, voided.memo) == (InvoiceStatus.VOIDED, 0, "VOID")
     assert sim.books.invoice(duplicate).status is InvoiceStatus.VOIDED
     assert sim.books.invoice(acme.invoice).status is InvoiceStatus.OPEN  # the kept one
     assert adapter.credit_memos(acme.customer) == []  # voided, never credited
-    again, replayed = adapter.void_invoice(duplicate, idempotency_key="void-1")
-    assert replayed and again == voided
-    _, replayed = adapter.void_invoice(duplicate, idempotency_key="void-2")
-    assert replayed  # a new key, but NetSuite already shows it voided
+    again = adapter.void_invoice(duplicate, idempotency_key="void-1")
+    assert again.replayed and again.invoice == voided
+    assert adapter.void_invoice(duplicate, idempotency_key="void-2").replayed
+    # a new key, but NetSuite already shows it voided
     calls = [r for r in sim.requests if r.path == "/app/site/hosting/restlet.nl"]
     assert [r.idempotency_key for r in calls] == ["void-1", "void-1", "void-2"]
 
@@ -44,6 +46,52 @@ def test_a_paid_invoice_cannot_be_voided(
     )
     assert not caught.value.retryable
     assert sim.books.invoice(acme.invoice).status is InvoiceStatus.PAID_IN_FULL
+
+
+def test_a_paid_duplicate_is_voided_with_its_payment_taken_off_and_refunded(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    """The duplicate-invoice procedure's books: the payment comes off the voided invoice and
+    stays as the customer's credit, which the customer refund then uses up."""
+    duplicate = sim.books.add_invoice(acme.customer, 1_250_000, number="INV-2026-1202")
+    payment = sim.books.record_customer_payment(duplicate, stripe_charge_id="ch_dup")
+    receivables_before = sim.books.balance("AcctRec")
+
+    result = adapter.void_invoice(duplicate, idempotency_key="void-dup", unapply_payments=True)
+
+    assert result.invoice.status is InvoiceStatus.VOIDED
+    assert result.unapplied_payments == (payment,)
+    assert sim.books.payment_unapplied(payment) == 1_250_000
+    # The invoice's receivable is gone; the payment's credit to receivables remains.
+    assert sim.books.balance("AcctRec") == receivables_before - 1_250_000
+    refund, replayed = adapter.refund_customer(
+        payment, Money(1_250_000, "USD"), "4090", memo="re_dup", idempotency_key="refund-dup"
+    )
+    assert not replayed
+    assert sim.books.balance("AcctRec") == receivables_before
+    assert sim.books.payment_unapplied(payment) == 0
+    assert adapter.refund_customer(
+        payment, Money(1_250_000, "USD"), "4090", memo="re_dup", idempotency_key="refund-dup"
+    ) == (refund, True)
+    with pytest.raises(ProviderError) as caught:  # nothing left to refund
+        adapter.refund_customer(
+            payment, Money(1, "USD"), "4090", memo="again", idempotency_key="refund-2"
+        )
+    assert caught.value.provider_code == "USER_ERROR"
+
+
+def test_an_invoice_leaves_the_recognition_schedule(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    duplicate = sim.books.add_invoice(acme.customer, 1_250_000, number="INV-2026-1202")
+    before = [p.id for p in adapter.revenue_plans(acme.customer) if p.invoice_id == duplicate]
+    assert len(before) == 1
+    removed = adapter.exit_revenue(duplicate, "duplicate", idempotency_key="exit-1")
+    assert removed == before
+    plans = adapter.revenue_plans(acme.customer)
+    assert [p for p in plans if p.invoice_id == duplicate] == []
+    assert any(p.invoice_id == acme.invoice for p in plans)  # the kept invoice stays
+    assert adapter.exit_revenue(duplicate, "duplicate", idempotency_key="exit-2") == []
 
 
 def test_one_key_for_two_different_requests_is_refused(
@@ -114,3 +162,17 @@ def test_a_sent_email_on_the_customer_timeline(
         "dana.reyes@acme.example",
         ("felix@ourco.example",),
     )
+
+
+def test_recent_invoices_of_several_customers_voided_ones_included(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    """What the payout reconciliation reads to find a paid duplicate."""
+    other = sim.books.add_customer("Bluefin Labs", "ap@bluefin.example")
+    december = date(2026, 12, 1)
+    bluefin = sim.books.add_invoice(other, 42_000, number="INV-2026-1301", on=december)
+    voided = sim.books.add_invoice(other, 42_000, number="INV-2026-1302", on=december)
+    sim.books.void_invoice(voided)
+    found = adapter.customer_invoices([acme.customer, other], december)
+    assert {i.id for i in found} == {acme.invoice, bluefin, voided}  # not Acme's history
+    assert {i.id: i.status for i in found}[voided] is InvoiceStatus.VOIDED

@@ -55,6 +55,7 @@ def test_the_registered_kinds(registered: Handlers) -> None:
         "stripe.customer.restore_dunning",
         "stripe.customer.suppress_dunning",
         "stripe.invoice.pay",
+        "stripe.invoice.send",
         "stripe.invoice.stop_auto_retry",
         "stripe.portal_link.create",
         "stripe.refund.create",
@@ -108,6 +109,23 @@ def test_stop_auto_retry_takes_manual_control(
     invoice = stripe_state.get("invoice", "in_acme_1")
     assert (invoice["auto_advance"], invoice["next_payment_attempt"]) == (False, None)
     assert stripe_state.smart_retry("in_acme_1") is None  # Stripe no longer retries by itself
+
+
+def test_stripe_sends_its_email_for_an_invoice_under_manual_control(
+    runtime: Runtime, registered: Handlers, stripe_state: StripeState
+) -> None:
+    _failed_invoice(stripe_state)
+    _carry_out(runtime, ActionSpec("stripe.invoice.stop_auto_retry", "in_acme_1"))
+    declined = ActionSpec("stripe.invoice.pay", "in_acme_1")
+    _carry_out(runtime, declined)
+    assert [e.kind for e in stripe_state.dunning_emails] == ["payment_failed"]  # none since
+    [sent] = _carry_out(runtime, ActionSpec("stripe.invoice.send", "in_acme_1"))
+    assert sent.status == ActionStatus.APPLIED
+    assert sent.result == {"invoice": "in_acme_1", "status": "open", "sent": True}
+    emails = stripe_state.dunning_emails
+    assert [(e.kind, e.email, e.invoice) for e in emails[1:]] == [
+        ("invoice_sent", "billing@acme.example", "in_acme_1")
+    ]
 
 
 def test_suppressing_dunning_silences_stripe_and_restoring_undoes_only_that(

@@ -50,6 +50,8 @@ _NUMBER_PREFIX = {
     "CustPymt": "PYMT-",
     "Deposit": "DEP-",
     "CustCred": "CM-",
+    "CustRfnd": "RFND-",
+    "Journal": "JE-",
 }
 UNDEPOSITED_FUNDS = "UnDepFunds"
 RECEIVABLES = "AcctRec"
@@ -422,6 +424,36 @@ class NetSuiteBooks:
             fields={"custbody_stripe_charge_id": stripe_charge_id},
         )
 
+    def add_journal_entry(
+        self,
+        lines: list[tuple[str, int]],
+        *,
+        on: date | None = None,
+        memo: str | None = None,
+        currency: str = "USD",
+    ) -> str:
+        """A journal entry keyed by hand: (account number, signed minor units) lines, debits
+        positive, which must balance."""
+        with self.lock:
+            postings = []
+            for number, amount in lines:
+                found = self.row("SELECT id FROM account WHERE acctnumber = ?", (number,))
+                if found is None:
+                    raise BooksError("INVALID_KEY_OR_REF", f"Invalid account reference {number}.")
+                postings.append((int(found["id"]), self.major(amount, currency)))
+            total = sum((abs(decimal_of(value)) for _, value in postings), Decimal(0)) / 2
+            with self.write() as db:
+                entry_id = self._insert_transaction(
+                    db,
+                    type="Journal",
+                    trandate=(on or self.today()).isoformat(),
+                    currency=self.currency(currency)["id"],
+                    foreigntotal=str(total),
+                    memo=memo,
+                )
+                self.post(db, entry_id, postings)
+        return str(entry_id)
+
     def add_credit_memo(
         self, invoice_id: str, amount: int, *, on: date | None = None, memo: str | None = None
     ) -> str:
@@ -614,21 +646,42 @@ class NetSuiteBooks:
                 self.post(db, deposit_id, postings)
         return str(deposit_id)
 
-    def void_invoice(self, invoice_id: str) -> bool:
-        """Void an invoice directly (amounts to zero, memo VOID); True if it already was.
+    def void_invoice(
+        self, invoice_id: str, *, unapply_payments: bool = False
+    ) -> tuple[bool, list[str]]:
+        """Void an invoice directly (amounts to zero, memo VOID); (whether it already was, the
+        customer payments taken off it).
 
-        An invoice with a payment or credit applied cannot be voided: those come off first.
+        An invoice with a payment or credit applied cannot be voided: those come off first. With
+        ``unapply_payments`` the script takes customer payments off the invoice itself (each stays
+        on the customer as an unapplied payment, a credit to refund); a credit memo never is.
         """
         with self.lock:
             invoice = self.transaction(invoice_id, "CustInvc")
             if invoice["voided"] == "T":
-                return True
-            if decimal_of(invoice["foreignamountunpaid"]) != decimal_of(invoice["foreigntotal"]):
+                return True, []
+            links = self.rows(
+                "SELECT l.nextdoc, t.type FROM previoustransactionlink l"
+                ' JOIN "transaction" t ON t.id = l.nextdoc WHERE l.previousdoc = ?'
+                " ORDER BY l.nextdoc",
+                (int(invoice_id),),
+            )
+            payments = [str(link["nextdoc"]) for link in links if link["type"] == "CustPymt"]
+            credited = len(payments) < len(links)
+            if credited or (
+                not unapply_payments
+                and decimal_of(invoice["foreignamountunpaid"])
+                != decimal_of(invoice["foreigntotal"])
+            ):
                 raise BooksError(
                     "REVLINE_INVOICE_HAS_PAYMENTS",
                     f"Invoice {invoice_id} has payments or credits applied; it cannot be voided.",
                 )
             with self.write() as db:
+                db.execute(
+                    "DELETE FROM previoustransactionlink WHERE previousdoc = ?",
+                    (int(invoice_id),),
+                )
                 db.execute(
                     "UPDATE \"transaction\" SET voided = 'T', status = 'V', memo = 'VOID',"
                     " foreigntotal = 0, foreignamountunpaid = 0 WHERE id = ?",
@@ -643,7 +696,87 @@ class NetSuiteBooks:
                     'UPDATE transactionline SET foreignamount = 0 WHERE "transaction" = ?',
                     (int(invoice_id),),
                 )
-        return False
+        return False, payments
+
+    def exit_revenue(self, invoice_id: str) -> list[str]:
+        """Take an invoice out of revenue recognition: its revenue elements and plans go; the
+        plans removed (none if already out). Refused once any revenue has been recognised —
+        reversing recognised revenue is an accountant's journal, not a script's."""
+        with self.lock:
+            self.transaction(invoice_id, "CustInvc")
+            plans = self.rows(
+                "SELECT rp.id, rp.recognizedamount, re.id AS element FROM revenueplan rp"
+                " JOIN revenueelement re ON re.id = rp.createdfrom"
+                " WHERE re.sourcetransaction = ? ORDER BY rp.id",
+                (int(invoice_id),),
+            )
+            if any(decimal_of(plan["recognizedamount"]) != 0 for plan in plans):
+                raise BooksError(
+                    "REVLINE_REVENUE_RECOGNISED",
+                    f"Revenue of invoice {invoice_id} has been recognised; reverse it by journal.",
+                )
+            with self.write() as db:
+                db.execute(
+                    "DELETE FROM revenueplan WHERE createdfrom IN"
+                    " (SELECT id FROM revenueelement WHERE sourcetransaction = ?)",
+                    (int(invoice_id),),
+                )
+                db.execute(
+                    "DELETE FROM revenueelement WHERE sourcetransaction = ?", (int(invoice_id),)
+                )
+        return [str(plan["id"]) for plan in plans]
+
+    def payment_unapplied(self, payment_id: str) -> int:
+        """What of a customer payment is applied to nothing and not yet refunded, minor units."""
+        payment = self.transaction(payment_id, "CustPymt")
+        used = self.row(
+            "SELECT SUM(foreignamount) AS used FROM previoustransactionlink"
+            " WHERE nextdoc = ? OR (previousdoc = ? AND linktype = 'Refund')",
+            (int(payment_id), int(payment_id)),
+        )
+        unapplied = decimal_of(payment["foreigntotal"]) - decimal_of(used["used"] if used else None)
+        return self.minor(unapplied, payment["currency"])
+
+    def refund_customer(
+        self, payment_id: str, amount: int, account_number: str, *, memo: str | None = None
+    ) -> str:
+        """A customer refund of (part of) an unapplied payment, paid from ``account_number``:
+        debit receivables (the customer's credit is used up), credit that account."""
+        with self.lock:
+            payment = self.transaction(payment_id, "CustPymt")
+            unapplied = self.payment_unapplied(payment_id)
+            if amount <= 0 or amount > unapplied:
+                raise BooksError(
+                    "USER_ERROR",
+                    f"Refund of {amount} is not between 0 and the {unapplied} unapplied on"
+                    f" payment {payment_id}.",
+                )
+            account = self.row("SELECT id FROM account WHERE acctnumber = ?", (account_number,))
+            if account is None:
+                raise BooksError("INVALID_KEY_OR_REF", f"No account {account_number}.")
+            value = self.major(amount, payment["currency"])
+            with self.write() as db:
+                refund_id = self._insert_transaction(
+                    db,
+                    type="CustRfnd",
+                    entity=payment["entity"],
+                    trandate=self.today().isoformat(),
+                    currency=payment["currency"],
+                    foreigntotal=value,
+                    status="A",
+                    memo=memo,
+                    account=int(account["id"]),
+                )
+                db.execute(
+                    "INSERT INTO previoustransactionlink VALUES (?, ?, 'Refund', ?)",
+                    (int(payment_id), refund_id, value),
+                )
+                self.post(
+                    db,
+                    refund_id,
+                    [(self.account_id(RECEIVABLES), value), (int(account["id"]), f"-{value}")],
+                )
+        return str(refund_id)
 
     def _plans_of(self, customer_id: str) -> list[sqlite3.Row]:
         return self.rows(

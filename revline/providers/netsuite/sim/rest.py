@@ -24,6 +24,8 @@ COLUMNS: dict[str, dict[str, tuple[str, str]]] = {
         "salesRep": ("salesrep", "ref"),
         "currency": ("currency", "ref"),
         "custentity_stripe_customer_id": ("custentity_stripe_customer_id", "text"),
+        "custentity_revline_pipeline_excluded": ("custentity_revline_pipeline_excluded", "flag"),
+        "custentity_revline_pipeline_reason": ("custentity_revline_pipeline_reason", "text"),
     },
     "contact": {
         "firstName": ("firstname", "text"),
@@ -194,6 +196,9 @@ class RestRecords:
             "isInactive": row["isinactive"] == "T",
             "dateCreated": row["datecreated"],
             "custentity_stripe_customer_id": row["custentity_stripe_customer_id"],
+            "custentity_revline_pipeline_excluded": row["custentity_revline_pipeline_excluded"]
+            == "T",
+            "custentity_revline_pipeline_reason": row["custentity_revline_pipeline_reason"],
         }
         if row["salesrep"] is not None:
             record["salesRep"] = self._ref(base, "employee", row["salesrep"], row["salesrep_name"])

@@ -1,11 +1,14 @@
 """Revline's RESTlet, as deployed in the account (its SuiteScript is in docs/providers/netsuite.md).
 
 One POST entry point, ``{"action", "idempotency_key", …}``, for what REST cannot do: ``void``
-(``transaction.void``), ``revenue_hold`` / ``revenue_release`` (the revenue plans' Hold Revenue
-Recognition box and Revline's hold reason) and ``log_message`` (a message on the customer's
-timeline). A RESTlet sees only the body, not headers, so the key is in the body. The script
-keeps a ``customrecord_revline_idempotency`` row per key with a hash of the request and the
-result: the same key again replays the result, the same key with another request is refused.
+(``transaction.void``, optionally taking customer payments off the invoice first),
+``revenue_hold`` / ``revenue_release`` (the revenue plans' Hold Revenue Recognition box and
+Revline's hold reason), ``revenue_exit`` (an invoice's revenue plans removed),
+``customer_refund`` (a customer refund record against an unapplied payment) and ``log_message``
+(a message on the customer's timeline). A RESTlet sees only the body, not headers, so the key
+is in the body. The script keeps a ``customrecord_revline_idempotency`` row per key with a hash
+of the request and the result: the same key again replays the result, the same key with another
+request is refused.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class Restlet:
             "void": self._void,
             "revenue_hold": self._hold,
             "revenue_release": self._release,
+            "revenue_exit": self._exit,
+            "customer_refund": self._customer_refund,
             "log_message": self._log_message,
         }
 
@@ -100,8 +105,38 @@ class Restlet:
         if payload.get("type") != "invoice":
             raise RestletError("REVLINE_BAD_REQUEST", "only invoices are voided by Revline")
         invoice_id = _id(payload, "id")
-        already = self.books.void_invoice(invoice_id)
-        return {"type": "invoice", "id": invoice_id, "voided": True, "already_voided": already}
+        unapply = payload.get("unapply_payments", False)
+        if not isinstance(unapply, bool):
+            raise RestletError("REVLINE_BAD_REQUEST", "unapply_payments must be true or false")
+        already, unapplied = self.books.void_invoice(invoice_id, unapply_payments=unapply)
+        return {
+            "type": "invoice",
+            "id": invoice_id,
+            "voided": True,
+            "already_voided": already,
+            "unapplied_payments": unapplied,
+        }
+
+    def _exit(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        invoice_id, reason = _id(payload, "invoice"), _text(payload, "reason")
+        removed = self.books.exit_revenue(invoice_id)
+        return {"invoice": invoice_id, "reason": reason, "removed_plans": removed}
+
+    def _customer_refund(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        payment = _id(payload, "payment")
+        currency = self.books.transaction(payment, "CustPymt")["currency"]
+        try:
+            amount = self.books.minor(_text(payload, "amount"), currency)
+        except ArithmeticError as exc:
+            raise RestletError("REVLINE_BAD_REQUEST", "amount must be a decimal string") from exc
+        memo = payload.get("memo")
+        refund_id = self.books.refund_customer(
+            payment,
+            amount,
+            _text(payload, "account"),
+            memo=memo if isinstance(memo, str) else None,
+        )
+        return {"id": refund_id}
 
     def _hold(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         customer, reason = _id(payload, "customer"), _text(payload, "reason")

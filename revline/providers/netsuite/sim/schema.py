@@ -25,6 +25,8 @@ CREATE TABLE customer (
     id INTEGER PRIMARY KEY, entityid TEXT NOT NULL, companyname TEXT, email TEXT,
     salesrep INTEGER REFERENCES employee(id), currency INTEGER NOT NULL REFERENCES currency(id),
     isinactive TEXT NOT NULL DEFAULT 'F', custentity_stripe_customer_id TEXT,
+    custentity_revline_pipeline_excluded TEXT NOT NULL DEFAULT 'F',
+    custentity_revline_pipeline_reason TEXT,
     datecreated TEXT NOT NULL
 );
 CREATE TABLE contact (

@@ -195,6 +195,10 @@ def _pay_invoice(state: StripeState, params: Obj, args: dict[str, str]) -> Obj:
     return result if isinstance(result, dict) else result.invoice
 
 
+def _send_invoice(state: StripeState, _params: Obj, args: dict[str, str]) -> Obj:
+    return state.send_invoice(args["id"])
+
+
 def _list_invoice_payments(state: StripeState, params: Obj, _args: dict[str, str]) -> Obj:
     items = _filtered(
         state.newest_first("invoice_payment"), params, {"invoice": "invoice", "status": "status"}
@@ -346,6 +350,7 @@ ENDPOINTS: tuple[Endpoint, ...] = tuple(
         ("GET", "/v1/invoices/{id}", set(), _retrieve("invoice")),
         ("POST", "/v1/invoices/{id}", {"auto_advance", "description", "metadata"}, _update_invoice),
         ("POST", "/v1/invoices/{id}/pay", {"paid_out_of_band", "off_session"}, _pay_invoice),
+        ("POST", "/v1/invoices/{id}/send", set(), _send_invoice),
         (
             "GET",
             "/v1/invoice_payments",

@@ -141,7 +141,9 @@ class OrphanPayment:
 
 @dataclass(frozen=True)
 class DunningEmail:
-    """An automated "your payment failed" email Stripe sent for an invoice."""
+    """An email Stripe sent a customer about an unpaid invoice: its automated "your payment
+    failed" email (``payment_failed``), or the invoice with its payment page, sent on request
+    (``invoice_sent``, ``POST /v1/invoices/{id}/send``)."""
 
     at: datetime
     customer: str
@@ -149,6 +151,7 @@ class DunningEmail:
     invoice: str
     amount_due: int
     currency: str
+    kind: str = "payment_failed"
 
 
 class StripeState:
@@ -225,6 +228,20 @@ class StripeState:
 
     def _expired(self, event: Obj) -> bool:
         return bool(event["created"] < self._now() - int(EVENT_RETENTION.total_seconds()))
+
+    def _email_about(self, invoice: Obj, customer: Obj, kind: str) -> None:
+        """Stripe emails the customer about an unpaid invoice (recorded, not delivered)."""
+        self.dunning_emails.append(
+            DunningEmail(
+                at=self.clock.now(),
+                customer=customer["id"],
+                email=customer["email"],
+                invoice=invoice["id"],
+                amount_due=invoice["amount_remaining"],
+                currency=invoice["currency"],
+                kind=kind,
+            )
+        )
 
     def _live(self, kind: str, object_id: str, param: str = "id") -> Obj:
         found = self._objects[kind].get(object_id)
@@ -580,6 +597,19 @@ class StripeState:
                 saved=True,
             )
 
+    def send_invoice(self, invoice_id: str) -> Obj:
+        """``POST /v1/invoices/{id}/send``: Stripe emails the customer the invoice and its hosted
+        payment page (``invoice.sent``), whatever ``auto_advance`` says: the way to have Stripe
+        write to a customer about an invoice Stripe no longer collects by itself."""
+        with self.lock:
+            invoice = self._live("invoice", invoice_id)
+            if invoice["status"] in ("draft", "void"):
+                raise invalid(f"You cannot send an invoice with status {invoice['status']}.")
+            customer = self._live("customer", invoice["customer"])
+            self._email_about(invoice, customer, "invoice_sent")
+            self._emit("invoice.sent", invoice)
+            return copy.deepcopy(invoice)
+
     def pay_out_of_band(self, invoice_id: str) -> Obj:
         """The customer paid outside Stripe (a bank transfer): the invoice is marked paid
         (``paid_out_of_band``) and ``invoice.paid`` is sent; no charge, no balance movement."""
@@ -733,16 +763,7 @@ class StripeState:
             self._emit("payment_intent.payment_failed", intent)
             self._emit("invoice.payment_failed", invoice)
             if automatic and invoice["auto_advance"]:
-                self.dunning_emails.append(
-                    DunningEmail(
-                        at=self.clock.now(),
-                        customer=customer["id"],
-                        email=customer["email"],
-                        invoice=invoice["id"],
-                        amount_due=invoice["amount_remaining"],
-                        currency=invoice["currency"],
-                    )
-                )
+                self._email_about(invoice, customer, "payment_failed")
         return PaymentAttempt(
             card.succeeds,
             copy.deepcopy(invoice),

@@ -1,0 +1,35 @@
+"""Cash: a day's payouts as the morning reconciliation left them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from revline.api.errors import ErrorBody
+from revline.api.security import READ_ROLES, require, runtime_of
+from revline.core.auth import Principal
+from revline.core.runtime import Runtime
+from revline.playbooks.cash.payout_day import PayoutDay, business_date, payouts_of
+
+router = APIRouter(tags=["cash"], responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+Reader = Annotated[Principal, Depends(require(READ_ROLES, "read payouts"))]
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+
+@router.get(
+    "/api/cash/payouts",
+    response_model=PayoutDay,
+    responses={400: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+)
+def payouts(
+    runtime: RuntimeDep,
+    _: Reader,
+    # Parsed here rather than by FastAPI, so a bad date is a 400 naming the parameter.
+    date: Annotated[str | None, Query(description="the business date, YYYY-MM-DD")] = None,
+) -> PayoutDay:
+    """The payout reconciliation of one business date: each payout's status, deposit, fees,
+    variance, and each payment's match with any orphan investigation opened for it."""
+    day = business_date(date)
+    with runtime.db.read() as session:
+        return payouts_of(session, day)

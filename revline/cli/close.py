@@ -1,0 +1,85 @@
+"""``revline close``: the month-end tie-out report, and a person's explanation of its variance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from revline.cli.context import state
+from revline.cli.output import JsonOption, emit_json, note
+from revline.core import queries
+from revline.db.models import Case
+from revline.errors import Conflict, NotFound, RevlineError
+from revline.playbooks.cash.close import MONTH_END_CLOSE, State
+from revline.playbooks.cash.close_report import load, markdown, workbook
+from revline.playbooks.cash.tieout import ClosePeriod
+
+EXPLAIN_ROLES = frozenset({"fpa_analyst", "admin"})
+
+
+def close(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option("--month", metavar="YYYY-MM", help="The month closed.")],
+    as_json: JsonOption = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Also write close-YYYY-MM.md, .xlsx and .json into DIR.",
+        ),
+    ] = None,
+    explain: Annotated[
+        str | None,
+        typer.Option(help="Explain the variance that blocks the close (needs --variance, --as)."),
+    ] = None,
+    variance: Annotated[
+        int | None, typer.Option(help="The variance explained, in minor units, as reported.")
+    ] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", metavar="USER", help="Who explains (fpa_analyst).")
+    ] = None,
+) -> None:
+    """The month-end tie-out of MONTH: the walk from Stripe's in-transit balance to NetSuite's
+    Undeposited Funds, the reconciling items, the variance, the sign-off, and the customers in
+    dunning whose recognition is held. Markdown on stdout, or JSON with --json."""
+    ClosePeriod.parse(month)
+    runtime = state(ctx).runtime()
+    if explain is not None:
+        if variance is None or as_user is None:
+            raise RevlineError("--explain needs --variance (minor units) and --as USER")
+        _explain(ctx, month, explain, variance, as_user)
+    with runtime.db.read() as session:
+        report = load(session, month, runtime.settings.policy.max_manual_retries)
+    locale = runtime.settings.company.locale
+    document = report.model_dump(mode="json")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        stem = out / f"close-{month}"
+        stem.with_suffix(".md").write_text(markdown(report, locale))
+        stem.with_suffix(".xlsx").write_bytes(workbook(report))
+        stem.with_suffix(".json").write_text(report.model_dump_json(indent=2) + "\n")
+        note(f"wrote {stem}.md, {stem}.xlsx and {stem}.json")
+    if as_json:
+        emit_json(document)
+    else:
+        typer.echo(markdown(report, locale), nl=False)
+
+
+def _explain(ctx: typer.Context, month: str, text: str, variance: int, as_user: str) -> None:
+    runtime = state(ctx).runtime()
+    with runtime.db.read() as session:
+        who = queries.principal_named(session, as_user)
+        case = session.execute(
+            select(Case).where(Case.kind == MONTH_END_CLOSE.name, Case.subject == month)
+        ).scalar_one_or_none()
+    if who.role not in EXPLAIN_ROLES:
+        raise RevlineError(f"{as_user} is {who.role}: only an fpa_analyst explains a variance")
+    if case is None:
+        raise NotFound(f"no month-end close for {month} yet")
+    if case.state == State.SIGNED_OFF:
+        raise Conflict(f"the {month} close is already signed off")
+    runtime.router().decide_now(case.id, who.actor, {"explanation": text, "variance": variance})

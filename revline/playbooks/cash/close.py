@@ -1,0 +1,286 @@
+"""Month-end close: the FP&A analyst's Stripe-to-NetSuite tie-out and sign-off.
+
+On the ``close_working_day``-th working day of the month at ``close_time`` a close opens for the
+previous month (subject ``YYYY-MM``) and runs the tie-out (``tieout.py``). When the Stripe
+in-transit balance and NetSuite's Undeposited Funds tie within ``close_variance_threshold``,
+a sign-off (``revline.close.sign_off``) is proposed that only an FP&A analyst may approve.
+A larger variance blocks the close and opens a ``close_variance`` case in the analyst's queue.
+
+The close checks again every working day at ``close_time`` until it is signed off, and at once
+when a person explains the variance or asks for a re-check. A variance is resolved either by
+correcting the books, so that a later check ties, or by a person explaining that exact amount;
+either way the variance case closes and a sign-off is proposed. A check that finds a variance
+while a sign-off waits for approval cancels it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from revline.clock import WorkingCalendar
+from revline.config import Policy
+from revline.core.cases import CaseKind, CaseView
+from revline.core.inbox import EventView
+from revline.core.playbook import (
+    ActionSpec,
+    CaseRef,
+    Decision,
+    Enrichment,
+    Facts,
+    Playbook,
+    Trigger,
+)
+from revline.core.scheduler import SCHEDULE_SOURCE, DailyAt
+from revline.db.models import PENDING_ACTION_STATUSES
+from revline.money import Money
+from revline.playbooks.cash.close_actions import CLEAR_VARIANCE, FLAG_VARIANCE, SIGN_OFF
+from revline.playbooks.cash.tieout import ClosePeriod, TieOut, gather, tie_out
+
+SCHEDULE = "month_end_close"
+QUEUE = "fpa_analyst"
+SIGN_OFF_ROLE = "fpa_analyst"
+
+
+class State(StrEnum):
+    OPEN = "open"
+    VARIANCE = "variance"  # blocked: a variance case waits in the analyst's queue
+    AWAITING_SIGN_OFF = "awaiting_sign_off"
+    SIGNED_OFF = "signed_off"
+
+
+MONTH_END_CLOSE = CaseKind(
+    name="month_end_close",
+    initial=State.OPEN,
+    transitions={
+        State.OPEN: frozenset({State.VARIANCE, State.AWAITING_SIGN_OFF}),
+        State.VARIANCE: frozenset({State.AWAITING_SIGN_OFF}),
+        State.AWAITING_SIGN_OFF: frozenset({State.VARIANCE, State.SIGNED_OFF}),
+    },
+    terminal=frozenset({State.SIGNED_OFF}),
+)
+
+
+@dataclass(frozen=True)
+class WorkingDayOfMonth(DailyAt):
+    """A procedure run once a month: on its ``nth`` working day, at a company-local time."""
+
+    nth: int = 2
+
+    def is_due_on(self, calendar: WorkingCalendar, day: date) -> bool:
+        return calendar.nth_working_day_of_month(day.year, day.month, self.nth) == day
+
+    def due_dates(self, calendar: WorkingCalendar, now: datetime, after: date | None) -> list[date]:
+        days = super().due_dates(calendar, now, after)
+        return [day for day in days if self.is_due_on(calendar, day)]
+
+    def next_due(self, calendar: WorkingCalendar, now: datetime) -> datetime | None:
+        first = calendar.business_date(now).replace(day=1)
+        for months_ahead in range(2):
+            index = first.year * 12 + first.month - 1 + months_ahead
+            day = calendar.nth_working_day_of_month(index // 12, index % 12 + 1, self.nth)
+            due = calendar.at_local(day, self.at)
+            if due > now:
+                return due
+        return None
+
+
+class MonthEndClose(Playbook):
+    """The close of one month: tie-out, variance, sign-off."""
+
+    name = "month_end_close"
+    case_kind = MONTH_END_CLOSE
+    follows_outcomes = True
+
+    def schedules(self, policy: Policy) -> list[DailyAt]:
+        return [WorkingDayOfMonth(SCHEDULE, policy.close_time, nth=policy.close_working_day)]
+
+    def case_for(self, event: EventView) -> CaseRef | None:
+        if event.source != SCHEDULE_SOURCE or event.type != f"schedule.{SCHEDULE}":
+            return None
+        day = date.fromisoformat(str(event.payload["business_date"]))
+        return CaseRef(subject=ClosePeriod.before(day).month)
+
+    def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
+        if trigger.kind == "action" or case.state == State.SIGNED_OFF:
+            return Facts(trigger)
+        books = gather(
+            enrichment.adapters["stripe"],
+            enrichment.adapters["netsuite"],
+            enrichment.calendar,
+            ClosePeriod.parse(case.subject),
+            enrichment.company.currency.lower(),
+        )
+        return Facts(
+            trigger,
+            {"books": books, "calendar": enrichment.calendar, "locale": enrichment.company.locale},
+        )
+
+    def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
+        trigger = facts.trigger
+        if case.state == State.SIGNED_OFF:
+            return Decision(f"{case.subject} is signed off: nothing more to check")
+        if trigger.kind == "action":
+            return _outcome(case, trigger)
+        tieout = tie_out(facts["books"], policy.close_variance_threshold)
+        calendar: WorkingCalendar = facts["calendar"]
+        next_day = calendar.add_working_days(calendar.business_date(now), 1)
+        check = _Check(
+            case, tieout, facts["locale"], calendar.at_local(next_day, policy.close_time)
+        )
+        explanation = _explanation(case, trigger, tieout)
+        if tieout.ties or explanation.get("variance") == tieout.variance:
+            return check.ready(explanation)
+        return check.blocked(explanation, trigger)
+
+
+@dataclass(frozen=True)
+class _Check:
+    case: CaseView
+    tieout: TieOut
+    locale: str
+    next_check_at: datetime
+
+    def money(self, amount: int) -> str:
+        return Money(amount, self.tieout.currency).format(self.locale)
+
+    def data(self, **more: Any) -> dict[str, Any]:
+        return {"tieout": self.tieout.model_dump(mode="json"), **more}
+
+    def ready(self, explanation: Mapping[str, Any]) -> Decision:
+        variance = self.tieout.variance
+        why = (
+            f"ties within {self.money(self.tieout.threshold)} (variance {self.money(variance)})"
+            if self.tieout.ties
+            else f"the variance of {self.money(variance)} is explained by {explanation['by']}"
+        )
+        actions = []
+        if self.case.state == State.VARIANCE:
+            actions.append(self._clear(explanation))
+        waiting = _pending(self.case, SIGN_OFF)
+        if not waiting:
+            actions.append(
+                ActionSpec(
+                    SIGN_OFF,
+                    subject=self.case.subject,
+                    params={
+                        "month": self.case.subject,
+                        "currency": self.tieout.currency,
+                        "stripe_in_transit": self.tieout.stripe_in_transit,
+                        "undeposited_funds": self.tieout.undeposited_funds,
+                        "variance": variance,
+                        "explained_by": None if self.tieout.ties else explanation["by"],
+                    },
+                    attempt=_count(self.case, SIGN_OFF) + 1,
+                    requires_role=SIGN_OFF_ROLE,
+                    approval_reason=f"sign-off of the {self.case.subject} close",
+                )
+            )
+        return Decision(
+            f"{self.case.subject} {why}: "
+            + ("the sign-off waits for an FP&A analyst" if waiting else "sign-off proposed"),
+            state=State.AWAITING_SIGN_OFF,
+            actions=tuple(actions),
+            next_action_at=self.next_check_at,
+            data=self.data(**({"explained": dict(explanation)} if explanation else {})),
+            queue=QUEUE,
+        )
+
+    def blocked(self, explanation: Mapping[str, Any], trigger: Trigger) -> Decision:
+        variance = self.tieout.variance
+        why = (
+            f"{self.case.subject} does not tie: a variance of {self.money(variance)} is above "
+            f"the {self.money(self.tieout.threshold)} threshold"
+        )
+        if "variance" in trigger.detail and explanation.get("variance") != variance:
+            why += (
+                f"; the explanation given was for {self.money(int(trigger.detail['variance']))}, "
+                "not this variance, and is not accepted"
+            )
+        actions = []
+        flagged = self.case.data.get("flagged_variance")
+        if self.case.state != State.VARIANCE or flagged != variance:
+            actions.append(
+                ActionSpec(
+                    FLAG_VARIANCE,
+                    subject=self.case.subject,
+                    params={
+                        "month": self.case.subject,
+                        "currency": self.tieout.currency,
+                        "variance": variance,
+                        "threshold": self.tieout.threshold,
+                        "stripe_in_transit": self.tieout.stripe_in_transit,
+                        "expected_undeposited_funds": self.tieout.expected_undeposited_funds,
+                        "undeposited_funds": self.tieout.undeposited_funds,
+                    },
+                    attempt=_count(self.case, FLAG_VARIANCE) + 1,
+                )
+            )
+        cancel = None
+        if _pending(self.case, SIGN_OFF):
+            cancel = f"a later check found a variance of {self.money(variance)} before sign-off"
+            why += "; the pending sign-off is cancelled"
+        return Decision(
+            why,
+            state=State.VARIANCE,
+            actions=tuple(actions),
+            next_action_at=self.next_check_at,
+            cancel_pending=cancel,
+            data=self.data(flagged_variance=variance),
+            queue=QUEUE,
+        )
+
+    def _clear(self, explanation: Mapping[str, Any]) -> ActionSpec:
+        params: dict[str, Any] = {
+            "month": self.case.subject,
+            "currency": self.tieout.currency,
+            "variance": self.tieout.variance,
+            "resolution": "corrected" if self.tieout.ties else "explained",
+        }
+        if not self.tieout.ties:
+            params.update(by=explanation["by"], note=explanation["note"])
+        return ActionSpec(
+            CLEAR_VARIANCE,
+            subject=self.case.subject,
+            params=params,
+            attempt=_count(self.case, CLEAR_VARIANCE) + 1,
+        )
+
+
+def _explanation(case: CaseView, trigger: Trigger, tieout: TieOut) -> Mapping[str, Any]:
+    """The explanation on record, or the one a person gives now, if it is for this variance."""
+    detail = trigger.detail
+    if trigger.kind == "manual" and "explanation" in detail:
+        if int(detail["variance"]) != tieout.variance:
+            return {}
+        return {
+            "variance": tieout.variance,
+            "note": str(detail["explanation"]),
+            "by": str(detail["actor"]),
+        }
+    found = case.data.get("explained")
+    return found if isinstance(found, Mapping) else {}
+
+
+def _outcome(case: CaseView, trigger: Trigger) -> Decision:
+    assert trigger.event is not None
+    payload = trigger.event.payload
+    if payload["kind"] == SIGN_OFF and payload["status"] == "applied":
+        return Decision(
+            f"{case.subject} is signed off",
+            state=State.SIGNED_OFF,
+            next_action_at=None,
+            queue=None,
+        )
+    return Decision(f"{payload['kind']} {payload['status']}: nothing changes for the close")
+
+
+def _pending(case: CaseView, kind: str) -> bool:
+    return any(a.kind == kind and a.status in PENDING_ACTION_STATUSES for a in case.actions)
+
+
+def _count(case: CaseView, kind: str) -> int:
+    return sum(1 for a in case.actions if a.kind == kind)

@@ -1,0 +1,245 @@
+"""The month-end close report: one object, read from Revline's records, three renderings.
+
+``revline close`` and ``GET /api/close/{month}`` both build a ``CloseReport`` from the month's
+close case (the tie-out of its latest check, its sign-off) and the billing cases (the dunning
+context of each customer NetSuite holds recognition for), then render it as Markdown, an XLSX
+workbook or JSON. Nothing here calls a provider: the report is what the close decided on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from io import BytesIO
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from revline.db.models import Action, ActionStatus, Case
+from revline.errors import NotFound
+from revline.money import Money
+from revline.playbooks.billing.dunning import in_dunning
+from revline.playbooks.cash.close import MONTH_END_CLOSE
+from revline.playbooks.cash.close_actions import SIGN_OFF
+from revline.playbooks.cash.close_variance import CLOSE_VARIANCE
+from revline.playbooks.cash.tieout import ITEM_HEADINGS, ClosePeriod, TieOut, figures
+
+
+class HeldCustomer(BaseModel):
+    """A customer NetSuite holds recognition for, with the dunning case behind the hold."""
+
+    customer: str
+    netsuite_customer_id: str
+    stripe_customer_id: str | None
+    plans: list[str]
+    held_amount: int
+    currency: str
+    case_id: str | None
+    invoice: str | None
+    tier: str | None
+    dunning_state: str | None
+    manual_attempts: int | None
+    max_manual_attempts: int | None
+    held_since: datetime | None
+
+
+class VarianceCase(BaseModel):
+    case_id: str
+    state: str
+    queue: str | None
+    resolution: dict[str, object] | None
+
+
+class CloseReport(BaseModel):
+    month: str
+    case_id: str
+    state: str
+    checked_at: datetime
+    tieout: TieOut
+    signed_off_by: str | None
+    signed_off_at: datetime | None
+    variance_case: VarianceCase | None
+    held_recognition: list[HeldCustomer]
+
+
+def load(session: Session, month: str, max_manual_attempts: int) -> CloseReport:
+    """The report of ``month``'s close; 404 naming the month when it has none yet."""
+    ClosePeriod.parse(month)
+    case = session.execute(
+        select(Case).where(Case.kind == MONTH_END_CLOSE.name, Case.subject == month)
+    ).scalar_one_or_none()
+    if case is None or "tieout" not in case.data:
+        raise NotFound(f"no month-end close for {month} yet")
+    signed = session.execute(
+        select(Action).where(
+            Action.case_id == case.id,
+            Action.kind == SIGN_OFF,
+            Action.status == ActionStatus.APPLIED,
+        )
+    ).scalar_one_or_none()
+    variance = session.execute(
+        select(Case).where(Case.kind == CLOSE_VARIANCE.name, Case.subject == month)
+    ).scalar_one_or_none()
+    tieout = figures(case.data["tieout"])
+    dunning = {e.customer: e for e in in_dunning(session, max_manual_attempts) if e.customer}
+    held = []
+    for hold in tieout.held:
+        entry = dunning.get(hold.stripe_customer_id or "")
+        held.append(
+            HeldCustomer(
+                customer=hold.customer,
+                netsuite_customer_id=hold.customer_id,
+                stripe_customer_id=hold.stripe_customer_id,
+                plans=hold.plans,
+                held_amount=hold.amount,
+                currency=hold.currency,
+                case_id=entry.case_id if entry else None,
+                invoice=entry.invoice if entry else None,
+                tier=entry.tier if entry else None,
+                dunning_state=entry.state if entry else None,
+                manual_attempts=entry.manual_attempts if entry else None,
+                max_manual_attempts=entry.max_manual_attempts if entry else None,
+                held_since=entry.recognition_held_since if entry else None,
+            )
+        )
+    return CloseReport(
+        month=month,
+        case_id=case.id,
+        state=case.state,
+        checked_at=case.updated_at,
+        tieout=tieout,
+        signed_off_by=signed.approved_by if signed else None,
+        signed_off_at=signed.applied_at if signed else None,
+        variance_case=VarianceCase(
+            case_id=variance.id,
+            state=variance.state,
+            queue=variance.queue,
+            resolution=variance.data.get("resolution"),
+        )
+        if variance
+        else None,
+        held_recognition=held,
+    )
+
+
+def walk(report: CloseReport) -> list[tuple[str, int]]:
+    """The walk's lines, in order, each with its amount: the summary both renderings show."""
+    t = report.tieout
+    lines = [
+        ("Stripe balance not yet paid out", t.balance_not_paid_out),
+        ("Payouts in transit", t.in_transit_total),
+        ("Stripe in-transit balance", t.stripe_in_transit),
+    ]
+    lines += [(f"{ITEM_HEADINGS[kind]} ({count})", total) for kind, count, total in t.subtotals()]
+    lines += [
+        ("Expected Undeposited Funds", t.expected_undeposited_funds),
+        ("NetSuite Undeposited Funds", t.undeposited_funds),
+        ("Variance", t.variance),
+    ]
+    return lines
+
+
+def markdown(report: CloseReport, locale: str = "en_US") -> str:
+    t = report.tieout
+
+    def money(amount: int) -> str:
+        return Money(amount, t.currency).format(locale)
+
+    verdict = (
+        f"ties within {money(t.threshold)}"
+        if t.ties
+        else f"does NOT tie (threshold {money(t.threshold)})"
+    )
+    out = [
+        f"# Month-end close {report.month}",
+        "",
+        f"State: **{report.state}** · balances at {t.as_of.isoformat()} · the tie-out {verdict}",
+    ]
+    if report.signed_off_by:
+        out.append(f"Signed off by {report.signed_off_by} at {report.signed_off_at}")
+    if report.variance_case:
+        v = report.variance_case
+        out.append(f"Variance case {v.case_id}: {v.state}")
+    out += ["", "## The walk", "", "| | amount |", "|---|---:|"]
+    out += [f"| {label} | {money(amount)} |" for label, amount in walk(report)]
+    out += ["", "## Reconciling items", ""]
+    if t.items:
+        out += ["| kind | reference | date | amount | note |", "|---|---|---|---:|---|"]
+        for item in t.items:
+            on = item.on.isoformat() if item.on else ""
+            out.append(
+                f"| {item.kind.value} | {item.reference} | {on} | {money(item.amount)} "
+                f"| {item.description} |"
+            )
+    else:
+        out.append("None.")
+    out += ["", "## Customers in dunning with recognition held", ""]
+    if report.held_recognition:
+        out += [
+            "| customer | plans held | amount | tier | attempts | held since | case |",
+            "|---|---|---:|---|---|---|---|",
+        ]
+        for h in report.held_recognition:
+            attempts = f"{h.manual_attempts}/{h.max_manual_attempts}" if h.case_id else ""
+            out.append(
+                f"| {h.customer} | {', '.join(h.plans)} "
+                f"| {Money(h.held_amount, h.currency).format(locale)} | {h.tier or ''} "
+                f"| {attempts} | {h.held_since or ''} | {h.case_id or 'no dunning case'} |"
+            )
+    else:
+        out.append("None.")
+    return "\n".join(out) + "\n"
+
+
+def workbook(report: CloseReport) -> bytes:
+    """An XLSX workbook: the walk, the reconciling items, the customers held. Amounts are in
+    major units (exact decimals) so the sheets add up as a person expects."""
+    t = report.tieout
+
+    def major(amount: int) -> object:
+        return Money(amount, t.currency).decimal
+
+    book = Workbook()
+    summary = book.active
+    assert summary is not None
+    summary.title = "Summary"
+    summary.append([f"Month-end close {report.month}", f"state: {report.state}"])
+    summary.append(["Balances at", t.as_of.isoformat()])
+    summary.append(["Currency", t.currency])
+    summary.append([])
+    summary.append(["Walk", "Amount"])
+    for label, amount in walk(report):
+        summary.append([label, major(amount)])
+    summary.append(["Threshold", major(t.threshold)])
+    summary.append(["Ties", "yes" if t.ties else "no"])
+    if report.signed_off_by:
+        summary.append(["Signed off by", report.signed_off_by])
+    items = book.create_sheet("Reconciling items")
+    items.append(["Kind", "Reference", "Date", "Amount", "Note"])
+    for item in t.items:
+        items.append(
+            [item.kind.value, item.reference, item.on, major(item.amount), item.description]
+        )
+    held = book.create_sheet("Dunning holds")
+    held.append(["Customer", "Plans held", "Amount", "Tier", "Attempts", "Held since", "Case"])
+    for h in report.held_recognition:
+        held.append(
+            [
+                h.customer,
+                ", ".join(h.plans),
+                Money(h.held_amount, h.currency).decimal,
+                h.tier,
+                h.manual_attempts,
+                h.held_since.replace(tzinfo=None) if h.held_since else None,
+                h.case_id,
+            ]
+        )
+    for sheet in book.worksheets:
+        for cell in sheet[5 if sheet is summary else 1]:
+            cell.font = Font(bold=True)
+        sheet.column_dimensions["A"].width = 48
+    buffer = BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

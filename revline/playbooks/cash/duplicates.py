@@ -1,0 +1,292 @@
+"""Duplicate invoice resolution: two NetSuite invoices for one obligation, both paid.
+
+The AR specialist's procedure (seed 000, "Voiding a duplicate NetSuite invoice and refunding the
+Stripe charge"): void the duplicate in NetSuite — a void, never a credit memo — refund the
+duplicate Stripe charge with reason ``duplicate``, email the customer a one-line apology quoting
+the invoice that stands, and take the voided invoice out of the recognition schedule the same
+day. The daily payout reconciliation finds the pair (``find_duplicates``) and flags it; this
+playbook carries the procedure out, one ``duplicate_invoice`` case per duplicate.
+
+The books stay whole: the void takes the customer payment off the duplicate (it stays on the
+customer as unapplied credit), and once Stripe has refunded the charge a customer refund record
+uses that credit up, against ``refunds_gl`` — the account the refund's line on a later payout's
+deposit is booked to, so the two cancel and revenue is reversed once, by the void.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from revline.config import Policy
+from revline.core.cases import ActionView, CaseKind, CaseView
+from revline.core.inbox import EventView
+from revline.core.playbook import (
+    ActionSpec,
+    CaseRef,
+    Decision,
+    Enrichment,
+    Facts,
+    Playbook,
+    Trigger,
+)
+from revline.money import Money
+from revline.playbooks.cash.flags import DUPLICATE_FLAGGED, FINDING_SOURCE
+from revline.providers.netsuite.records import Invoice, InvoiceStatus
+
+DUPLICATE_INVOICE = CaseKind(
+    name="duplicate_invoice",
+    initial="resolving",
+    transitions={
+        "resolving": frozenset({"resolved", "needs_person"}),
+        "needs_person": frozenset({"resolving", "resolved"}),
+    },
+    terminal=frozenset({"resolved"}),
+)
+QUEUE = "ar_specialist"
+REFUND_REASON = "duplicate"
+
+VOID = "netsuite.invoice.void"
+EXIT = "netsuite.revenue.exit"
+REFUND = "stripe.refund.create"
+CUSTOMER_REFUND = "netsuite.customer_refund.create"
+EMAIL = "email.send"
+# The widest ``duplicate_invoice_window_days`` the policy allows: enrichment reads this far.
+MAX_WINDOW_DAYS = 27
+# What resolves a case, in the order a person would read it.
+STEPS = (VOID, EXIT, REFUND, CUSTOMER_REFUND, EMAIL)
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """A paid invoice that repeats an earlier paid one of the same obligation."""
+
+    kept: Invoice
+    duplicate: Invoice
+
+
+def obligation(invoice: Invoice) -> tuple[str, str, int, str, str]:
+    """What an invoice bills for, as far as NetSuite says: the customer, the money, the
+    description and the subscription. Two invoices with one obligation bill the same thing."""
+    return (
+        invoice.customer_id,
+        invoice.currency,
+        invoice.amount,
+        (invoice.memo or "").strip().lower(),
+        invoice.stripe_subscription_id or "",
+    )
+
+
+def find_duplicates(invoices: Iterable[Invoice], window_days: int) -> list[DuplicatePair]:
+    """Paid invoices of one obligation dated within ``window_days`` of the first: the first
+    (oldest, then lowest internal id) stands, every later one is a duplicate. Pure.
+
+    The window keeps a subscription's next period — the same amount a month later — from ever
+    looking like a duplicate of this one."""
+    groups: dict[tuple[str, str, int, str, str], list[Invoice]] = {}
+    for invoice in invoices:
+        if invoice.status is InvoiceStatus.PAID_IN_FULL and invoice.amount > 0:
+            groups.setdefault(obligation(invoice), []).append(invoice)
+    pairs = []
+    for group in groups.values():
+        ordered = sorted(group, key=lambda i: (i.date, _numeric(i.id)))
+        kept = ordered[0]
+        for later in ordered[1:]:
+            if later.date - kept.date <= timedelta(days=window_days) and later.id != kept.id:
+                pairs.append(DuplicatePair(kept, later))
+    return sorted(pairs, key=lambda p: _numeric(p.duplicate.id))
+
+
+def _numeric(internal_id: str) -> tuple[int, str]:
+    return (int(internal_id), "") if internal_id.isdigit() else (0, internal_id)
+
+
+class DuplicateInvoiceResolution(Playbook):
+    """One case per duplicate invoice, opened by the payout reconciliation's finding."""
+
+    name = "duplicate_invoice"
+    case_kind = DUPLICATE_INVOICE
+    # Each step's outcome brings the next: the customer refund and the apology wait for
+    # Stripe's refund, and the case closes when every step is confirmed.
+    follows_outcomes = True
+
+    def case_for(self, event: EventView) -> CaseRef | None:
+        if event.source != FINDING_SOURCE or event.type != DUPLICATE_FLAGGED:
+            return None
+        return CaseRef(
+            subject=str(event.payload["invoice"]), customer=str(event.payload["customer"])
+        )
+
+    def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
+        finding = _finding(case, trigger)
+        if finding is None:
+            return Facts(trigger)
+        netsuite = enrichment.adapters["netsuite"]
+        stripe = enrichment.adapters["stripe"]
+        customer = netsuite.customer(str(finding["customer"]))
+        contact = customer.accounts_payable_contact if customer else None
+        sender = enrichment.company.people.get("ar_specialist")
+        return Facts(
+            trigger,
+            {
+                "finding": finding,
+                "duplicate": netsuite.invoice(str(finding["invoice"])),
+                "charge": stripe.get_charge(str(finding["charge"])),
+                "recipient": (
+                    {"name": contact.name, "email": contact.email}
+                    if contact and contact.email
+                    else {"name": customer.name, "email": customer.email}
+                    if customer and customer.email
+                    else None
+                ),
+                "sender": sender.model_dump() if sender else None,
+                "locale": enrichment.company.locale,
+            },
+        )
+
+    def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
+        if case.state == "resolved" or "finding" not in facts.values:
+            return Decision("nothing new for this duplicate invoice")
+        finding = facts["finding"]
+        latest = _latest(case.actions)
+        # A step that failed, or that a person rejected (a refund above the threshold), is the
+        # AR specialist's to settle; nothing is retried behind her back.
+        stopped = [kind for kind in STEPS if _status(latest, kind) in ("failed", "cancelled")]
+        if stopped:
+            errors = "; ".join(f"{kind}: {latest[kind].error}" for kind in stopped)
+            return Decision(
+                f"a step did not go through ({errors}): the AR specialist takes it",
+                state="needs_person",
+                data={"finding": finding},
+                queue=QUEUE,
+            )
+        actions = [spec for spec in _first_steps(finding, facts) if spec.kind not in latest]
+        done = {kind for kind in STEPS if _status(latest, kind) == "applied"}
+        # Done by a person before the case got to it: nothing to do twice.
+        duplicate: Invoice | None = facts["duplicate"]
+        if VOID not in latest and duplicate and duplicate.status is InvoiceStatus.VOIDED:
+            done.add(VOID)
+        if REFUND not in latest and facts["charge"].amount_refunded >= int(finding["amount"]):
+            done.add(REFUND)
+        if VOID in done and REFUND in done:
+            actions += [
+                spec
+                for spec in _after_refund(finding, facts, latest.get(REFUND), policy)
+                if spec.kind not in latest
+            ]
+        if done == set(STEPS):
+            return Decision(
+                f"{finding['invoice_number']} voided, its charge refunded, the customer told "
+                f"{finding['kept_invoice_number']} stands, and it is out of revenue recognition",
+                state="resolved",
+                data={"finding": finding},
+                queue=None,
+            )
+        if not facts["sender"] or not facts["recipient"]:
+            missing = "no ar_specialist to write from" if not facts["sender"] else "no address"
+            actions = [a for a in actions if a.kind != EMAIL]
+            return Decision(
+                f"resolving, but the apology cannot be written ({missing}): the AR specialist "
+                "writes it",
+                state="needs_person",
+                actions=tuple(actions),
+                data={"finding": finding},
+                queue=QUEUE,
+            )
+        waiting = [kind for kind in STEPS if kind not in done]
+        return Decision(
+            f"{finding['invoice_number']} duplicates {finding['kept_invoice_number']} and both "
+            f"were paid: {len(actions)} step(s) proposed, waiting on {', '.join(waiting)}",
+            state="resolving",
+            actions=tuple(actions),
+            data={"finding": finding},
+        )
+
+
+def _finding(case: CaseView, trigger: Trigger) -> dict[str, Any] | None:
+    """The payout reconciliation's finding: from the flag event, then from the case."""
+    event = trigger.event
+    if event is not None and event.source == FINDING_SOURCE and event.type == DUPLICATE_FLAGGED:
+        return dict(event.payload)
+    found = case.data.get("finding")
+    return dict(found) if isinstance(found, dict) else None
+
+
+def _latest(actions: Iterable[ActionView]) -> dict[str, ActionView]:
+    latest: dict[str, ActionView] = {}
+    for action in sorted(actions, key=lambda a: a.created_at):
+        latest[action.kind] = action
+    return latest
+
+
+def _status(latest: dict[str, ActionView], kind: str) -> str | None:
+    action = latest.get(kind)
+    return action.status if action else None
+
+
+def _first_steps(finding: dict[str, Any], facts: Facts) -> list[ActionSpec]:
+    """Void, exit recognition, refund: none waits for another."""
+    invoice = str(finding["invoice"])
+    steps = []
+    duplicate: Invoice | None = facts["duplicate"]
+    if duplicate is None or duplicate.status is not InvoiceStatus.VOIDED:
+        steps.append(ActionSpec(VOID, invoice, {"invoice": invoice, "unapply_payments": True}))
+    steps.append(ActionSpec(EXIT, invoice, {"invoice": invoice, "reason": REFUND_REASON}))
+    charge = facts["charge"]
+    if charge.amount_refunded < int(finding["amount"]):
+        steps.append(
+            ActionSpec(
+                REFUND,
+                str(finding["charge"]),
+                {
+                    "charge": finding["charge"],
+                    "amount": int(finding["amount"]) - charge.amount_refunded,
+                    "currency": finding["currency"],
+                    "reason": REFUND_REASON,
+                },
+            )
+        )
+    return steps
+
+
+def _after_refund(
+    finding: dict[str, Any], facts: Facts, refund: ActionView | None, policy: Policy
+) -> list[ActionSpec]:
+    """Once Stripe has refunded: the customer refund in NetSuite, and the apology."""
+    amount = int(finding["amount"])
+    money = Money(amount, str(finding["currency"]))
+    by = f"Stripe refund {(refund.result or {}).get('refund')}" if refund else "Stripe refund"
+    customer_refund = ActionSpec(
+        CUSTOMER_REFUND,
+        str(finding["payment"]),
+        {
+            "payment": finding["payment"],
+            "amount": amount,
+            "currency": finding["currency"],
+            "account": policy.refunds_gl,
+            "memo": f"{by} of duplicate invoice {finding['invoice_number']}",
+        },
+    )
+    sender, recipient = facts["sender"], facts["recipient"]
+    if not sender or not recipient:
+        return [customer_refund]
+    first_name = str(recipient["name"]).split()[0] if recipient["name"] else "there"
+    kept = finding["kept_invoice_number"]
+    line = (
+        f"Sorry — we invoiced you twice for the same thing: we have voided invoice "
+        f"{finding['invoice_number']} and refunded its {money.format(facts['locale'])} charge, "
+        f"and invoice {kept} stands for your records."
+    )
+    email = ActionSpec(
+        EMAIL,
+        str(finding["invoice"]),
+        {
+            "from": sender,
+            "to": [recipient["email"]],
+            "subject": f"Invoice {finding['invoice_number']} was a duplicate — refunded",
+            "body": f"Hello {first_name},\n\n{line}\n\n{sender['name']}",
+        },
+    )
+    return [customer_refund, email]

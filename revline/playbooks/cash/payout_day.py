@@ -1,0 +1,208 @@
+"""A day's payouts as the morning reconciliation left them: the read model behind
+``GET /api/cash/payouts`` and ``revline cash payouts``.
+
+Read from Revline's own records, never from a provider: the day's ``payouts:<date>`` case and
+the data of its latest decision, the deposit action of each payout (whichever morning proposed
+it), and for each orphan payment the flag that handed it on and the investigation it opened.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from revline.db.models import Action, Case
+from revline.errors import InvalidRequest, NotFound
+from revline.playbooks.cash.flags import ORPHAN_FLAG
+from revline.playbooks.cash.orphans import ORPHAN_PAYMENT
+from revline.playbooks.cash.payouts import MAX_LOOKBACK_DAYS, PAYOUT_RECONCILIATION
+from revline.providers.netsuite.actions import DEPOSIT_CREATE
+
+
+class OrphanCase(BaseModel):
+    """The investigation opened for a payment with no NetSuite record."""
+
+    case_id: str
+    state: str
+    queue: str | None
+
+
+class TransactionMatch(BaseModel):
+    """One payment of the payout and what the matching engine made of it."""
+
+    transaction: str  # the Stripe balance transaction
+    status: str  # matched | proposed | blocked | unmatched
+    tier: str | None
+    reason: str
+    netsuite: list[str]  # the NetSuite customer payment(s) matched or proposed
+    charge: str | None  # known for orphans, from their flag
+    orphan_case: OrphanCase | None
+
+
+class DepositLine(BaseModel):
+    type: str  # payment | refund | adjustment | fee
+    amount: int
+    account: str | None = None
+    reference: str | None = None
+
+
+class Deposit(BaseModel):
+    """The payout's ``netsuite.deposit.create`` action, on whichever day's case proposed it."""
+
+    action_id: str
+    case_id: str | None
+    status: str
+    date: date | None
+    lines: list[DepositLine]
+    applied_at: datetime | None
+    netsuite_deposit: str | None  # NetSuite's internal id, once applied
+    last_error: str | None
+
+
+class PayoutEntry(BaseModel):
+    payout: str
+    amount: int | None
+    currency: str | None
+    arrival: date | None
+    # deposit_proposed | recording_payments | already_deposited | orphans_pending | variance
+    status: str
+    fees: int | None
+    variance: int | None  # payout minus the deposit lines; None while payments are unresolved
+    unresolved: list[str]  # balance transactions keeping the deposit from being posted
+    deposit: Deposit | None
+    transactions: list[TransactionMatch]
+
+
+class PayoutDay(BaseModel):
+    business_date: date
+    case_id: str
+    state: str  # reconciled | recording | exceptions
+    queue: str | None
+    updated_at: datetime  # when the latest decision (the morning run or a rerun) changed it
+    payouts: list[PayoutEntry]
+
+
+def business_date(value: str | None, name: str = "date") -> date:
+    """The ``YYYY-MM-DD`` a person asked for; refused naming the parameter otherwise."""
+    if not value:
+        raise InvalidRequest(f"{name} is required (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a date as YYYY-MM-DD, not {value!r}") from None
+
+
+def payouts_of(session: Session, day: date) -> PayoutDay:
+    """The payout reconciliation of business date ``day``; ``NotFound`` if none ran."""
+    case = session.execute(
+        select(Case).where(Case.kind == PAYOUT_RECONCILIATION.name, Case.subject == _subject(day))
+    ).scalar_one_or_none()
+    if case is None:
+        raise NotFound(f"no payout reconciliation for {day.isoformat()}")
+    summary: list[dict[str, Any]] = list(case.data.get("payouts", []))
+    deposits = _deposits(session, [entry["payout"] for entry in summary])
+    charges = _orphan_charges(session, day)
+    investigations = _investigations(session, set(charges.values()))
+    return PayoutDay(
+        business_date=day,
+        case_id=case.id,
+        state=case.state,
+        queue=case.queue,
+        updated_at=case.updated_at,
+        payouts=[
+            _entry(entry, deposits.get(entry["payout"]), charges, investigations)
+            for entry in summary
+        ],
+    )
+
+
+def _subject(day: date) -> str:
+    return f"payouts:{day.isoformat()}"
+
+
+def _deposits(session: Session, payouts: list[str]) -> dict[str, Deposit]:
+    """Each payout's deposit action; the key is per payout, so there is one at most."""
+    if not payouts:
+        return {}
+    rows = session.execute(
+        select(Action).where(Action.kind == DEPOSIT_CREATE, Action.subject.in_(payouts))
+    ).scalars()
+    found = {}
+    for action in rows:
+        result = action.result or {}
+        found[action.subject] = Deposit(
+            action_id=action.id,
+            case_id=action.case_id,
+            status=action.status,
+            date=action.params.get("date"),
+            lines=[DepositLine.model_validate(line) for line in action.params.get("lines", [])],
+            applied_at=action.applied_at,
+            netsuite_deposit=result.get("deposit"),
+            last_error=action.last_error,
+        )
+    return found
+
+
+def _orphan_charges(session: Session, day: date) -> dict[str, str]:
+    """Balance transaction → charge, for the orphans flagged by the mornings whose look-back
+    reaches this day's payouts (a payout held for days was flagged on its first morning)."""
+    subjects = [_subject(day - timedelta(days=n)) for n in range(MAX_LOOKBACK_DAYS + 1)]
+    flags = session.execute(
+        select(Action)
+        .join(Case, Action.case_id == Case.id)
+        .where(
+            Case.kind == PAYOUT_RECONCILIATION.name,
+            Case.subject.in_(subjects),
+            Action.kind == ORPHAN_FLAG,
+        )
+    ).scalars()
+    return {str(flag.params["balance_transaction"]): flag.subject for flag in flags}
+
+
+def _investigations(session: Session, charges: set[str]) -> dict[str, OrphanCase]:
+    if not charges:
+        return {}
+    rows = session.execute(
+        select(Case).where(Case.kind == ORPHAN_PAYMENT.name, Case.subject.in_(charges))
+    ).scalars()
+    return {
+        row.subject: OrphanCase(case_id=row.id, state=row.state, queue=row.queue) for row in rows
+    }
+
+
+def _entry(
+    entry: dict[str, Any],
+    deposit: Deposit | None,
+    charges: dict[str, str],
+    investigations: dict[str, OrphanCase],
+) -> PayoutEntry:
+    transactions = []
+    for match in entry.get("matches", []):
+        charge = charges.get(match["transaction"]) if match["status"] == "unmatched" else None
+        transactions.append(
+            TransactionMatch(
+                transaction=match["transaction"],
+                status=match["status"],
+                tier=match["tier"],
+                reason=match["reason"],
+                netsuite=list(match["netsuite"]),
+                charge=charge,
+                orphan_case=investigations.get(charge) if charge else None,
+            )
+        )
+    return PayoutEntry(
+        payout=entry["payout"],
+        amount=entry.get("amount"),
+        currency=entry.get("currency"),
+        arrival=entry.get("arrival"),
+        status=entry["status"],
+        fees=entry.get("fees"),
+        variance=entry.get("variance"),
+        unresolved=list(entry.get("unresolved", [])),
+        deposit=deposit,
+        transactions=transactions,
+    )

@@ -1,0 +1,385 @@
+"""The month-end tie-out: Stripe's in-transit balance walked to NetSuite's Undeposited Funds.
+
+At month end, money Stripe has collected but the bank has not yet booked is in two places on
+the Stripe side: the balance not yet paid out, and payouts in transit. On the NetSuite side the
+same money sits in Undeposited Funds: customer payments recorded but not yet deposited. The two
+differ for known reasons, each itemised:
+
+- **payouts not yet deposited**: a payout reached the bank by month end but NetSuite has no
+  deposit for it dated by month end, so its payments are still in Undeposited Funds;
+- **payments not yet recorded**: a Stripe payment with no NetSuite customer payment dated by
+  month end (an orphan, or one recorded in the next month);
+- **timing differences**: Stripe's fees are withheld from the balance but booked in NetSuite
+  only with each payout's deposit, and so are refunds and other balance adjustments.
+
+What the items do not explain is the variance. ``gather`` reads the providers (the playbook's
+``enrich`` calls it); ``tie_out`` is pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, computed_field
+
+from revline.clock import WorkingCalendar
+from revline.errors import RevlineError
+from revline.playbooks.cash.deposit import PAYMENT_TYPES, PAYOUT_TYPES, REFUND_TYPES
+from revline.providers.netsuite.records import CustomerPayment
+from revline.providers.stripe.records import BalanceTransaction, Payout
+
+# Stripe pays automatic payouts out within a month at most (a monthly schedule), so nothing
+# created longer ago than this before the month can still be unpaid at its end.
+LOOKBACK_DAYS = 31
+DUNNING = "dunning"
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class InvalidMonth(RevlineError):
+    code = "invalid_month"
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class ClosePeriod:
+    """A calendar month in the company's timezone."""
+
+    month: str  # YYYY-MM
+    first_day: date
+    last_day: date
+
+    @classmethod
+    def parse(cls, text: str) -> ClosePeriod:
+        """``YYYY-MM``; anything else is refused with what was wrong."""
+        found = _MONTH.match(text)
+        if not found or not 1 <= int(found.group(2)) <= 12:
+            raise InvalidMonth(f"month {text!r} is not a month like 2026-12 (YYYY-MM)")
+        first = date(int(found.group(1)), int(found.group(2)), 1)
+        return cls(text, first, next_month(first) - timedelta(days=1))
+
+    @classmethod
+    def before(cls, day: date) -> ClosePeriod:
+        """The month before the one ``day`` is in: the month a close on ``day`` closes."""
+        previous = day.replace(day=1) - timedelta(days=1)
+        return cls.parse(f"{previous.year:04d}-{previous.month:02d}")
+
+    def ends_at(self, calendar: WorkingCalendar) -> datetime:
+        """The instant the month ends (exclusive), in UTC."""
+        return calendar.at_local(self.last_day + timedelta(days=1), time(0))
+
+
+def next_month(first: date) -> date:
+    return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+@dataclass(frozen=True)
+class PayoutAtMonthEnd:
+    """A payout created by month end, what it settled, and where it stood at month end."""
+
+    payout: Payout
+    transactions: tuple[BalanceTransaction, ...]
+    arrived_on: date  # business date the bank received it
+    deposited_on: date | None  # date of its NetSuite deposit, if any
+
+
+@dataclass(frozen=True)
+class TieOutBooks:
+    """What the tie-out reads from Stripe and NetSuite for one month."""
+
+    period: ClosePeriod
+    currency: str  # ISO, lowercase as Stripe has it
+    timezone: str
+    transactions: tuple[BalanceTransaction, ...]  # created in the look-back up to month end
+    payouts: tuple[PayoutAtMonthEnd, ...]
+    recorded: Mapping[str, CustomerPayment]  # NetSuite customer payments by Stripe charge id
+    undeposited_funds: int  # NetSuite's Undeposited Funds balance at month end
+    held: tuple[HeldRecognition, ...]
+
+
+class ItemKind(StrEnum):
+    PAYOUT_NOT_DEPOSITED = "payout_not_deposited"
+    PAYMENT_NOT_RECORDED = "payment_not_recorded"
+    FEES_NOT_BOOKED = "fees_not_booked"
+    REFUND_NOT_BOOKED = "refund_not_booked"
+    ADJUSTMENT_NOT_BOOKED = "adjustment_not_booked"
+
+
+ITEM_HEADINGS = {
+    ItemKind.PAYOUT_NOT_DEPOSITED: "Payouts not yet deposited in NetSuite",
+    ItemKind.PAYMENT_NOT_RECORDED: "Payments not yet recorded in NetSuite",
+    ItemKind.FEES_NOT_BOOKED: "Timing: Stripe fees booked with the deposit",
+    ItemKind.REFUND_NOT_BOOKED: "Timing: refunds booked with the deposit",
+    ItemKind.ADJUSTMENT_NOT_BOOKED: "Timing: adjustments booked with the deposit",
+}
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReconcilingItem(_Record):
+    """One known difference; ``amount`` is what it adds to the Stripe side to reach NetSuite."""
+
+    kind: ItemKind
+    reference: str
+    description: str
+    amount: int
+    on: date | None = None
+
+
+class InTransitPayout(_Record):
+    payout: str
+    amount: int
+    arrival: date
+
+
+class HeldRecognition(_Record):
+    """A customer whose recognition NetSuite holds for dunning."""
+
+    customer_id: str
+    customer: str
+    stripe_customer_id: str | None
+    plans: list[str]
+    amount: int
+    currency: str
+
+
+class TieOut(_Record):
+    """The walk for one month, with its figures in minor units of ``currency``."""
+
+    month: str
+    currency: str
+    as_of: date
+    balance_not_paid_out: int
+    payouts_in_transit: list[InTransitPayout]
+    items: list[ReconcilingItem]
+    undeposited_funds: int
+    threshold: int
+    held: list[HeldRecognition]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def in_transit_total(self) -> int:
+        return sum(p.amount for p in self.payouts_in_transit)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def stripe_in_transit(self) -> int:
+        """Stripe's balance not yet paid out plus payouts in transit, at month end."""
+        return self.balance_not_paid_out + self.in_transit_total
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def expected_undeposited_funds(self) -> int:
+        return self.stripe_in_transit + sum(item.amount for item in self.items)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def variance(self) -> int:
+        """What the items leave unexplained: NetSuite's balance less what it should be."""
+        return self.undeposited_funds - self.expected_undeposited_funds
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ties(self) -> bool:
+        return abs(self.variance) <= self.threshold
+
+    def subtotals(self) -> list[tuple[ItemKind, int, int]]:
+        """Per kind of item, in walk order: (kind, how many, total)."""
+        found = []
+        for kind in ItemKind:
+            of_kind = [item.amount for item in self.items if item.kind is kind]
+            if of_kind:
+                found.append((kind, len(of_kind), sum(of_kind)))
+        return found
+
+
+def figures(data: Mapping[str, Any]) -> TieOut:
+    """A tie-out back from its JSON form (a case's data), computed fields dropped."""
+    computed = set(TieOut.model_computed_fields)
+    return TieOut.model_validate({k: v for k, v in data.items() if k not in computed})
+
+
+def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
+    """Walk the Stripe in-transit balance to Undeposited Funds, itemising what differs. Pure."""
+    period = books.period
+    tz = ZoneInfo(books.timezone)
+    member_of = {t.id: p for p in books.payouts for t in p.transactions}
+    in_transit = [p for p in books.payouts if p.arrived_on > period.last_day]
+    not_deposited = [
+        p
+        for p in books.payouts
+        if p.arrived_on <= period.last_day
+        and (p.deposited_on is None or p.deposited_on > period.last_day)
+    ]
+    still_in_balance = [
+        t
+        for t in books.transactions
+        if t.currency == books.currency and t.type not in PAYOUT_TYPES and t.id not in member_of
+    ]
+    # Every movement whose money had not reached a NetSuite deposit by month end, by payout.
+    open_movements: list[tuple[str | None, BalanceTransaction]] = [
+        (None, t) for t in still_in_balance
+    ]
+    for held in (*in_transit, *not_deposited):
+        open_movements += [
+            (held.payout.id, t) for t in held.transactions if t.type not in PAYOUT_TYPES
+        ]
+
+    items = [
+        ReconcilingItem(
+            kind=ItemKind.PAYOUT_NOT_DEPOSITED,
+            reference=p.payout.id,
+            description=(
+                f"reached the bank on {p.arrived_on.isoformat()}; no NetSuite deposit by month "
+                "end, so its payments are still in Undeposited Funds"
+            ),
+            amount=p.payout.amount,
+            on=p.arrived_on,
+        )
+        for p in not_deposited
+    ]
+    fees: dict[str | None, int] = defaultdict(int)
+    for payout_id, txn in open_movements:
+        fees[payout_id] += txn.fee
+        on = txn.created.astimezone(tz).date()
+        if txn.type in PAYMENT_TYPES:
+            items += _unrecorded(txn, books.recorded, period, on)
+        elif txn.type in REFUND_TYPES:
+            items.append(_not_booked(ItemKind.REFUND_NOT_BOOKED, txn, payout_id, on))
+        else:
+            items.append(_not_booked(ItemKind.ADJUSTMENT_NOT_BOOKED, txn, payout_id, on))
+    for payout_id, fee in fees.items():
+        if fee:
+            items.append(
+                ReconcilingItem(
+                    kind=ItemKind.FEES_NOT_BOOKED,
+                    reference=payout_id or "balance",
+                    description=(
+                        f"Stripe fees withheld from payout {payout_id}, booked on its deposit"
+                        if payout_id
+                        else "Stripe fees on the balance not yet paid out"
+                    ),
+                    amount=fee,
+                )
+            )
+    items.sort(key=lambda item: (list(ItemKind).index(item.kind), item.on or period.last_day))
+    return TieOut(
+        month=period.month,
+        currency=books.currency.upper(),
+        as_of=period.last_day,
+        balance_not_paid_out=sum(t.net for t in still_in_balance),
+        payouts_in_transit=[
+            InTransitPayout(payout=p.payout.id, amount=p.payout.amount, arrival=p.arrived_on)
+            for p in in_transit
+        ],
+        items=items,
+        undeposited_funds=books.undeposited_funds,
+        threshold=threshold,
+        held=list(books.held),
+    )
+
+
+def _unrecorded(
+    txn: BalanceTransaction,
+    recorded: Mapping[str, CustomerPayment],
+    period: ClosePeriod,
+    on: date,
+) -> list[ReconcilingItem]:
+    payment = recorded.get(txn.source or "")
+    if payment is not None and payment.date <= period.last_day:
+        return []
+    why = (
+        f"recorded in NetSuite on {payment.date.isoformat()}, after month end"
+        if payment is not None
+        else "no NetSuite customer payment carries this charge"
+    )
+    return [
+        ReconcilingItem(
+            kind=ItemKind.PAYMENT_NOT_RECORDED,
+            reference=str(txn.source or txn.id),
+            description=f"Stripe payment of {on.isoformat()}: {why}",
+            amount=-txn.amount,
+            on=on,
+        )
+    ]
+
+
+def _not_booked(
+    kind: ItemKind, txn: BalanceTransaction, payout_id: str | None, on: date
+) -> ReconcilingItem:
+    where = f"payout {payout_id}" if payout_id else "the balance not yet paid out"
+    return ReconcilingItem(
+        kind=kind,
+        reference=str(txn.source or txn.id),
+        description=f"{txn.type} on {where}, booked on the payout's deposit",
+        amount=-txn.amount,
+        on=on,
+    )
+
+
+def gather(
+    stripe: Any, netsuite: Any, calendar: WorkingCalendar, period: ClosePeriod, currency: str
+) -> TieOutBooks:
+    """Read what the tie-out of ``period`` needs from the Stripe and NetSuite adapters."""
+    since = period.first_day - timedelta(days=LOOKBACK_DAYS)
+    start = calendar.at_local(since, time(0))
+    end = period.ends_at(calendar) - timedelta(seconds=1)
+    transactions = stripe.list_balance_transactions(created_from=start, created_until=end)
+    payouts = []
+    for payout in stripe.list_payouts(created_from=start, created_until=end):
+        # A failed or cancelled payout's money came back to the balance.
+        if payout.currency != currency or payout.status in ("failed", "canceled"):
+            continue
+        arrived_on = calendar.business_date(payout.arrival_date)
+        deposited_on = None
+        if arrived_on <= period.last_day:
+            deposits = netsuite.deposits_for_payout(payout.id)
+            deposited_on = min((d.date for d in deposits), default=None)
+        payouts.append(
+            PayoutAtMonthEnd(
+                payout, tuple(stripe.payout_transactions(payout.id)), arrived_on, deposited_on
+            )
+        )
+    payments = netsuite.customer_payments_dated(since - timedelta(days=1), period.last_day)
+    return TieOutBooks(
+        period=period,
+        currency=currency,
+        timezone=calendar.tz.key,
+        transactions=tuple(transactions),
+        payouts=tuple(sorted(payouts, key=lambda p: (p.payout.created, p.payout.id))),
+        recorded={p.stripe_charge_id: p for p in payments if p.stripe_charge_id},
+        undeposited_funds=netsuite.undeposited_funds_balance(
+            currency.upper(), as_of=period.last_day
+        ).amount,
+        held=tuple(held_for_dunning(netsuite)),
+    )
+
+
+def held_for_dunning(netsuite: Any) -> list[HeldRecognition]:
+    """Customers whose revenue plans NetSuite holds for dunning, with the plans held."""
+    plans: dict[str, list[Any]] = defaultdict(list)
+    for plan in netsuite.held_revenue_plans():
+        if plan.hold_reason == DUNNING:
+            plans[plan.customer_id].append(plan)
+    held = []
+    for customer_id, of_customer in sorted(plans.items()):
+        customer = netsuite.customer(customer_id)
+        held.append(
+            HeldRecognition(
+                customer_id=customer_id,
+                customer=customer.name if customer else customer_id,
+                stripe_customer_id=customer.stripe_customer_id if customer else None,
+                plans=[p.number or p.id for p in of_customer],
+                amount=sum(p.amount for p in of_customer),
+                currency=of_customer[0].currency,
+            )
+        )
+    return held

@@ -1,0 +1,226 @@
+"""``GET /api/cash/payouts``: a day's payouts as the morning reconciliation left them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from revline.core import cases
+from revline.core.cases import CaseKind
+from revline.core.runtime import Runtime
+from revline.db.models import Action, Case
+from revline.playbooks.cash.flags import ORPHAN_FLAG
+from revline.playbooks.cash.orphans import ORPHAN_PAYMENT
+from revline.playbooks.cash.payouts import PAYOUT_RECONCILIATION
+from tests.api.helpers import bearer
+
+DEPOSIT_LINES = [
+    {"type": "payment", "amount": 180_000, "reference": "5001"},
+    {"type": "fee", "amount": -5_250, "account": "6700-8", "reference": "Stripe fees po_1"},
+]
+
+
+@dataclass(frozen=True)
+class Morning:
+    """The case ids of the seeded mornings."""
+
+    earlier: str  # payouts:2026-12-02, which deposited po_1
+    today: str  # payouts:2026-12-04, with po_2 waiting for an orphan
+    orphan: str  # the investigation of ch_orphan
+
+
+def seed_morning(runtime: Runtime) -> Morning:
+    """Two mornings as the payout reconciliation records them (its decision's data on the
+    case, its actions in the outbox) and the orphan investigation the second one opened."""
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+
+        def case(kind: CaseKind, playbook: str, subject: str, **fields: Any) -> str:
+            view, _ = cases.open_or_get(
+                session,
+                kind=kind,
+                playbook=playbook,
+                subject=subject,
+                customer=None,
+                correlation_id=None,
+                now=now,
+            )
+            row = session.get(Case, view.id)
+            assert row is not None
+            for name, value in fields.items():
+                setattr(row, name, value)
+            return view.id
+
+        def action(
+            case_id: str, kind: str, subject: str, params: dict[str, Any], **fields: Any
+        ) -> None:
+            session.add(
+                Action(
+                    id=f"act_{kind}_{subject}",
+                    case_id=case_id,
+                    playbook="payout_reconciliation",
+                    kind=kind,
+                    subject=subject,
+                    idempotency_key=f"payout_reconciliation:{kind}:{subject}:0",
+                    params=params,
+                    params_hash="h",
+                    not_before=now,
+                    proposed_by="playbook",
+                    created_at=now,
+                    updated_at=now,
+                    **fields,
+                )
+            )
+
+        po_1 = {"payout": "po_1", "amount": 174_750, "currency": "USD", "arrival": "2026-12-01"}
+        earlier = case(
+            PAYOUT_RECONCILIATION,
+            "payout_reconciliation",
+            "payouts:2026-12-02",
+            state="reconciled",
+            data={
+                "business_date": "2026-12-02",
+                "payouts": [{**po_1, "status": "deposit_proposed"}],
+            },
+        )
+        action(
+            earlier,
+            "netsuite.deposit.create",
+            "po_1",
+            {**po_1, "date": "2026-12-01", "lines": DEPOSIT_LINES},
+            status="applied",
+            applied_at=now,
+            result={"deposit": "5002", "number": "DEP-1"},
+        )
+        today = case(
+            PAYOUT_RECONCILIATION,
+            "payout_reconciliation",
+            "payouts:2026-12-04",
+            state="exceptions",
+            queue="ar_specialist",
+            data={
+                "business_date": "2026-12-04",
+                "payouts": [
+                    {**po_1, "status": "already_deposited"},
+                    {
+                        "payout": "po_2",
+                        "amount": 1_074_472,
+                        "currency": "USD",
+                        "arrival": "2026-12-03",
+                        "status": "orphans_pending",
+                        "fees": 37_528,
+                        "variance": None,
+                        "unresolved": ["txn_orphan"],
+                        "matches": [
+                            {
+                                "transaction": "txn_acme",
+                                "status": "matched",
+                                "netsuite": ["5004"],
+                                "tier": "exact_charge_id",
+                                "reason": "Stripe charge id carried on the NetSuite record",
+                            },
+                            {
+                                "transaction": "txn_orphan",
+                                "status": "unmatched",
+                                "netsuite": [],
+                                "tier": None,
+                                "reason": "no NetSuite record carries its ids",
+                            },
+                        ],
+                    },
+                ],
+            },
+        )
+        action(
+            today,
+            ORPHAN_FLAG,
+            "ch_orphan",
+            {"charge": "ch_orphan", "payout": "po_2", "balance_transaction": "txn_orphan"},
+            status="applied",
+            applied_at=now,
+        )
+        orphan = case(
+            ORPHAN_PAYMENT,
+            "orphan_payment",
+            "ch_orphan",
+            state="awaiting_cardholder",
+            queue="ar_specialist",
+        )
+    return Morning(earlier, today, orphan)
+
+
+def test_a_day_lists_each_payout_its_deposit_and_its_orphans(
+    client: TestClient, runtime: Runtime, tokens: dict[str, str]
+) -> None:
+    morning = seed_morning(runtime)
+    response = client.get("/api/cash/payouts?date=2026-12-04", headers=bearer(tokens["viewer"]))
+    assert response.status_code == 200
+    day = response.json()
+    assert (day["case_id"], day["state"], day["queue"]) == (
+        morning.today,
+        "exceptions",
+        "ar_specialist",
+    )
+    deposited, waiting = day["payouts"]
+    # Deposited on an earlier morning: the deposit is found on that morning's case.
+    assert (deposited["status"], deposited["arrival"]) == ("already_deposited", "2026-12-01")
+    deposit = deposited["deposit"]
+    assert (deposit["case_id"], deposit["status"]) == (morning.earlier, "applied")
+    assert deposit["netsuite_deposit"] == "5002"
+    assert [(line["type"], line["account"]) for line in deposit["lines"]] == [
+        ("payment", None),
+        ("fee", "6700-8"),
+    ]
+    assert (waiting["status"], waiting["deposit"], waiting["fees"]) == (
+        "orphans_pending",
+        None,
+        37_528,
+    )
+    matched, orphan = waiting["transactions"]
+    assert (matched["tier"], matched["netsuite"], matched["orphan_case"]) == (
+        "exact_charge_id",
+        ["5004"],
+        None,
+    )
+    assert orphan["charge"] == "ch_orphan"
+    assert orphan["orphan_case"] == {
+        "case_id": morning.orphan,
+        "state": "awaiting_cardholder",
+        "queue": "ar_specialist",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "date is required (YYYY-MM-DD)"),
+        ("?date=", "date is required (YYYY-MM-DD)"),
+        ("?date=2026-13-01", "date must be a date as YYYY-MM-DD, not '2026-13-01'"),
+        ("?date=yesterday", "date must be a date as YYYY-MM-DD, not 'yesterday'"),
+    ],
+)
+def test_a_missing_or_malformed_date_is_refused_naming_the_parameter(
+    client: TestClient, runtime: Runtime, tokens: dict[str, str], query: str, message: str
+) -> None:
+    response = client.get(f"/api/cash/payouts{query}", headers=bearer(tokens["viewer"]))
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": "invalid_request", "message": message}}
+
+
+def test_a_day_without_a_reconciliation_is_not_found(
+    client: TestClient, runtime: Runtime, tokens: dict[str, str]
+) -> None:
+    seed_morning(runtime)
+    response = client.get("/api/cash/payouts?date=2026-12-03", headers=bearer(tokens["viewer"]))
+    assert response.status_code == 404
+    assert response.json()["error"] == {
+        "code": "not_found",
+        "message": "no payout reconciliation for 2026-12-03",
+    }
+
+
+def test_reading_payouts_needs_a_token(client: TestClient, runtime: Runtime) -> None:
+    assert client.get("/api/cash/payouts?date=2026-12-04").status_code == 401

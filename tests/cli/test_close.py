@@ -1,0 +1,57 @@
+"""``revline close --month``: the tie-out as Markdown, JSON and an XLSX workbook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from revline.core.runtime import Runtime
+from tests.api.test_close import seed_close
+from tests.cli.conftest import Cli
+
+
+def test_markdown_shows_the_walk_the_items_and_the_holds(cli: Cli, runtime: Runtime) -> None:
+    seed_close(runtime)
+    out = cli.ok("close", "--month", "2026-12").stdout
+    assert out.startswith("# Month-end close 2026-12")
+    assert "does NOT tie" in out
+    assert "| Stripe in-transit balance | $1,844.30 |" in out
+    assert "| Variance | $12.40 |" in out
+    assert "| payment_not_recorded | ch_orphan | 2026-12-30 | -$100.00 |" in out
+    assert "| Acme Corp | RP-301 | $12,500.00 | high_value | 1/3 |" in out
+
+
+def test_json_is_the_same_report(cli: Cli, runtime: Runtime) -> None:
+    seed_close(runtime)
+    report = cli.json("close", "--month", "2026-12")
+    assert report["tieout"]["variance"] == 1_240
+    assert report["held_recognition"][0]["customer"] == "Acme Corp"
+
+
+def test_out_writes_a_workbook_openpyxl_reads(cli: Cli, runtime: Runtime, tmp_path: Path) -> None:
+    seed_close(runtime)
+    cli.ok("close", "--month", "2026-12", "--out", str(tmp_path))
+    book = load_workbook(tmp_path / "close-2026-12.xlsx")
+    assert book.sheetnames == ["Summary", "Reconciling items", "Dunning holds"]
+    walk = {row[0]: row[1] for row in book["Summary"].iter_rows(min_row=6, values_only=True)}
+    assert walk["Stripe in-transit balance"] == 1844.30
+    assert walk["Variance"] == 12.40
+    items = list(book["Reconciling items"].iter_rows(min_row=2, values_only=True))
+    assert [(kind, ref) for kind, ref, *_ in items] == [
+        ("fees_not_booked", "po_2"),
+        ("payment_not_recorded", "ch_orphan"),
+    ]
+    (held,) = book["Dunning holds"].iter_rows(min_row=2, values_only=True)
+    assert held[0] == "Acme Corp"
+    assert json.loads((tmp_path / "close-2026-12.json").read_text())["month"] == "2026-12"
+    assert (tmp_path / "close-2026-12.md").read_text().startswith("# Month-end close 2026-12")
+
+
+def test_bad_input_is_refused_with_what_is_wrong(cli: Cli, runtime: Runtime) -> None:
+    assert "YYYY-MM" in cli.fails("close", "--month", "12/2026").stderr
+    assert "no month-end close for 2026-11" in cli.fails("close", "--month", "2026-11").stderr
+    seed_close(runtime)
+    missing = cli.fails("close", "--month", "2026-12", "--explain", "a bank fee")
+    assert "--variance" in missing.stderr

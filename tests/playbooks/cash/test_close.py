@@ -1,0 +1,373 @@
+"""Month-end tie-out, the close's decisions and its working-day schedule, on records built here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import pytest
+
+from revline.clock import WorkingCalendar
+from revline.config import Policy
+from revline.core.cases import ActionView, CaseView
+from revline.core.inbox import EventView
+from revline.core.playbook import Decision, Facts, Trigger
+from revline.core.scheduler import SCHEDULE_SOURCE
+from revline.playbooks.cash.close import MonthEndClose, State, WorkingDayOfMonth
+from revline.playbooks.cash.close_actions import CLEAR_VARIANCE, FLAG_VARIANCE, SIGN_OFF
+from revline.playbooks.cash.tieout import (
+    ClosePeriod,
+    InvalidMonth,
+    ItemKind,
+    PayoutAtMonthEnd,
+    TieOutBooks,
+    figures,
+    tie_out,
+)
+from revline.providers.netsuite.records import CustomerPayment
+from revline.providers.stripe.records import BalanceTransaction, Payout
+
+CALENDAR = WorkingCalendar("America/New_York", "US")
+DECEMBER = ClosePeriod.parse("2026-12")
+DEC_30 = datetime(2026, 12, 30, 15, tzinfo=UTC)
+POLICY = Policy()
+
+
+def txn(
+    ref: str, kind: str, amount: int, fee: int = 0, at: datetime = DEC_30
+) -> BalanceTransaction:
+    return BalanceTransaction(
+        id=f"txn_{ref}",
+        amount=amount,
+        fee=fee,
+        fee_details=(),
+        net=amount - fee,
+        currency="usd",
+        type=kind,
+        reporting_category=kind,
+        source=ref,
+        status="available",
+        available_on=at,
+        created=at,
+        description=None,
+    )
+
+
+def payout(
+    ref: str, members: list[BalanceTransaction], arrived: date, deposited: date | None
+) -> PayoutAtMonthEnd:
+    record = Payout(
+        id=ref,
+        amount=sum(t.net for t in members),
+        currency="usd",
+        arrival_date=datetime.combine(arrived, time(12), UTC),
+        created=DEC_30,
+        status="paid",
+        automatic=True,
+        reconciliation_status=None,
+        balance_transaction=None,
+        method="standard",
+        failure_code=None,
+        failure_message=None,
+    )
+    own = txn(ref, "payout", -record.amount)
+    return PayoutAtMonthEnd(record, (*members, own), arrived, deposited)
+
+
+def recorded(charge: str, amount: int, on: date = date(2026, 12, 30)) -> CustomerPayment:
+    return CustomerPayment(
+        id=f"p_{charge}",
+        number=None,
+        customer_id="7",
+        amount=amount,
+        currency="USD",
+        undeposited=True,
+        date=on,
+        applied_invoices=(),
+        stripe_charge_id=charge,
+    )
+
+
+def books(
+    transactions: list[BalanceTransaction],
+    payouts: list[PayoutAtMonthEnd],
+    payments: list[CustomerPayment],
+    undeposited: int,
+) -> TieOutBooks:
+    return TieOutBooks(
+        period=DECEMBER,
+        currency="usd",
+        timezone="America/New_York",
+        transactions=tuple(transactions + [t for p in payouts for t in p.transactions]),
+        payouts=tuple(payouts),
+        recorded={p.stripe_charge_id or "": p for p in payments},
+        undeposited_funds=undeposited,
+        held=(),
+    )
+
+
+# One payment still in the Stripe balance (fee 3.20), one on a payout in transit (fee 52.50).
+IN_BALANCE = txn("ch_globex", "charge", 10_000, 320)
+ON_PAYOUT = txn("ch_bluefin", "charge", 180_000, 5_250)
+IN_TRANSIT = payout("po_transit", [ON_PAYOUT], date(2027, 1, 1), None)
+RECORDED = [recorded("ch_globex", 10_000), recorded("ch_bluefin", 180_000)]
+
+
+@pytest.mark.parametrize(
+    ("case", "undeposited", "variance", "ties"),
+    [
+        ("ties to the cent", 190_000, 0, True),
+        ("a $12.40 variance", 191_240, 1_240, False),
+        ("exactly the $5 threshold", 190_500, 500, True),
+        ("a cent over the threshold", 189_499, -501, False),
+    ],
+)
+def test_the_walk_and_its_variance(case: str, undeposited: int, variance: int, ties: bool) -> None:
+    result = tie_out(books([IN_BALANCE], [IN_TRANSIT], RECORDED, undeposited), 500)
+    assert result.balance_not_paid_out == 10_000 - 320
+    assert result.in_transit_total == 180_000 - 5_250
+    assert result.stripe_in_transit == 10_000 - 320 + 180_000 - 5_250
+    assert [(i.kind, i.reference, i.amount) for i in result.items] == [
+        (ItemKind.FEES_NOT_BOOKED, "balance", 320),
+        (ItemKind.FEES_NOT_BOOKED, "po_transit", 5_250),
+    ]
+    assert result.expected_undeposited_funds == 190_000
+    assert (result.variance, result.ties) == (variance, ties), case
+
+
+def test_each_kind_of_reconciling_item() -> None:
+    deposited = payout(
+        "po_done", [txn("ch_old", "charge", 50_000, 1_480)], date(2026, 12, 29), date(2026, 12, 29)
+    )
+    late = payout(
+        "po_late",
+        [txn("ch_acme", "charge", 1_250_000, 36_280), txn("re_acme", "refund", -20_000)],
+        date(2026, 12, 31),
+        None,
+    )
+    orphan = txn("ch_orphan", "charge", 42_000, 1_248)
+    next_month = txn("ch_jan", "charge", 7_000, 233)
+    dispute = txn("dp_1", "adjustment", -1_500)
+    payments = [
+        recorded("ch_old", 50_000),
+        recorded("ch_acme", 1_250_000),
+        recorded("ch_jan", 7_000, on=date(2027, 1, 2)),
+    ]
+    # Undeposited Funds holds Acme's payment, waiting for the late payout's deposit.
+    result = tie_out(
+        books([orphan, next_month, dispute], [deposited, late], payments, 1_250_000), 500
+    )
+    by_kind = {(i.kind, i.reference): i.amount for i in result.items}
+    assert by_kind == {
+        (ItemKind.PAYOUT_NOT_DEPOSITED, "po_late"): 1_250_000 - 36_280 - 20_000,
+        (ItemKind.PAYMENT_NOT_RECORDED, "ch_orphan"): -42_000,
+        (ItemKind.PAYMENT_NOT_RECORDED, "ch_jan"): -7_000,
+        (ItemKind.FEES_NOT_BOOKED, "balance"): 1_248 + 233,
+        (ItemKind.FEES_NOT_BOOKED, "po_late"): 36_280,
+        (ItemKind.REFUND_NOT_BOOKED, "re_acme"): 20_000,
+        (ItemKind.ADJUSTMENT_NOT_BOOKED, "dp_1"): 1_500,
+    }
+    assert result.payouts_in_transit == []
+    assert result.variance == 0
+    recorded_late = next(i for i in result.items if i.reference == "ch_jan")
+    assert "after month end" in recorded_late.description
+    assert [kind for kind, _, _ in result.subtotals()] == list(ItemKind)
+    # The JSON a case keeps reads back to the same walk.
+    assert figures(result.model_dump(mode="json")) == result
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-1", "December", "2026-12-01", ""])
+def test_a_malformed_month_is_refused_with_what_is_wrong(text: str) -> None:
+    with pytest.raises(InvalidMonth, match="YYYY-MM"):
+        ClosePeriod.parse(text)
+
+
+# -- the schedule --------------------------------------------------------------------------
+
+SCHEDULE = WorkingDayOfMonth("month_end_close", time(9), nth=2)
+
+
+@pytest.mark.parametrize(
+    ("month", "second_working_day", "why"),
+    [
+        ("2026-05", date(2026, 5, 4), "the 1st is a Friday: the 2nd working day is Monday"),
+        ("2027-01", date(2027, 1, 5), "the 1st is a Friday and New Year's Day"),
+        ("2025-09", date(2025, 9, 3), "the 1st is Labor Day"),
+        ("2026-12", date(2026, 12, 2), "an ordinary Tuesday start"),
+    ],
+)
+def test_the_close_opens_on_the_second_working_day(
+    month: str, second_working_day: date, why: str
+) -> None:
+    first = ClosePeriod.parse(month).first_day
+    due = SCHEDULE.next_due(CALENDAR, CALENDAR.at_local(first, time(0)))
+    assert due == CALENDAR.at_local(second_working_day, time(9)), why
+    on_the_day = SCHEDULE.due_dates(CALENDAR, due, after=None)
+    assert on_the_day == [second_working_day]
+    assert SCHEDULE.due_dates(CALENDAR, due.replace(hour=due.hour - 1), after=None) == []
+
+
+def test_a_schedule_event_opens_the_close_of_the_previous_month() -> None:
+    event = EventView(
+        id=1,
+        source=SCHEDULE_SOURCE,
+        external_id="month_end_close:2027-01-05",
+        type="schedule.month_end_close",
+        occurred_at=DEC_30,
+        received_at=DEC_30,
+        payload={"business_date": "2027-01-05"},
+    )
+    ref = MonthEndClose().case_for(event)
+    assert ref is not None and ref.subject == "2026-12"
+
+
+# -- decisions -----------------------------------------------------------------------------
+
+NOW = datetime(2027, 1, 5, 14, tzinfo=UTC)
+
+
+def action(kind: str, status: str, n: int = 1) -> ActionView:
+    return ActionView(
+        id=f"act_{kind}_{n}",
+        kind=kind,
+        subject="2026-12",
+        idempotency_key=f"month_end_close:{kind}:2026-12:{n}",
+        status=status,
+        params={},
+        result=None,
+        error=None,
+        created_at=NOW,
+        applied_at=None,
+    )
+
+
+def close_case(
+    state: str, actions: tuple[ActionView, ...] = (), data: Mapping[str, Any] | None = None
+) -> CaseView:
+    return CaseView(
+        id="cas_close",
+        kind="month_end_close",
+        playbook="month_end_close",
+        subject="2026-12",
+        customer=None,
+        state=state,
+        state_version=2,
+        correlation_id="cas_close",
+        next_action_at=None,
+        data=data or {},
+        flags={},
+        queue=None,
+        opened_at=NOW,
+        closed_at=None,
+        actions=actions,
+    )
+
+
+def decide(case: CaseView, undeposited: int, trigger: Trigger | None = None) -> Decision:
+    facts = Facts(
+        trigger or Trigger("timer", NOW),
+        {
+            "books": books([IN_BALANCE], [IN_TRANSIT], RECORDED, undeposited),
+            "calendar": CALENDAR,
+            "locale": "en_US",
+        },
+    )
+    return MonthEndClose().decide(case, facts, POLICY, NOW)
+
+
+def test_a_close_that_ties_proposes_a_sign_off_only_an_analyst_may_approve() -> None:
+    decision = decide(close_case(State.OPEN), 190_000)
+    (sign_off,) = decision.actions
+    assert (sign_off.kind, sign_off.subject, sign_off.requires_role) == (
+        SIGN_OFF,
+        "2026-12",
+        "fpa_analyst",
+    )
+    assert sign_off.params["variance"] == 0
+    assert decision.state == State.AWAITING_SIGN_OFF
+    # The next check: the following working day at close_time (09:00 New York).
+    assert decision.next_action_at == CALENDAR.at_local(date(2027, 1, 6), time(9))
+
+
+def test_a_variance_above_the_threshold_blocks_and_flags_a_variance_case() -> None:
+    decision = decide(close_case(State.OPEN), 191_240)
+    (flag,) = decision.actions
+    assert flag.kind == FLAG_VARIANCE
+    assert flag.params["variance"] == 1_240
+    assert (decision.state, decision.queue) == (State.VARIANCE, "fpa_analyst")
+    assert "$12.40" in decision.explanation
+
+
+def test_the_same_variance_found_again_is_not_flagged_twice() -> None:
+    flagged = close_case(
+        State.VARIANCE, (action(FLAG_VARIANCE, "applied"),), {"flagged_variance": 1_240}
+    )
+    decision = decide(flagged, 191_240)
+    assert decision.actions == ()
+    assert decision.state == State.VARIANCE
+
+
+def test_a_later_variance_cancels_the_pending_sign_off() -> None:
+    waiting = close_case(State.AWAITING_SIGN_OFF, (action(SIGN_OFF, "awaiting_approval"),))
+    decision = decide(waiting, 191_240)
+    assert decision.cancel_pending is not None and "$12.40" in decision.cancel_pending
+    assert [a.kind for a in decision.actions] == [FLAG_VARIANCE]
+
+
+def test_corrected_books_clear_the_variance_case_and_propose_a_second_sign_off() -> None:
+    blocked = close_case(
+        State.VARIANCE,
+        (action(SIGN_OFF, "cancelled"), action(FLAG_VARIANCE, "applied")),
+        {"flagged_variance": 1_240},
+    )
+    decision = decide(blocked, 190_000)
+    clear, sign_off = decision.actions
+    assert (clear.kind, clear.params["resolution"]) == (CLEAR_VARIANCE, "corrected")
+    assert (sign_off.kind, sign_off.attempt) == (SIGN_OFF, 2)
+
+
+@pytest.mark.parametrize(
+    ("explained", "state"),
+    [(1_240, State.AWAITING_SIGN_OFF), (1_000, State.VARIANCE)],
+)
+def test_a_person_explains_the_exact_variance(explained: int, state: str) -> None:
+    blocked = close_case(
+        State.VARIANCE, (action(FLAG_VARIANCE, "applied"),), {"flagged_variance": 1_240}
+    )
+    trigger = Trigger(
+        "manual",
+        NOW,
+        detail={"actor": "user:jonas", "explanation": "bank fee", "variance": explained},
+    )
+    decision = decide(blocked, 191_240, trigger)
+    assert decision.state == state
+    if state == State.AWAITING_SIGN_OFF:
+        clear, sign_off = decision.actions
+        assert clear.params == {
+            "month": "2026-12",
+            "currency": "USD",
+            "variance": 1_240,
+            "resolution": "explained",
+            "by": "user:jonas",
+            "note": "bank fee",
+        }
+        assert sign_off.params["explained_by"] == "user:jonas"
+        assert decision.data["explained"]["variance"] == 1_240
+    else:
+        assert "not accepted" in decision.explanation
+
+
+def test_the_applied_sign_off_signs_the_month_off() -> None:
+    event = EventView(
+        id=9,
+        source="revline",
+        external_id="act_1:applied",
+        type="action.applied",
+        occurred_at=NOW,
+        received_at=NOW,
+        payload={"kind": SIGN_OFF, "status": "applied"},
+    )
+    case = close_case(State.AWAITING_SIGN_OFF)
+    decision = MonthEndClose().decide(case, Facts(Trigger("action", NOW, event)), POLICY, NOW)
+    assert (decision.state, decision.next_action_at) == (State.SIGNED_OFF, None)
