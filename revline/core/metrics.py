@@ -22,7 +22,8 @@ TIMER_FAILURES = Counter(
 DECISIONS = Counter("revline_decisions_total", "Playbook decisions", ["playbook", "mode"])
 CONTRADICTIONS = Counter(
     "revline_contradictions_total",
-    "Decisions that cancelled pending actions because a later event contradicted them",
+    "Decisions on events that contradicted earlier ones: pending actions cancelled, or a late "
+    "event overruled by the true final state",
     ["playbook"],
 )
 ACTIONS = Counter(

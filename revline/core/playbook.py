@@ -101,6 +101,9 @@ class Decision:
     data: Mapping[str, Any] = field(default_factory=dict)
     flags: Mapping[str, Any] | Keep = KEEP
     queue: str | Keep | None = KEEP
+    # Events that disagreed (a failure after the payment that settled it, say): the decision
+    # keeps the true final state, and the disagreement is counted in revline_contradictions_total.
+    contradiction: bool = False
 
 
 @dataclass(frozen=True)

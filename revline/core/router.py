@@ -423,8 +423,8 @@ class Router:
                 now=now,
                 event_id=event_id,
             )
-            if cancelled:
-                CONTRADICTIONS.labels(playbook.name).inc()
+        if cancelled or decision.contradiction:
+            CONTRADICTIONS.labels(playbook.name).inc()
         proposed = []
         for spec in decision.actions:
             gate = gates.evaluate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from revline.core import controls
@@ -40,6 +41,10 @@ def _actions(runtime: Runtime) -> list[Action]:
         return list(
             session.execute(select(Action).order_by(Action.created_at, Action.id)).scalars()
         )
+
+
+def _contradictions_counted(playbook: str) -> float:
+    return REGISTRY.get_sample_value("revline_contradictions_total", {"playbook": playbook}) or 0
 
 
 def _set_mode(runtime: Runtime, playbook: str, mode: str) -> None:
@@ -96,6 +101,7 @@ def test_out_of_order_events_resolve_to_the_true_final_state(
 ) -> None:
     failed_at = runtime.clock.now() - timedelta(minutes=3)
     paid_at = runtime.clock.now() - timedelta(minutes=1)
+    counted_before = _contradictions_counted("test_chase")
     # The success arrives first; the older failure is delivered late.
     deliver(runtime, "evt_paid", "invoice.paid", INVOICE, created=paid_at)
     deliver(runtime, "evt_failed", FAILED, INVOICE, created=failed_at)
@@ -103,6 +109,7 @@ def test_out_of_order_events_resolve_to_the_true_final_state(
     case = _case(runtime)
     assert case.state == "recovered"
     assert case.data["contradictions"] == 1
+    assert _contradictions_counted("test_chase") == counted_before + 1
     assert _actions(runtime) == []
 
 

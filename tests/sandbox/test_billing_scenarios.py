@@ -85,8 +85,9 @@ def test_high_value_email_reply_and_promise() -> None:
     [log] = _applied(report, case, "netsuite.customer.log_message")
     assert log["params"]["author"] == "maya@ourco.example"
     pays = _applied(report, case, "stripe.invoice.pay")
-    # The promise (Thursday 12th) moved the retry to Monday 16th: Friday is paused.
-    assert [p["at"] for p in pays] == ["2026-03-10T09:00:00-04:00", "2026-03-16T09:00:00-04:00"]
+    # Three cadence days after the email (sent on the 10th) is Monday 16th; the promise to pay
+    # on Tuesday 17th moved the retry to the morning after it.
+    assert [p["at"] for p in pays] == ["2026-03-10T09:00:00-04:00", "2026-03-18T09:00:00-04:00"]
     assert [p["result"]["outcome"] for p in pays] == ["declined", "paid"]
     assert _applied(report, case, "stripe.customer.restore_dunning")
     assert _applied(report, case, "netsuite.revenue.resume")

@@ -72,6 +72,7 @@ class InvoiceChase(Playbook):
             return Decision(
                 "a failure older than the payment: nothing to do",
                 data={"contradictions": case.data.get("contradictions", 0) + 1},
+                contradiction=True,
             )
         if case.state == "recovered":
             return Decision("a failure after payment: a new attempt is Stripe's business")

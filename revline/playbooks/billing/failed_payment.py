@@ -644,6 +644,14 @@ class _Deciding:
         )
 
     def _action_failed(self, signal: Signal) -> Decision:
+        if signal.action_kind == SEND_INVOICE:
+            # Stripe's own email is a courtesy on top of the cadence, not a step of it: the
+            # failed action waits in the manual queue, and the retries go on as scheduled.
+            return Decision(
+                f"Stripe did not send its invoice email ({signal.error}); the manual retries "
+                "go on as scheduled",
+                data={"stripe_email_failed": signal.error or "failed"},
+            )
         return self._to_person(
             SENIOR_REVOPS if signal.action_kind in (EMAIL, PORTAL_LINK) else BILLING_ANALYST,
             f"{signal.action_kind} could not be carried out ({signal.error}): a person takes over",
@@ -755,6 +763,7 @@ class _Deciding:
                 **(self._counted() if late else {}),
             },
             queue=None,
+            contradiction=late,
         )
 
     def _after_recovery(self, signal: Signal) -> Decision:
@@ -769,7 +778,7 @@ class _Deciding:
         return Decision(f"the case is recovered; {signal.kind} changes nothing")
 
     def _contradiction(self, why: str) -> Decision:
-        return Decision(why, data=self._counted())
+        return Decision(why, data=self._counted(), contradiction=True)
 
     def _counted(self) -> dict[str, int]:
         return {"contradictions": int(self.case.data.get("contradictions", 0)) + 1}

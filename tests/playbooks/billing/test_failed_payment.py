@@ -331,6 +331,24 @@ def test_a_declined_retry_below_the_threshold_schedules_the_next() -> None:
     assert _local(decision.next_action_at) == (date(2026, 3, 10), "09:00")
 
 
+def test_a_refused_stripe_email_leaves_the_cadence_as_it_was() -> None:
+    """Stripe may refuse to send an invoice it charges automatically: the email was a courtesy,
+    so the case keeps its state, its timer and its desk, and the next retry goes ahead."""
+    case = _case(State.RETRYING, tier="standard", manual_attempts=1, failures=2)
+    refused = Signal(
+        "outcome",
+        WEDNESDAY,
+        action_kind="stripe.invoice.send",
+        action_status="failed",
+        error="stripe 400: You can only manually send an invoice if its collection method is "
+        "'send_invoice'",
+    )
+    decision = _decide(case, refused, LOW)
+    assert decision.state is None and decision.actions == ()
+    assert decision.next_action_at is KEEP and decision.queue is KEEP
+    assert "send_invoice" in decision.data["stripe_email_failed"]
+
+
 @pytest.mark.parametrize(
     ("tier", "account", "attempts", "stripe_emails"),
     [
@@ -524,12 +542,13 @@ def test_a_failure_after_recovery_is_a_counted_contradiction() -> None:
     decision = _decide(_case(State.RECOVERED, contradictions=1), _failed(2), None)
     assert decision.state is None and decision.actions == ()
     assert decision.data == {"contradictions": 2}
+    assert decision.contradiction  # and counted in revline_contradictions_total
 
 
 def test_a_failure_reported_for_an_invoice_already_paid_resolves_to_recovered() -> None:
     decision = _decide(_case(), _failed(1), replace(HIGH, invoice_status="paid"))
     assert decision.state == State.RECOVERED
-    assert decision.data["contradictions"] == 1
+    assert decision.data["contradictions"] == 1 and decision.contradiction
 
 
 def test_a_payment_after_exhaustion_still_recovers() -> None:
