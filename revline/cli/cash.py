@@ -1,4 +1,5 @@
-"""Cash commands: ``revline reconcile match`` over export files, and ``revline cash payouts``."""
+"""Cash commands: ``revline reconcile match`` over export files, ``revline cash payouts`` and
+``revline cash rerun``."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import typer
 
 from revline.cli.context import state
 from revline.cli.output import Col, JsonOption, Times, add_row, emit_json, print_table, say, table
+from revline.core import queries
+from revline.errors import Forbidden
 from revline.money import Money
 from revline.playbooks.cash.payout_day import PayoutDay, business_date, payouts_of
+from revline.playbooks.cash.rerun import RERUN_ROLES, rerun_payout_day
 from revline.reconcile import MatchRules
 from revline.reconcile.files import load_mapping, matcher_for
 
@@ -63,6 +67,30 @@ def payouts(
     runtime = state(ctx).runtime()
     with runtime.db.read() as session:
         found = payouts_of(session, business_date(day, "--date"))
+    if as_json:
+        emit_json(found.model_dump(mode="json"))
+        return
+    _print_payouts(found, runtime.settings.company.locale, Times(runtime.settings.company.timezone))
+
+
+@cash_app.command()
+def rerun(
+    ctx: typer.Context,
+    day: Annotated[str, typer.Option("--date", help="The business date, YYYY-MM-DD.")],
+    as_user: Annotated[str, typer.Option("--as", help="Who asks (a user with a token).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Run a morning's payout reconciliation again now, after NetSuite was corrected; a payout
+    already deposited is never posted twice."""
+    runtime = state(ctx).runtime()
+    business_day = business_date(day, "--date")
+    with runtime.db.read() as session:
+        who = queries.principal_named(session, as_user)
+    if who.role not in RERUN_ROLES:
+        raise Forbidden(f"{as_user} is {who.role}: a rerun needs one of {sorted(RERUN_ROLES)}")
+    rerun_payout_day(runtime, business_day, who.actor)
+    with runtime.db.read() as session:
+        found = payouts_of(session, business_day)
     if as_json:
         emit_json(found.model_dump(mode="json"))
         return

@@ -224,3 +224,35 @@ def test_a_day_without_a_reconciliation_is_not_found(
 
 def test_reading_payouts_needs_a_token(client: TestClient, runtime: Runtime) -> None:
     assert client.get("/api/cash/payouts?date=2026-12-04").status_code == 401
+
+
+@pytest.mark.parametrize("role", ["viewer", "agent", "fpa_analyst", "spend_ops_lead"])
+def test_a_rerun_is_the_reconcilers_to_ask_for(
+    client: TestClient, runtime: Runtime, tokens: dict[str, str], role: str
+) -> None:
+    seed_morning(runtime)
+    response = client.post("/api/cash/payouts/2026-12-04/rerun", headers=bearer(tokens[role]))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("day", "status", "message"),
+    [
+        ("2026-12-03", 404, "no payout reconciliation for 2026-12-03 to run again"),
+        ("04-12-2026", 400, "date must be a date as YYYY-MM-DD, not '04-12-2026'"),
+    ],
+)
+def test_a_rerun_of_a_morning_that_never_ran_or_of_no_date_is_refused(
+    client: TestClient,
+    runtime: Runtime,
+    tokens: dict[str, str],
+    day: str,
+    status: int,
+    message: str,
+) -> None:
+    seed_morning(runtime)
+    headers = bearer(tokens["billing_analyst"])
+    response = client.post(f"/api/cash/payouts/{day}/rerun", headers=headers)
+    assert response.status_code == status
+    assert response.json()["error"]["message"] == message

@@ -32,3 +32,13 @@ def test_an_unknown_or_malformed_date_is_an_error_not_a_traceback(
     assert "no payout reconciliation for 2026-12-03" in missing.stderr
     malformed = cli.fails("cash", "payouts", "--date", "04/12/2026")
     assert "--date must be a date as YYYY-MM-DD" in malformed.stderr
+
+
+def test_a_rerun_needs_a_reconciler_and_a_morning_that_ran(cli: Cli, runtime: Runtime) -> None:
+    seed_morning(runtime)
+    cli.ok("tokens", "create", "--role", "viewer", "--name", "vic")
+    cli.ok("tokens", "create", "--role", "billing_analyst", "--name", "omar")
+    refused = cli.fails("cash", "rerun", "--date", "2026-12-04", "--as", "vic")
+    assert "vic is viewer: a rerun needs one of" in refused.stderr
+    missing = cli.fails("cash", "rerun", "--date", "2026-12-03", "--as", "omar")
+    assert "no payout reconciliation for 2026-12-03 to run again" in missing.stderr
