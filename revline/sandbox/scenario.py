@@ -92,6 +92,11 @@ class PaymentSucceeds(_Happening):
     type: Literal["payment_succeeds"]
     customer: str
     invoice: str | None = None
+    # bank_transfer: paid out of band, no charge; card: on the invoice's hosted payment page.
+    via: Literal["bank_transfer", "card"] = "bank_transfer"
+    # True: not at `at` but the moment Revline's next manual retry of the invoice reaches
+    # Stripe (at or after `at`), just before Stripe processes it: the retry meets a paid invoice.
+    during_retry: bool = False
 
 
 class CustomerReplies(_Happening):

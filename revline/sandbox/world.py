@@ -9,9 +9,11 @@ way the real services would change under a customer's or a bank's hand.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -336,9 +338,7 @@ class World:
             state.card_updated(self.customers[happening.customer]["stripe"])
             return f"{happening.customer} updated the card on file"
         if isinstance(happening, PaymentSucceeds):
-            invoice_id = happening.invoice or self._open_invoice(happening.customer)
-            state.pay_out_of_band(invoice_id)
-            return f"{invoice_id}: paid by bank transfer"
+            return self._payment_succeeds(happening)
         if isinstance(happening, CustomerReplies):
             return self._customer_replies(happening)
         if isinstance(happening, Payment):
@@ -396,6 +396,21 @@ class World:
         if isinstance(happening, UndepositedFundsEntry | UndepositedFundsCorrection):
             return self._journal_entry(happening)
         raise AssertionError(f"unhandled happening {happening!r}")
+
+    def _payment_succeeds(self, happening: PaymentSucceeds) -> str:
+        """The customer pays by bank transfer (out of band) or by card on the invoice's hosted
+        page: now, or — ``during_retry`` — as Revline's next manual retry reaches Stripe."""
+        state = self.stripe.state
+        invoice_id = happening.invoice or self._open_invoice(happening.customer)
+        pay: Callable[[str], object] = (
+            state.pay_out_of_band if happening.via == "bank_transfer" else state.pay_on_invoice_page
+        )
+        route = happening.via.replace("_", " ")
+        if happening.during_retry:
+            state.before_next_pay(invoice_id, partial(pay, invoice_id))
+            return f"{invoice_id}: to be paid by {route} as Revline's next manual retry arrives"
+        pay(invoice_id)
+        return f"{invoice_id}: paid by {route}"
 
     def _open_invoice(self, customer: str) -> str:
         stripe_customer = self.customers[customer]["stripe"]

@@ -123,14 +123,6 @@ def test_hard_decline_gets_no_retries_until_a_new_card() -> None:
     assert pay["params"]["invoice"] == "in_bluefin_1"
 
 
-def test_success_arriving_at_the_retry_cancels_it() -> None:
-    report = _run("success-during-retry")
-    case = _case(report, "in_bluefin_1")
-    assert case["state"] == "recovered"
-    assert not _applied(report, case, "stripe.invoice.pay")
-    assert _applied(report, case, "netsuite.revenue.resume")
-
-
 def test_duplicated_and_reordered_webhooks_reach_the_true_final_state() -> None:
     report = _run("duplicated-reordered-webhooks")
     assert _case(report, "in_acme_1")["state"] == "recovered"  # Smart Retry recovered it

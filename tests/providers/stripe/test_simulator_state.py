@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
+import httpx
 import pytest
 
 from revline.clock import SimulatedClock
@@ -14,8 +16,10 @@ from revline.providers.stripe.sim import (
     CardOutcome,
     FeeSchedule,
     SimulationError,
+    StripeSimulator,
     StripeState,
 )
+from revline.providers.stripe.sim.errors import StripeApiError
 
 
 def _types(state: StripeState) -> list[str]:
@@ -132,6 +136,69 @@ def test_paid_out_of_band(clock: SimulatedClock) -> None:
     assert len(state.newest_first("balance_transaction")) == 0  # no money moved through Stripe
     with pytest.raises(SimulationError):
         state.pay_out_of_band("in_1")
+
+
+def test_paid_on_the_invoice_page_with_another_card(clock: SimulatedClock) -> None:
+    state = StripeState(clock)
+    customer = _customer_with_card(state, CardOutcome.fails("card_declined"))
+    on_file = state.get("customer", customer)["invoice_settings"]["default_payment_method"]
+    state.create_invoice(customer, 10_000, invoice_id="in_1")
+    state.attempt_payment("in_1")
+    paid = state.pay_on_invoice_page("in_1")
+    assert paid.succeeded and paid.invoice["status"] == "paid"
+    assert paid.charge["payment_method"] != on_file  # typed on the page, not saved
+    assert state.get("customer", customer)["invoice_settings"]["default_payment_method"] == on_file
+    assert _types(state)[-4:] == [
+        "charge.succeeded",
+        "payment_intent.succeeded",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+    ]
+    with pytest.raises(SimulationError):
+        state.pay_on_invoice_page("in_1")
+
+
+def test_a_payment_arranged_before_the_next_pay_lands_first(
+    sim: StripeSimulator, stripe_state: StripeState
+) -> None:
+    """The customer pays seconds before a manual retry: the payment lands as the pay request
+    arrives, and Stripe refuses the retry of a paid invoice; nothing is charged twice."""
+    customer = _customer_with_card(stripe_state, CardOutcome.fails("card_declined"))
+    stripe_state.create_invoice(customer, 10_000, invoice_id="in_1")
+    stripe_state.attempt_payment("in_1")
+    stripe_state.before_next_pay("in_1", partial(stripe_state.pay_on_invoice_page, "in_1"))
+    assert stripe_state.get("invoice", "in_1")["status"] == "open"  # nothing until the call
+
+    with httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.api_key}"}) as http:
+        retry = http.post("/v1/invoices/in_1/pay", headers={"Idempotency-Key": "retry-1"})
+    assert retry.status_code == 400
+    assert retry.json()["error"] == {
+        "message": "Invoice is already paid.",
+        "type": "invalid_request_error",
+    }
+    charges = stripe_state.newest_first("charge")
+    assert sorted(c["status"] for c in charges) == ["failed", "succeeded"]
+    invoice = stripe_state.get("invoice", "in_1")
+    assert (invoice["status"], invoice["amount_paid"], invoice["attempt_count"]) == (
+        "paid",
+        10_000,
+        2,
+    )
+    landed = [e for e in stripe_state.newest_first("event") if e["type"] == "invoice.paid"]
+    # The customer's doing, not the retry's: the events name no API request.
+    assert [e["request"] for e in landed] == [{"id": None, "idempotency_key": None}]
+
+
+def test_an_arranged_payment_skips_an_invoice_already_settled(clock: SimulatedClock) -> None:
+    state = StripeState(clock)
+    customer = _customer_with_card(state, CardOutcome.fails("card_declined"))
+    state.create_invoice(customer, 10_000, invoice_id="in_1")
+    state.attempt_payment("in_1")
+    state.before_next_pay("in_1", partial(state.pay_on_invoice_page, "in_1"))
+    state.pay_out_of_band("in_1")
+    with pytest.raises(StripeApiError, match="already paid"):
+        state.pay_invoice("in_1")
+    assert [c["status"] for c in state.newest_first("charge")] == ["failed"]
 
 
 def test_events_name_the_api_request_that_caused_them(

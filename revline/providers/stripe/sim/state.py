@@ -196,6 +196,8 @@ class StripeState:
         self._automatic_attempts: dict[str, int] = {}
         self._last_decline: dict[str, CardOutcome] = {}
         self._payout_of: dict[str, str] = {}  # balance transaction id → payout id
+        # invoice id → a payment by another route that lands as the next pay request arrives
+        self._before_next_pay: dict[str, Callable[[], object]] = {}
         self._request: tuple[str | None, str | None] = (None, None)
         self._portal_configuration = self._new_id("bpc_")
         self._bank_account = self._new_id("ba_")
@@ -569,9 +571,11 @@ class StripeState:
         """``POST /v1/invoices/{id}/pay``: a manual attempt, or marking it paid out of band.
 
         A declined attempt raises Stripe's 402 ``card_error`` (which Stripe saves for the
-        idempotency key); its charge, events and ``attempt_count`` stay, as in Stripe.
+        idempotency key); its charge, events and ``attempt_count`` stay, as in Stripe. A payment
+        arranged with ``before_next_pay`` lands first.
         """
         with self.lock:
+            self._land_payment_before_pay(invoice_id)
             invoice = self._live("invoice", invoice_id)
             if invoice["status"] == "paid":
                 raise invalid("Invoice is already paid.")
@@ -597,6 +601,26 @@ class StripeState:
                 saved=True,
             )
 
+    def before_next_pay(self, invoice_id: str, payment: Callable[[], object]) -> None:
+        """Have ``payment`` (the customer paying by another route, e.g. ``pay_out_of_band``)
+        land the moment the next ``POST /v1/invoices/{id}/pay`` for the invoice arrives, before
+        Stripe processes it: the customer who pays seconds before a manual retry. The retry then
+        meets a paid invoice and is refused, as Stripe refuses it."""
+        with self.lock:
+            self._before_next_pay[invoice_id] = payment
+
+    def _land_payment_before_pay(self, invoice_id: str) -> None:
+        payment = self._before_next_pay.pop(invoice_id, None)
+        invoice = self._objects["invoice"].get(invoice_id)
+        if payment is None or invoice is None or invoice["status"] != "open":
+            return  # nobody pays an invoice that is paid, voided or gone by then
+        # The customer's doing, not the API request's: its events name no request.
+        request, self._request = self._request, (None, None)
+        try:
+            payment()
+        finally:
+            self._request = request
+
     def send_invoice(self, invoice_id: str) -> Obj:
         """``POST /v1/invoices/{id}/send``: Stripe emails the customer the invoice and its hosted
         payment page (``invoice.sent``), whatever ``auto_advance`` says: the way to have Stripe
@@ -618,6 +642,18 @@ class StripeState:
             if invoice["status"] != "open":
                 raise SimulationError(f"invoice {invoice_id} is {invoice['status']}, not open")
             return self._mark_paid_out_of_band(invoice)
+
+    def pay_on_invoice_page(self, invoice_id: str) -> PaymentAttempt:
+        """The customer pays an open invoice on its hosted page with a card typed there; the
+        card on file stays the default. The charge succeeds and settles, with the events of any
+        paid attempt (``charge.succeeded`` … ``invoice.payment_succeeded``)."""
+        with self.lock:
+            invoice = self._live("invoice", invoice_id)
+            if invoice["status"] != "open":
+                raise SimulationError(f"invoice {invoice_id} is {invoice['status']}, not open")
+            return self._collect(
+                invoice, CARD_SUCCEEDS, automatic=False, payment_method=self._new_id("pm_")
+            )
 
     def _mark_paid_out_of_band(self, invoice: Obj) -> Obj:
         self._mark_paid(invoice, invoice["amount_remaining"])
@@ -721,13 +757,21 @@ class StripeState:
         return charge
 
     def _collect(
-        self, invoice: Obj, outcome: CardOutcome | None, *, automatic: bool
+        self,
+        invoice: Obj,
+        outcome: CardOutcome | None,
+        *,
+        automatic: bool,
+        payment_method: str | None = None,
     ) -> PaymentAttempt:
+        """One charge attempt, with the card on file unless ``payment_method`` names another."""
         if invoice["status"] != "open":
             raise SimulationError(f"invoice {invoice['id']} is {invoice['status']}, not open")
         customer = self._live("customer", invoice["customer"])
         card = outcome or self._cards[customer["id"]]
         intent, payment = self._intent_for(invoice, customer)
+        if payment_method is not None:
+            intent["payment_method"] = payment_method
         amount = invoice["amount_remaining"]
         intent["amount"] = amount
         charge = self._new_charge(
