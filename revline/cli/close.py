@@ -1,4 +1,6 @@
-"""``revline close``: the month-end tie-out report, and a person's explanation of its variance."""
+"""``revline close``: the month-end tie-out report, a person's explanation of its variance (kept
+for the auditor; it does not unblock the sign-off) and a re-check after the books were
+corrected."""
 
 from __future__ import annotations
 
@@ -13,11 +15,9 @@ from revline.cli.output import JsonOption, emit_json, note
 from revline.core import queries
 from revline.db.models import Case
 from revline.errors import Conflict, NotFound, RevlineError
-from revline.playbooks.cash.close import MONTH_END_CLOSE, State
+from revline.playbooks.cash.close import CHECK_ROLES, MONTH_END_CLOSE, State
 from revline.playbooks.cash.close_report import load, markdown, workbook
 from revline.playbooks.cash.tieout import ClosePeriod
-
-EXPLAIN_ROLES = frozenset({"fpa_analyst", "admin"})
 
 
 def close(
@@ -34,24 +34,39 @@ def close(
     ] = None,
     explain: Annotated[
         str | None,
-        typer.Option(help="Explain the variance that blocks the close (needs --variance, --as)."),
+        typer.Option(
+            help="Explain the variance, for the auditor (needs --variance, --as); it does not "
+            "unblock the sign-off: only books that tie do."
+        ),
     ] = None,
     variance: Annotated[
         int | None, typer.Option(help="The variance explained, in minor units, as reported.")
     ] = None,
+    recheck: Annotated[
+        bool,
+        typer.Option(
+            "--recheck", help="Check the tie-out again now, after correcting the books (--as)."
+        ),
+    ] = False,
     as_user: Annotated[
-        str | None, typer.Option("--as", metavar="USER", help="Who explains (fpa_analyst).")
+        str | None,
+        typer.Option("--as", metavar="USER", help="Who explains or asks (an fpa_analyst)."),
     ] = None,
 ) -> None:
     """The month-end tie-out of MONTH: the walk from Stripe's in-transit balance to NetSuite's
-    Undeposited Funds, the reconciling items, the variance, the sign-off, and the customers in
-    dunning whose recognition is held. Markdown on stdout, or JSON with --json."""
+    Undeposited Funds, the reconciling items, the variance, the explanations on record, the
+    sign-off, and the customers in dunning whose recognition is held. Markdown on stdout, or
+    JSON with --json."""
     ClosePeriod.parse(month)
     runtime = state(ctx).runtime()
     if explain is not None:
         if variance is None or as_user is None:
             raise RevlineError("--explain needs --variance (minor units) and --as USER")
-        _explain(ctx, month, explain, variance, as_user)
+        _ask(ctx, month, as_user, {"explanation": explain, "variance": variance})
+    if recheck:
+        if as_user is None:
+            raise RevlineError("--recheck needs --as USER")
+        _ask(ctx, month, as_user, {"reason": "recheck"})
     with runtime.db.read() as session:
         report = load(session, month, runtime.settings.policy.max_manual_retries)
     locale = runtime.settings.company.locale
@@ -69,17 +84,20 @@ def close(
         typer.echo(markdown(report, locale), nl=False)
 
 
-def _explain(ctx: typer.Context, month: str, text: str, variance: int, as_user: str) -> None:
+def _ask(ctx: typer.Context, month: str, as_user: str, detail: dict[str, object]) -> None:
+    """A person's request on the close (an explanation, a re-check): it checks again at once."""
     runtime = state(ctx).runtime()
     with runtime.db.read() as session:
         who = queries.principal_named(session, as_user)
         case = session.execute(
             select(Case).where(Case.kind == MONTH_END_CLOSE.name, Case.subject == month)
         ).scalar_one_or_none()
-    if who.role not in EXPLAIN_ROLES:
-        raise RevlineError(f"{as_user} is {who.role}: only an fpa_analyst explains a variance")
+    if who.role not in CHECK_ROLES:
+        raise RevlineError(
+            f"{as_user} is {who.role}: only an fpa_analyst explains or re-checks a close"
+        )
     if case is None:
         raise NotFound(f"no month-end close for {month} yet")
     if case.state == State.SIGNED_OFF:
         raise Conflict(f"the {month} close is already signed off")
-    runtime.router().decide_now(case.id, who.actor, {"explanation": text, "variance": variance})
+    runtime.router().decide_now(case.id, who.actor, detail)

@@ -22,7 +22,13 @@ def install(runtime: Runtime) -> list[str]:
     from revline.playbooks.cash import close_actions, flags
 
     flags.register(runtime.handlers, runtime.db, runtime.clock)
-    close_actions.register(runtime.handlers, runtime.db, runtime.clock)
+    close_actions.register(
+        runtime.handlers,
+        runtime.db,
+        runtime.clock,
+        books=runtime.enrichment,
+        policy=runtime.settings.policy,
+    )
     if settings.stripe_api_key is not None:
         from revline.providers.stripe import actions as stripe_actions
         from revline.providers.stripe.catchup import StripeCatchUp

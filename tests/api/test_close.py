@@ -59,6 +59,15 @@ TIEOUT = TieOut(
 )
 
 
+# Jonas explained the variance; it stays blocked (an explanation is kept for the auditor only).
+EXPLANATION = {
+    "variance": 1_240,
+    "note": "receipt keyed twice",
+    "by": "user:jonas",
+    "at": "2027-01-05T15:00:00Z",
+}
+
+
 def seed_close(runtime: Runtime, *, signed_off: bool = False, awaiting: bool = False) -> str:
     """The December close after its check (its data holds the tie-out), and the dunning case
     of the customer NetSuite holds recognition for; returns the close's case id."""
@@ -105,7 +114,7 @@ def seed_close(runtime: Runtime, *, signed_off: bool = False, awaiting: bool = F
             "month_end_close",
             "2026-12",
             state="signed_off" if signed_off else "variance",
-            data={"tieout": TIEOUT.model_dump(mode="json")},
+            data={"tieout": TIEOUT.model_dump(mode="json"), "explanations": [EXPLANATION]},
         )
         if signed_off:
             action(
@@ -159,6 +168,7 @@ def test_the_report_walks_stripe_to_netsuite_and_lists_the_holds(
     )
     assert held["held_since"] is not None
     assert report["signed_off_by"] is None
+    assert report["explanations"] == [EXPLANATION]
 
 
 def test_a_signed_off_month_names_who_signed(
@@ -190,7 +200,7 @@ def test_a_malformed_month_is_a_400_saying_what_is_wrong(
     assert "YYYY-MM" in response.json()["error"]["message"]
 
 
-def test_reading_needs_a_token_and_explaining_needs_an_fpa_analyst(
+def test_reading_needs_a_token_and_explaining_or_rechecking_an_fpa_analyst(
     client: TestClient, runtime: Runtime, tokens: dict[str, str]
 ) -> None:
     seed_close(runtime)
@@ -201,6 +211,18 @@ def test_reading_needs_a_token_and_explaining_needs_an_fpa_analyst(
         headers=bearer(tokens["billing_analyst"]),
     )
     assert response.status_code == 403
+    response = client.post("/api/close/2026-12/recheck", headers=bearer(tokens["viewer"]))
+    assert response.status_code == 403
+    assert "explain or re-check a close" in response.json()["error"]["message"]
+
+
+def test_a_signed_off_month_is_not_checked_again(
+    client: TestClient, runtime: Runtime, tokens: dict[str, str]
+) -> None:
+    seed_close(runtime, signed_off=True)
+    refused = client.post("/api/close/2026-12/recheck", headers=bearer(tokens["fpa_analyst"]))
+    assert refused.status_code == 409
+    assert "already signed off" in refused.json()["error"]["message"]
 
 
 def test_only_an_fpa_analyst_signs_the_close_not_even_an_admin(

@@ -21,6 +21,8 @@ def test_markdown_shows_the_walk_the_items_and_the_holds(cli: Cli, runtime: Runt
     assert "| Variance | $12.40 |" in out
     assert "| payment_not_recorded | ch_orphan | 2026-12-30 | -$100.00 |" in out
     assert "| Acme Corp | RP-301 | $12,500.00 | high_value | 1/3 |" in out
+    assert "## Explanations on record (they do not unblock the sign-off)" in out
+    assert "| 2027-01-05T15:00:00+00:00 | user:jonas | $12.40 | receipt keyed twice |" in out
 
 
 def test_json_is_the_same_report(cli: Cli, runtime: Runtime) -> None:
@@ -34,7 +36,7 @@ def test_out_writes_a_workbook_openpyxl_reads(cli: Cli, runtime: Runtime, tmp_pa
     seed_close(runtime)
     cli.ok("close", "--month", "2026-12", "--out", str(tmp_path))
     book = load_workbook(tmp_path / "close-2026-12.xlsx")
-    assert book.sheetnames == ["Summary", "Reconciling items", "Dunning holds"]
+    assert book.sheetnames == ["Summary", "Reconciling items", "Explanations", "Dunning holds"]
     walk = {row[0]: row[1] for row in book["Summary"].iter_rows(min_row=6, values_only=True)}
     assert walk["Stripe in-transit balance"] == 1844.30
     assert walk["Variance"] == 12.40
@@ -43,6 +45,8 @@ def test_out_writes_a_workbook_openpyxl_reads(cli: Cli, runtime: Runtime, tmp_pa
         ("fees_not_booked", "po_2"),
         ("payment_not_recorded", "ch_orphan"),
     ]
+    (explained,) = book["Explanations"].iter_rows(min_row=2, values_only=True)
+    assert explained[1:] == ("user:jonas", 12.40, "receipt keyed twice")
     (held,) = book["Dunning holds"].iter_rows(min_row=2, values_only=True)
     assert held[0] == "Acme Corp"
     assert json.loads((tmp_path / "close-2026-12.json").read_text())["month"] == "2026-12"
@@ -55,3 +59,16 @@ def test_bad_input_is_refused_with_what_is_wrong(cli: Cli, runtime: Runtime) -> 
     seed_close(runtime)
     missing = cli.fails("close", "--month", "2026-12", "--explain", "a bank fee")
     assert "--variance" in missing.stderr
+    assert "--as USER" in cli.fails("close", "--month", "2026-12", "--recheck").stderr
+
+
+def test_only_an_fpa_analyst_asks_for_a_recheck_and_never_of_a_signed_month(
+    cli: Cli, runtime: Runtime
+) -> None:
+    seed_close(runtime, signed_off=True)
+    for name, role in (("omar", "billing_analyst"), ("jonas", "fpa_analyst")):
+        cli.ok("tokens", "create", "--name", name, "--role", role)
+    refused = cli.fails("close", "--month", "2026-12", "--recheck", "--as", "omar")
+    assert "omar is billing_analyst: only an fpa_analyst" in refused.stderr
+    signed = cli.fails("close", "--month", "2026-12", "--recheck", "--as", "jonas")
+    assert "the 2026-12 close is already signed off" in signed.stderr

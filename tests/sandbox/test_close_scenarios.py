@@ -1,18 +1,26 @@
 """The month-end close played through the sandbox, as the FP&A analyst's procedure reads:
 on the second working day, tie Stripe's in-transit balance to NetSuite's Undeposited Funds,
-resolve any variance above $5, and only then sign the close off."""
+list every customer in dunning with recognition held, resolve any variance above $5, and only
+then sign the close off: the close is not signed until the balances tie."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from revline.api import create_app
 from revline.core.auth import create_token
+from revline.db.models import Action, ActionStatus
+from revline.playbooks.cash import close_report
+from revline.playbooks.cash.close_actions import SIGN_OFF
 from revline.sandbox.runner import Run, report
-from revline.sandbox.scenario import load
+from revline.sandbox.scenario import UndepositedFundsEntry, load
 from revline.sandbox.world import World
 
 CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
@@ -27,6 +35,25 @@ def _of(report: dict[str, Any], key: str, kind: str) -> list[dict[str, Any]]:
     return [entry for entry in report[key] if entry["kind"] == kind]
 
 
+@contextmanager
+def _analyst(world: World) -> Iterator[TestClient]:
+    """The API as Jonas, the FP&A analyst, sees it."""
+    with world.runtime.db.write() as session:
+        _, token = create_token(session, name="jonas", role="fpa_analyst", now=world.clock.now())
+    with TestClient(create_app(world.runtime)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+def _waiting_sign_off(world: World) -> str:
+    with world.runtime.db.read() as session:
+        return session.execute(
+            select(Action.id).where(
+                Action.kind == SIGN_OFF, Action.status == ActionStatus.AWAITING_APPROVAL
+            )
+        ).scalar_one()
+
+
 def test_a_month_that_ties_is_signed_off_on_the_second_working_day(tmp_path: Path) -> None:
     report = _play("month_that_ties", tmp_path)
     (close,) = _of(report, "cases", "month_end_close")
@@ -36,6 +63,8 @@ def test_a_month_that_ties_is_signed_off_on_the_second_working_day(tmp_path: Pat
     (sign_off,) = _of(report, "actions", "revline.close.sign_off")
     assert sign_off["status"] == "applied"
     assert sign_off["params"]["variance"] == 0
+    # Carried out, the sign-off read the books again: they still tie.
+    assert (sign_off["result"]["variance"], sign_off["result"]["month"]) == (0, "2026-12")
     assert _of(report, "cases", "close_variance") == []
     assert report["ledger"]["verified"] is True
 
@@ -46,7 +75,8 @@ def test_a_12_40_variance_blocks_sign_off_until_the_books_are_corrected(tmp_path
     assert (flag["at"], flag["params"]["variance"]) == ("2027-01-05T09:00:00-05:00", 1_240)
     (variance,) = _of(report, "cases", "close_variance")
     assert variance["opened_at"] == "2027-01-05T09:00:00-05:00"
-    # The correcting entry is keyed on the 6th; the next morning's check ties.
+    # The correcting entry is keyed on the 6th; the next morning's check ties. The 6th's
+    # check, before it, still found the variance: nothing was proposed for sign-off until then.
     assert (variance["state"], variance["closed_at"]) == ("corrected", "2027-01-07T09:00:00-05:00")
     (sign_off,) = _of(report, "actions", "revline.close.sign_off")
     assert (sign_off["at"], sign_off["status"]) == ("2027-01-07T09:00:00-05:00", "applied")
@@ -54,45 +84,113 @@ def test_a_12_40_variance_blocks_sign_off_until_the_books_are_corrected(tmp_path
     assert close["state"] == "signed_off"
 
 
-def test_an_analyst_explains_the_variance_and_the_sign_off_waits_for_an_analyst(
+def test_an_explanation_is_recorded_but_only_corrected_books_unblock_the_sign_off(
     tmp_path: Path,
 ) -> None:
     scenario = load(CASH / "month_with_variance.json")
+    correction = scenario.happenings[-1]
     uncorrected = scenario.model_copy(
-        update={
-            "happenings": scenario.happenings[:-1],
-            "until": scenario.happenings[-1].at,
-            "approve": "none",
-        }
+        update={"happenings": scenario.happenings[:-1], "until": correction.at, "approve": "none"}
     )
     with World(uncorrected, tmp_path) as world:
         Run(world).play()
-        runtime = world.runtime
-        with runtime.db.write() as session:
-            _, jonas = create_token(
-                session, name="jonas", role="fpa_analyst", now=world.clock.now()
-            )
-        with TestClient(create_app(runtime)) as client:
-            headers = {"Authorization": f"Bearer {jonas}"}
-            before = client.get("/api/close/2026-12", headers=headers).json()
+        with _analyst(world) as client:
+            before = client.get("/api/close/2026-12").json()
             assert (before["state"], before["tieout"]["variance"]) == ("variance", 1_240)
             wrong = client.post(
-                "/api/close/2026-12/explain",
-                json={"variance": 1_000, "note": "bank fee"},
-                headers=headers,
+                "/api/close/2026-12/explain", json={"variance": 1_000, "note": "bank fee"}
             ).json()
-            assert wrong["state"] == "variance"
+            assert (wrong["state"], wrong["explanations"]) == ("variance", [])
             explained = client.post(
                 "/api/close/2026-12/explain",
                 json={"variance": 1_240, "note": "receipt keyed twice; reversed in January"},
-                headers=headers,
             ).json()
-        assert explained["state"] == "awaiting_sign_off"
-        assert explained["variance_case"]["state"] == "open"  # until the clearance runs
-        world.worker.drain()
+            # Recorded for the auditor, but the books still do not tie: still blocked.
+            assert explained["state"] == "variance"
+            assert explained["variance_case"]["state"] == "open"
+            (kept,) = explained["explanations"]
+            assert (kept["by"], kept["variance"]) == ("user:jonas", 1_240)
+            world.worker.drain()
+            assert _of(report(world), "actions", "revline.close.sign_off") == []
+            assert client.post("/api/close/2026-12/recheck").json()["state"] == "variance"
+
+            # The books corrected: the hand-keyed receipt reversed, dated 31 December.
+            world.enact(correction)
+            rechecked = client.post("/api/close/2026-12/recheck").json()
+            assert (rechecked["state"], rechecked["tieout"]["ties"]) == ("awaiting_sign_off", True)
+            assert rechecked["explanations"] == explained["explanations"]
+            world.worker.drain()
+            (sign_off,) = _of(report(world), "actions", "revline.close.sign_off")
+            assert sign_off["status"] == "awaiting_approval"
+            approved = client.post(f"/api/actions/{_waiting_sign_off(world)}/approve")
+            assert approved.status_code == 200, approved.text
+            world.worker.drain()
+            signed = client.get("/api/close/2026-12").json()
         after = report(world)
+    assert (signed["state"], signed["signed_off_by"]) == ("signed_off", "user:jonas")
     (variance,) = _of(after, "cases", "close_variance")
-    assert variance["state"] == "explained"
-    (sign_off,) = _of(after, "actions", "revline.close.sign_off")
-    assert sign_off["status"] == "awaiting_approval"
-    assert sign_off["params"]["explained_by"] == "user:jonas"
+    assert variance["state"] == "corrected"
+
+
+def test_an_approval_after_the_books_moved_signs_nothing(tmp_path: Path) -> None:
+    scenario = load(CASH / "month_that_ties.json").model_copy(update={"approve": "none"})
+    with World(scenario, tmp_path) as world:
+        Run(world).play()
+        (waiting,) = _of(report(world), "actions", "revline.close.sign_off")
+        assert (waiting["status"], waiting["params"]["variance"]) == ("awaiting_approval", 0)
+        # After the proposal, someone keys a $12.40 receipt into December's Undeposited Funds.
+        world.enact(
+            UndepositedFundsEntry(
+                type="undeposited_funds_entry",
+                at=world.clock.now(),
+                id="late_receipt",
+                amount=1_240,
+                on=date(2026, 12, 31),
+            )
+        )
+        with _analyst(world) as client:
+            approved = client.post(f"/api/actions/{_waiting_sign_off(world)}/approve")
+            assert approved.status_code == 200, approved.text
+            world.worker.drain()
+            blocked = client.get("/api/close/2026-12").json()
+        after = report(world)
+    (refused,) = _of(after, "actions", "revline.close.sign_off")
+    assert refused["status"] == "failed"
+    assert refused["error"] == (
+        "2026-12 no longer ties: a variance of $12.40 is above the $5.00 threshold (it was "
+        "$0.00 when the sign-off was proposed); nothing is signed off"
+    )
+    # The failure brought the close back to its check: blocked, with a variance case open.
+    assert (blocked["state"], blocked["signed_off_by"]) == ("variance", None)
+    assert blocked["tieout"]["variance"] == 1_240
+    (variance,) = _of(after, "cases", "close_variance")
+    assert (variance["state"], variance["queue"]) == ("open", "fpa_analyst")
+
+
+def test_the_close_lists_a_customer_in_dunning_with_recognition_held(tmp_path: Path) -> None:
+    # Initech's December charge fails at 09:30 and Stripe's Smart Retry fails at 10:30: two
+    # failed charges on the subscription, so recognition is held before month end.
+    with World(load(CASH / "month_with_dunning_hold.json"), tmp_path) as world:
+        played = Run(world).play()
+        runtime = world.runtime
+        with runtime.db.read() as session:
+            found = close_report.load(
+                session, "2026-12", runtime.settings.policy.max_manual_retries
+            )
+    (hold,) = _of(played, "actions", "netsuite.revenue.hold")
+    assert (hold["at"], hold["customer"]) == ("2026-12-28T10:30:00-05:00", "initech")
+    (dunning,) = _of(played, "cases", "failed_payment")
+    assert found.state == "signed_off" and found.tieout.ties
+
+    document = found.model_dump(mode="json")
+    (held,) = document["held_recognition"]
+    assert held["customer"] == "Initech LLC"
+    assert (held["held_amount"], held["currency"]) == (240_000, "USD")
+    assert (held["case_id"], held["tier"]) == (dunning["id"], "standard")
+    # One manual retry by month end's close (31 December); the next falls on 6 January.
+    assert (held["manual_attempts"], held["max_manual_attempts"]) == (1, 3)
+    assert held["held_since"] == "2026-12-28T15:30:00Z"
+
+    text = close_report.markdown(found)
+    row = next(line for line in text.splitlines() if line.startswith("| Initech LLC |"))
+    assert f"| $2,400.00 | standard | 1/3 | 2026-12-28 15:30:00+00:00 | {dunning['id']} |" in row

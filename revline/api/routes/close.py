@@ -1,4 +1,5 @@
-"""Month-end close: the tie-out report, and a person's explanation of its variance."""
+"""Month-end close: the tie-out report, a person's explanation of its variance (kept for the
+auditor; it does not unblock the sign-off) and a re-check after the books were corrected."""
 
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ from revline.core.auth import Principal
 from revline.core.runtime import Runtime
 from revline.db.models import Case
 from revline.errors import Conflict, NotFound
-from revline.playbooks.cash.close import MONTH_END_CLOSE, State
+from revline.playbooks.cash.close import CHECK_ROLES, MONTH_END_CLOSE, State
 from revline.playbooks.cash.close_report import CloseReport, load
 from revline.playbooks.cash.tieout import ClosePeriod
 
 router = APIRouter(tags=["close"], responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
-EXPLAIN_ROLES = frozenset({"fpa_analyst", "admin"})
 Reader = Annotated[Principal, Depends(require(READ_ROLES, "read the close"))]
-Explainer = Annotated[Principal, Depends(require(EXPLAIN_ROLES, "explain a close variance"))]
+Analyst = Annotated[Principal, Depends(require(CHECK_ROLES, "explain or re-check a close"))]
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody},
@@ -44,21 +44,19 @@ def close_report(runtime: RuntimeDep, _: Reader, month: str) -> CloseReport:
 
 
 @router.post("/api/close/{month}/explain", response_model=CloseReport, responses=_ERRORS)
-def explain(
-    runtime: RuntimeDep, principal: Explainer, month: str, body: Explanation
-) -> CloseReport:
-    """Explain the variance that blocks the close: accepted only for the exact amount the
-    latest check found; the close checks again at once and, if it still differs only by that
-    amount, proposes the sign-off."""
+def explain(runtime: RuntimeDep, principal: Analyst, month: str, body: Explanation) -> CloseReport:
+    """Explain the variance that blocks the close, for the auditor: recorded only for the exact
+    amount the close finds when it checks again at once. It does not unblock the sign-off,
+    which needs the balances to tie: correct the books, then ask for a re-check."""
     _decide_on(runtime, month, principal, {"explanation": body.note, "variance": body.variance})
     with runtime.db.read() as session:
         return load(session, month, runtime.settings.policy.max_manual_retries)
 
 
 @router.post("/api/close/{month}/recheck", response_model=CloseReport, responses=_ERRORS)
-def recheck(runtime: RuntimeDep, principal: Explainer, month: str) -> CloseReport:
+def recheck(runtime: RuntimeDep, principal: Analyst, month: str) -> CloseReport:
     """Check the tie-out again now (after the books were corrected), not at the next working
-    day's run."""
+    day's run; if it ties, the sign-off is proposed."""
     _decide_on(runtime, month, principal, {"reason": "recheck"})
     with runtime.db.read() as session:
         return load(session, month, runtime.settings.policy.max_manual_retries)

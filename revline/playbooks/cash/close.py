@@ -7,19 +7,25 @@ a sign-off (``revline.close.sign_off``) is proposed that only an FP&A analyst ma
 A larger variance blocks the close and opens a ``close_variance`` case in the analyst's queue.
 
 The close checks again every working day at ``close_time`` until it is signed off, and at once
-when a person explains the variance or asks for a re-check. A variance is resolved either by
-correcting the books, so that a later check ties, or by a person explaining that exact amount;
-either way the variance case closes and a sign-off is proposed. A check that finds a variance
-while a sign-off waits for approval cancels it.
+when a person asks for a re-check or explains the variance. The procedure signs a month off only
+when the balances tie, so only a check that ties unblocks it: the books are corrected (the
+missing payment or deposit recorded, the wrong entry reversed) and the next check ties, the
+variance case closes and a sign-off is proposed. A person's explanation of the exact variance is
+kept on the case and in the report, for the auditor, but the close stays blocked.
+
+A check that finds a variance while a sign-off waits for approval cancels it; and the sign-off
+re-checks the tie when it is carried out (``close_actions``). A sign-off refused there (the books
+moved after it was proposed) brings the close back to its check, which blocks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
+
+from pydantic import BaseModel
 
 from revline.clock import WorkingCalendar
 from revline.config import Policy
@@ -35,7 +41,7 @@ from revline.core.playbook import (
     Trigger,
 )
 from revline.core.scheduler import SCHEDULE_SOURCE, DailyAt
-from revline.db.models import PENDING_ACTION_STATUSES
+from revline.db.models import PENDING_ACTION_STATUSES, ActionStatus
 from revline.money import Money
 from revline.playbooks.cash.close_actions import CLEAR_VARIANCE, FLAG_VARIANCE, SIGN_OFF
 from revline.playbooks.cash.tieout import ClosePeriod, TieOut, gather, tie_out
@@ -43,6 +49,8 @@ from revline.playbooks.cash.tieout import ClosePeriod, TieOut, gather, tie_out
 SCHEDULE = "month_end_close"
 QUEUE = "fpa_analyst"
 SIGN_OFF_ROLE = "fpa_analyst"
+# Who may explain a variance or ask for a check now (the sign-off itself is SIGN_OFF_ROLE's).
+CHECK_ROLES = frozenset({"fpa_analyst", "admin"})
 
 
 class State(StrEnum):
@@ -62,6 +70,15 @@ MONTH_END_CLOSE = CaseKind(
     },
     terminal=frozenset({State.SIGNED_OFF}),
 )
+
+
+class RecordedExplanation(BaseModel):
+    """A person's explanation of a variance, kept for the auditor. It unblocks nothing."""
+
+    variance: int
+    note: str
+    by: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -105,36 +122,34 @@ class MonthEndClose(Playbook):
         return CaseRef(subject=ClosePeriod.before(day).month)
 
     def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
-        if trigger.kind == "action" or case.state == State.SIGNED_OFF:
+        if case.state == State.SIGNED_OFF or _outcome_only(trigger):
             return Facts(trigger)
-        books = gather(
-            enrichment.adapters["stripe"],
-            enrichment.adapters["netsuite"],
-            enrichment.calendar,
-            ClosePeriod.parse(case.subject),
-            enrichment.company.currency.lower(),
-        )
         return Facts(
             trigger,
-            {"books": books, "calendar": enrichment.calendar, "locale": enrichment.company.locale},
+            {
+                "books": gather(enrichment, ClosePeriod.parse(case.subject)),
+                "calendar": enrichment.calendar,
+                "locale": enrichment.company.locale,
+            },
         )
 
     def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
         trigger = facts.trigger
         if case.state == State.SIGNED_OFF:
             return Decision(f"{case.subject} is signed off: nothing more to check")
-        if trigger.kind == "action":
+        if _outcome_only(trigger):
             return _outcome(case, trigger)
         tieout = tie_out(facts["books"], policy.close_variance_threshold)
         calendar: WorkingCalendar = facts["calendar"]
         next_day = calendar.add_working_days(calendar.business_date(now), 1)
         check = _Check(
-            case, tieout, facts["locale"], calendar.at_local(next_day, policy.close_time)
+            case,
+            tieout,
+            facts["locale"],
+            calendar.at_local(next_day, policy.close_time),
+            _explanations(case, trigger, tieout),
         )
-        explanation = _explanation(case, trigger, tieout)
-        if tieout.ties or explanation.get("variance") == tieout.variance:
-            return check.ready(explanation)
-        return check.blocked(explanation, trigger)
+        return check.ready(trigger) if tieout.ties else check.blocked(trigger)
 
 
 @dataclass(frozen=True)
@@ -143,23 +158,35 @@ class _Check:
     tieout: TieOut
     locale: str
     next_check_at: datetime
+    explanations: list[RecordedExplanation]
 
     def money(self, amount: int) -> str:
         return Money(amount, self.tieout.currency).format(self.locale)
 
     def data(self, **more: Any) -> dict[str, Any]:
-        return {"tieout": self.tieout.model_dump(mode="json"), **more}
+        kept = [e.model_dump(mode="json") for e in self.explanations]
+        return {"tieout": self.tieout.model_dump(mode="json"), "explanations": kept, **more}
 
-    def ready(self, explanation: Mapping[str, Any]) -> Decision:
+    def ready(self, trigger: Trigger) -> Decision:
         variance = self.tieout.variance
         why = (
-            f"ties within {self.money(self.tieout.threshold)} (variance {self.money(variance)})"
-            if self.tieout.ties
-            else f"the variance of {self.money(variance)} is explained by {explanation['by']}"
+            f"{self.case.subject} ties within {self.money(self.tieout.threshold)} "
+            f"(variance {self.money(variance)})"
         )
         actions = []
         if self.case.state == State.VARIANCE:
-            actions.append(self._clear(explanation))
+            actions.append(
+                ActionSpec(
+                    CLEAR_VARIANCE,
+                    subject=self.case.subject,
+                    params={
+                        "month": self.case.subject,
+                        "currency": self.tieout.currency,
+                        "variance": variance,
+                    },
+                    attempt=_count(self.case, CLEAR_VARIANCE) + 1,
+                )
+            )
         waiting = _pending(self.case, SIGN_OFF)
         if not waiting:
             actions.append(
@@ -172,7 +199,6 @@ class _Check:
                         "stripe_in_transit": self.tieout.stripe_in_transit,
                         "undeposited_funds": self.tieout.undeposited_funds,
                         "variance": variance,
-                        "explained_by": None if self.tieout.ties else explanation["by"],
                     },
                     attempt=_count(self.case, SIGN_OFF) + 1,
                     requires_role=SIGN_OFF_ROLE,
@@ -180,25 +206,30 @@ class _Check:
                 )
             )
         return Decision(
-            f"{self.case.subject} {why}: "
-            + ("the sign-off waits for an FP&A analyst" if waiting else "sign-off proposed"),
+            why
+            + _refusal(trigger)
+            + (": the sign-off waits for an FP&A analyst" if waiting else ": sign-off proposed"),
             state=State.AWAITING_SIGN_OFF,
             actions=tuple(actions),
             next_action_at=self.next_check_at,
-            data=self.data(**({"explained": dict(explanation)} if explanation else {})),
+            data=self.data(),
             queue=QUEUE,
         )
 
-    def blocked(self, explanation: Mapping[str, Any], trigger: Trigger) -> Decision:
+    def blocked(self, trigger: Trigger) -> Decision:
         variance = self.tieout.variance
         why = (
             f"{self.case.subject} does not tie: a variance of {self.money(variance)} is above "
             f"the {self.money(self.tieout.threshold)} threshold"
-        )
-        if "variance" in trigger.detail and explanation.get("variance") != variance:
+        ) + _refusal(trigger)
+        if "explanation" in trigger.detail:
+            given = int(trigger.detail["variance"])
             why += (
-                f"; the explanation given was for {self.money(int(trigger.detail['variance']))}, "
-                "not this variance, and is not accepted"
+                f"; {trigger.detail['actor']}'s explanation is recorded, but only books that tie "
+                "unblock the sign-off: correct them, then check again"
+                if given == variance
+                else f"; the explanation given was for {self.money(given)}, not this variance, "
+                "and is not recorded"
             )
         actions = []
         flagged = self.case.data.get("flagged_variance")
@@ -233,42 +264,49 @@ class _Check:
             queue=QUEUE,
         )
 
-    def _clear(self, explanation: Mapping[str, Any]) -> ActionSpec:
-        params: dict[str, Any] = {
-            "month": self.case.subject,
-            "currency": self.tieout.currency,
-            "variance": self.tieout.variance,
-            "resolution": "corrected" if self.tieout.ties else "explained",
-        }
-        if not self.tieout.ties:
-            params.update(by=explanation["by"], note=explanation["note"])
-        return ActionSpec(
-            CLEAR_VARIANCE,
-            subject=self.case.subject,
-            params=params,
-            attempt=_count(self.case, CLEAR_VARIANCE) + 1,
-        )
 
-
-def _explanation(case: CaseView, trigger: Trigger, tieout: TieOut) -> Mapping[str, Any]:
-    """The explanation on record, or the one a person gives now, if it is for this variance."""
+def _explanations(case: CaseView, trigger: Trigger, tieout: TieOut) -> list[RecordedExplanation]:
+    """The explanations on record, with the one a person gives now if it is for this variance
+    (one for another amount explains nothing the books show, so it is not kept)."""
+    kept = [RecordedExplanation.model_validate(e) for e in case.data.get("explanations", [])]
     detail = trigger.detail
-    if trigger.kind == "manual" and "explanation" in detail:
-        if int(detail["variance"]) != tieout.variance:
-            return {}
-        return {
-            "variance": tieout.variance,
-            "note": str(detail["explanation"]),
-            "by": str(detail["actor"]),
-        }
-    found = case.data.get("explained")
-    return found if isinstance(found, Mapping) else {}
+    if (
+        trigger.kind == "manual"
+        and "explanation" in detail
+        and int(detail["variance"]) == tieout.variance
+    ):
+        kept.append(
+            RecordedExplanation(
+                variance=tieout.variance,
+                note=str(detail["explanation"]),
+                by=str(detail["actor"]),
+                at=trigger.at,
+            )
+        )
+    return kept
+
+
+def _outcome_only(trigger: Trigger) -> bool:
+    """An action's outcome the close just follows; a sign-off that failed when carried out is
+    not one of them: the month is not signed off, and the close checks again."""
+    if trigger.kind != "action":
+        return False
+    assert trigger.event is not None
+    payload = trigger.event.payload
+    return not (payload["kind"] == SIGN_OFF and payload["status"] == ActionStatus.FAILED)
+
+
+def _refusal(trigger: Trigger) -> str:
+    if trigger.kind != "action":
+        return ""
+    assert trigger.event is not None
+    return f"; the sign-off was refused when carried out ({trigger.event.payload['error']})"
 
 
 def _outcome(case: CaseView, trigger: Trigger) -> Decision:
     assert trigger.event is not None
     payload = trigger.event.payload
-    if payload["kind"] == SIGN_OFF and payload["status"] == "applied":
+    if payload["kind"] == SIGN_OFF and payload["status"] == ActionStatus.APPLIED:
         return Decision(
             f"{case.subject} is signed off",
             state=State.SIGNED_OFF,

@@ -6,7 +6,9 @@
   for orphan payments.
 - ``revline.close.sign_off``: the FP&A analyst's sign-off of the month. Proposed only when the
   tie-out ties, and gated by the ``fpa_analyst`` role; carrying it out after approval is what
-  signs the month off (the close follows the outcome to ``signed_off``).
+  signs the month off (the close follows the outcome to ``signed_off``). The approval may come
+  days after the proposal, and the books may have moved since: so the sign-off reads the books
+  again, as the close does, and refuses to sign a month that no longer ties.
 
 Being actions, they are in the ledger, obey shadow mode and the emergency stop, and a repeated
 check proposes nothing twice.
@@ -18,20 +20,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from revline.clock import Clock
+from revline.config import Policy
 from revline.core import inbox
+from revline.core.playbook import Enrichment
 from revline.db.engine import Database
+from revline.money import Money
 from revline.playbooks.cash.flags import FINDING_SOURCE
-from revline.providers.base import ActionRequest, Handlers
+from revline.playbooks.cash.tieout import ClosePeriod, gather, tie_out
+from revline.providers.base import ActionRequest, Handlers, ProviderError
 
 SIGN_OFF = "revline.close.sign_off"
 FLAG_VARIANCE = "revline.close.flag_variance"
 CLEAR_VARIANCE = "revline.close.clear_variance"
 VARIANCE_FLAGGED = "close_variance.flagged"
 VARIANCE_CLEARED = "close_variance.cleared"
+NO_LONGER_TIES = "close_no_longer_ties"
 
 
-def register(handlers: Handlers, db: Database, clock: Clock) -> None:
-    """The handlers of the close's actions."""
+def register(
+    handlers: Handlers, db: Database, clock: Clock, *, books: Enrichment, policy: Policy
+) -> None:
+    """The handlers of the close's actions; ``books`` offers the adapters the sign-off reads."""
 
     def finding(event_type: str) -> Any:
         def record(request: ActionRequest) -> Mapping[str, Any]:
@@ -50,7 +59,31 @@ def register(handlers: Handlers, db: Database, clock: Clock) -> None:
         return record
 
     def sign_off(request: ActionRequest) -> Mapping[str, Any]:
-        return {"month": request.params["month"], "signed_off_at": clock.now().isoformat()}
+        month = str(request.params["month"])
+        tieout = tie_out(gather(books, ClosePeriod.parse(month)), policy.close_variance_threshold)
+        if not tieout.ties:
+
+            def money(amount: int) -> str:
+                return Money(amount, tieout.currency).format(books.company.locale)
+
+            # Not retryable: trying again reads the same books. The failure brings the close
+            # back to its check, which blocks it on this variance.
+            raise ProviderError(
+                f"{month} no longer ties: a variance of {money(tieout.variance)} is above the "
+                f"{money(tieout.threshold)} threshold (it was "
+                f"{money(int(request.params['variance']))} when the sign-off was proposed); "
+                "nothing is signed off",
+                retryable=False,
+                provider="revline",
+                provider_code=NO_LONGER_TIES,
+            )
+        return {
+            "month": month,
+            "signed_off_at": clock.now().isoformat(),
+            "stripe_in_transit": tieout.stripe_in_transit,
+            "undeposited_funds": tieout.undeposited_funds,
+            "variance": tieout.variance,
+        }
 
     handlers.register(FLAG_VARIANCE, finding(VARIANCE_FLAGGED))
     handlers.register(CLEAR_VARIANCE, finding(VARIANCE_CLEARED))

@@ -1,9 +1,10 @@
 """The month-end close report: one object, read from Revline's records, three renderings.
 
 ``revline close`` and ``GET /api/close/{month}`` both build a ``CloseReport`` from the month's
-close case (the tie-out of its latest check, its sign-off) and the billing cases (the dunning
-context of each customer NetSuite holds recognition for), then render it as Markdown, an XLSX
-workbook or JSON. Nothing here calls a provider: the report is what the close decided on.
+close case (the tie-out of its latest check, the explanations people gave, its sign-off) and the
+billing cases (the dunning context of each customer NetSuite holds recognition for), then render
+it as Markdown, an XLSX workbook or JSON. Nothing here calls a provider: the report is what the
+close decided on.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from revline.db.models import Action, ActionStatus, Case
 from revline.errors import NotFound
 from revline.money import Money
 from revline.playbooks.billing.dunning import in_dunning
-from revline.playbooks.cash.close import MONTH_END_CLOSE
+from revline.playbooks.cash.close import MONTH_END_CLOSE, RecordedExplanation
 from revline.playbooks.cash.close_actions import SIGN_OFF
 from revline.playbooks.cash.close_variance import CLOSE_VARIANCE
 from revline.playbooks.cash.tieout import ITEM_HEADINGS, ClosePeriod, TieOut, figures
@@ -61,6 +62,8 @@ class CloseReport(BaseModel):
     signed_off_by: str | None
     signed_off_at: datetime | None
     variance_case: VarianceCase | None
+    # What people said about a variance, for the auditor; an explanation never signs a month.
+    explanations: list[RecordedExplanation]
     held_recognition: list[HeldCustomer]
 
 
@@ -120,6 +123,9 @@ def load(session: Session, month: str, max_manual_attempts: int) -> CloseReport:
         )
         if variance
         else None,
+        explanations=[
+            RecordedExplanation.model_validate(e) for e in case.data.get("explanations", [])
+        ],
         held_recognition=held,
     )
 
@@ -175,6 +181,13 @@ def markdown(report: CloseReport, locale: str = "en_US") -> str:
             )
     else:
         out.append("None.")
+    if report.explanations:
+        out += ["", "## Explanations on record (they do not unblock the sign-off)", ""]
+        out += ["| when | by | variance | note |", "|---|---|---:|---|"]
+        out += [
+            f"| {e.at.isoformat()} | {e.by} | {money(e.variance)} | {e.note} |"
+            for e in report.explanations
+        ]
     out += ["", "## Customers in dunning with recognition held", ""]
     if report.held_recognition:
         out += [
@@ -194,8 +207,9 @@ def markdown(report: CloseReport, locale: str = "en_US") -> str:
 
 
 def workbook(report: CloseReport) -> bytes:
-    """An XLSX workbook: the walk, the reconciling items, the customers held. Amounts are in
-    major units (exact decimals) so the sheets add up as a person expects."""
+    """An XLSX workbook: the walk, the reconciling items, the explanations on record, the
+    customers held. Amounts are in major units (exact decimals) so the sheets add up as a person
+    expects."""
     t = report.tieout
 
     def major(amount: int) -> object:
@@ -222,6 +236,10 @@ def workbook(report: CloseReport) -> bytes:
         items.append(
             [item.kind.value, item.reference, item.on, major(item.amount), item.description]
         )
+    explained = book.create_sheet("Explanations")
+    explained.append(["When", "By", "Variance", "Note"])
+    for e in report.explanations:
+        explained.append([e.at.replace(tzinfo=None), e.by, major(e.variance), e.note])
     held = book.create_sheet("Dunning holds")
     held.append(["Customer", "Plans held", "Amount", "Tier", "Attempts", "Held since", "Case"])
     for h in report.held_recognition:

@@ -3,7 +3,8 @@
 Opened (or reopened) when a close's tie-out is off by more than ``close_variance_threshold``,
 in the FP&A analyst's queue with the figures. It follows its month's close and decides nothing
 of its own: the close reports the variance resolved when the books were corrected and a check
-ties (``corrected``), or when a person explained that exact amount (``explained``).
+ties (``corrected``). An explanation does not resolve it: the close keeps it on record and stays
+blocked until the books tie.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ CLOSE_VARIANCE = CaseKind(
     name="close_variance",
     initial="open",
     transitions={
-        "open": frozenset({"corrected", "explained"}),
+        "open": frozenset({"corrected"}),
         "corrected": frozenset({"open"}),
-        "explained": frozenset({"open"}),
     },
-    terminal=frozenset({"corrected", "explained"}),
+    terminal=frozenset({"corrected"}),
 )
 
 
@@ -50,17 +50,14 @@ class CloseVariance(Playbook):
         if event.type == VARIANCE_FLAGGED:
             return Decision(
                 f"the {case.subject} tie-out is off by {variance}, above the threshold: the close "
-                "waits until the books are corrected or a person explains it",
+                "waits until the books are corrected and a check ties",
                 state="open",
                 data={"variance": dict(found), "resolution": None},
                 queue=QUEUE,
             )
-        resolution = str(found["resolution"])
-        how = (
-            "the books were corrected and the tie-out ties"
-            if resolution == "corrected"
-            else f"{found['by']} explained the {variance}: {found['note']}"
-        )
         return Decision(
-            f"resolved: {how}", state=resolution, data={"resolution": dict(found)}, queue=None
+            f"resolved: the books were corrected and the tie-out ties (variance {variance})",
+            state="corrected",
+            data={"resolution": dict(found)},
+            queue=None,
         )

@@ -13,7 +13,7 @@ differ for known reasons, each itemised:
   only with each payout's deposit, and so are refunds and other balance adjustments.
 
 What the items do not explain is the variance. ``gather`` reads the providers (the playbook's
-``enrich`` calls it); ``tie_out`` is pure.
+``enrich`` calls it, and so does the sign-off when it is carried out); ``tie_out`` is pure.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from revline.clock import WorkingCalendar
+from revline.core.playbook import Enrichment
 from revline.errors import RevlineError
 from revline.playbooks.cash.deposit import PAYMENT_TYPES, PAYOUT_TYPES, REFUND_TYPES
 from revline.providers.netsuite.records import CustomerPayment
@@ -325,10 +326,16 @@ def _not_booked(
     )
 
 
-def gather(
-    stripe: Any, netsuite: Any, calendar: WorkingCalendar, period: ClosePeriod, currency: str
-) -> TieOutBooks:
-    """Read what the tie-out of ``period`` needs from the Stripe and NetSuite adapters."""
+def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
+    """Read what the tie-out of ``period`` needs from the Stripe and NetSuite adapters.
+
+    The close's check (its ``enrich``) and the sign-off when it is carried out both read the
+    books here, so the sign-off re-checks exactly what the close checked.
+    """
+    stripe = enrichment.adapters["stripe"]
+    netsuite = enrichment.adapters["netsuite"]
+    calendar = enrichment.calendar
+    currency = enrichment.company.currency.lower()
     since = period.first_day - timedelta(days=LOOKBACK_DAYS)
     start = calendar.at_local(since, time(0))
     end = period.ends_at(calendar) - timedelta(seconds=1)

@@ -8,14 +8,21 @@ from typing import Any
 
 import pytest
 
-from revline.clock import WorkingCalendar
-from revline.config import Policy
+from revline.clock import SimulatedClock, WorkingCalendar
+from revline.config import Company, Policy
 from revline.core.cases import ActionView, CaseView
 from revline.core.inbox import EventView
-from revline.core.playbook import Decision, Facts, Trigger
+from revline.core.playbook import Decision, Enrichment, Facts, Trigger
 from revline.core.scheduler import SCHEDULE_SOURCE
+from revline.money import Money
 from revline.playbooks.cash.close import MonthEndClose, State, WorkingDayOfMonth
-from revline.playbooks.cash.close_actions import CLEAR_VARIANCE, FLAG_VARIANCE, SIGN_OFF
+from revline.playbooks.cash.close_actions import (
+    CLEAR_VARIANCE,
+    FLAG_VARIANCE,
+    NO_LONGER_TIES,
+    SIGN_OFF,
+    register,
+)
 from revline.playbooks.cash.tieout import (
     ClosePeriod,
     InvalidMonth,
@@ -25,6 +32,7 @@ from revline.playbooks.cash.tieout import (
     figures,
     tie_out,
 )
+from revline.providers.base import ActionRequest, Handler, Handlers, ProviderError
 from revline.providers.netsuite.records import CustomerPayment
 from revline.providers.stripe.records import BalanceTransaction, Payout
 
@@ -323,51 +331,164 @@ def test_corrected_books_clear_the_variance_case_and_propose_a_second_sign_off()
     )
     decision = decide(blocked, 190_000)
     clear, sign_off = decision.actions
-    assert (clear.kind, clear.params["resolution"]) == (CLEAR_VARIANCE, "corrected")
+    assert (clear.kind, clear.params) == (
+        CLEAR_VARIANCE,
+        {"month": "2026-12", "currency": "USD", "variance": 0},
+    )
     assert (sign_off.kind, sign_off.attempt) == (SIGN_OFF, 2)
 
 
-@pytest.mark.parametrize(
-    ("explained", "state"),
-    [(1_240, State.AWAITING_SIGN_OFF), (1_000, State.VARIANCE)],
+def explains(variance: int, note: str = "receipt keyed twice") -> Trigger:
+    return Trigger(
+        "manual", NOW, detail={"actor": "user:jonas", "explanation": note, "variance": variance}
+    )
+
+
+BLOCKED = close_case(
+    State.VARIANCE, (action(FLAG_VARIANCE, "applied"),), {"flagged_variance": 1_240}
 )
-def test_a_person_explains_the_exact_variance(explained: int, state: str) -> None:
-    blocked = close_case(
-        State.VARIANCE, (action(FLAG_VARIANCE, "applied"),), {"flagged_variance": 1_240}
-    )
-    trigger = Trigger(
-        "manual",
-        NOW,
-        detail={"actor": "user:jonas", "explanation": "bank fee", "variance": explained},
-    )
-    decision = decide(blocked, 191_240, trigger)
-    assert decision.state == state
-    if state == State.AWAITING_SIGN_OFF:
-        clear, sign_off = decision.actions
-        assert clear.params == {
-            "month": "2026-12",
-            "currency": "USD",
-            "variance": 1_240,
-            "resolution": "explained",
-            "by": "user:jonas",
-            "note": "bank fee",
-        }
-        assert sign_off.params["explained_by"] == "user:jonas"
-        assert decision.data["explained"]["variance"] == 1_240
-    else:
-        assert "not accepted" in decision.explanation
 
 
-def test_the_applied_sign_off_signs_the_month_off() -> None:
+def test_an_explained_variance_is_recorded_but_the_close_stays_blocked() -> None:
+    decision = decide(BLOCKED, 191_240, explains(1_240))
+    assert decision.state == State.VARIANCE
+    assert decision.actions == ()  # no clearance, no sign-off: the books still do not tie
+    assert "only books that tie unblock the sign-off" in decision.explanation
+    (kept,) = decision.data["explanations"]
+    assert kept == {
+        "variance": 1_240,
+        "note": "receipt keyed twice",
+        "by": "user:jonas",
+        "at": NOW.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def test_an_explanation_of_another_amount_is_refused_and_not_recorded() -> None:
+    decision = decide(BLOCKED, 191_240, explains(1_000, "a bank fee"))
+    assert decision.state == State.VARIANCE
+    assert "was for $10.00, not this variance, and is not recorded" in decision.explanation
+    assert decision.data["explanations"] == []
+
+
+def test_explanations_stay_on_record_once_the_corrected_books_tie() -> None:
+    explained = decide(BLOCKED, 191_240, explains(1_240))
+    later = close_case(State.VARIANCE, BLOCKED.actions, {**BLOCKED.data, **explained.data})
+    # The next morning's check, the hand-keyed receipt reversed: the books tie.
+    decision = decide(later, 190_000)
+    assert decision.state == State.AWAITING_SIGN_OFF
+    assert [a.kind for a in decision.actions] == [CLEAR_VARIANCE, SIGN_OFF]
+    assert decision.data["explanations"] == explained.data["explanations"]
+
+
+def outcome(status: str, error: str | None = None) -> Trigger:
     event = EventView(
         id=9,
         source="revline",
-        external_id="act_1:applied",
-        type="action.applied",
+        external_id=f"act_1:{status}",
+        type=f"action.{status}",
         occurred_at=NOW,
         received_at=NOW,
-        payload={"kind": SIGN_OFF, "status": "applied"},
+        payload={"kind": SIGN_OFF, "status": status, "error": error},
     )
+    return Trigger("action", NOW, event)
+
+
+REFUSED = "2026-12 no longer ties: a variance of $12.40 is above the $5.00 threshold"
+
+
+def test_a_sign_off_refused_at_execution_blocks_the_close_again() -> None:
+    waiting = close_case(State.AWAITING_SIGN_OFF, (action(SIGN_OFF, "failed"),))
+    decision = decide(waiting, 191_240, outcome("failed", REFUSED))
+    assert decision.state == State.VARIANCE
+    (flag,) = decision.actions
+    assert (flag.kind, flag.params["variance"]) == (FLAG_VARIANCE, 1_240)
+    assert f"the sign-off was refused when carried out ({REFUSED})" in decision.explanation
+
+
+def test_books_that_tie_again_after_a_refused_sign_off_propose_a_new_one() -> None:
+    waiting = close_case(State.AWAITING_SIGN_OFF, (action(SIGN_OFF, "failed"),))
+    decision = decide(waiting, 190_000, outcome("failed", REFUSED))
+    (sign_off,) = decision.actions
+    assert (sign_off.kind, sign_off.attempt, decision.state) == (
+        SIGN_OFF,
+        2,
+        State.AWAITING_SIGN_OFF,
+    )
+
+
+def test_the_applied_sign_off_signs_the_month_off() -> None:
     case = close_case(State.AWAITING_SIGN_OFF)
-    decision = MonthEndClose().decide(case, Facts(Trigger("action", NOW, event)), POLICY, NOW)
+    facts = Facts(outcome("applied"))
+    decision = MonthEndClose().decide(case, facts, POLICY, NOW)
     assert (decision.state, decision.next_action_at) == (State.SIGNED_OFF, None)
+
+
+# -- the sign-off, carried out -------------------------------------------------------------
+
+
+class Books:
+    """Stripe and NetSuite as the tie-out reads them: the walk above, NetSuite's balance set
+    by the test (the books moving between the proposal and the approval)."""
+
+    def __init__(self, undeposited: int) -> None:
+        self.undeposited = undeposited
+
+    def list_balance_transactions(self, **_: datetime) -> list[BalanceTransaction]:
+        return [IN_BALANCE, *IN_TRANSIT.transactions]
+
+    def list_payouts(self, **_: datetime) -> list[Payout]:
+        return [IN_TRANSIT.payout]
+
+    def payout_transactions(self, payout_id: str) -> tuple[BalanceTransaction, ...]:
+        assert payout_id == IN_TRANSIT.payout.id
+        return IN_TRANSIT.transactions
+
+    def customer_payments_dated(self, start: date, end: date) -> list[CustomerPayment]:
+        return RECORDED
+
+    def undeposited_funds_balance(self, currency: str, as_of: date) -> Money:
+        assert as_of == DECEMBER.last_day
+        return Money(self.undeposited, currency)
+
+    def held_revenue_plans(self) -> list[Any]:
+        return []
+
+
+def sign_off_handler(books: Books) -> Handler:
+    handlers = Handlers()
+    enrichment = Enrichment(
+        SimulatedClock(NOW), CALENDAR, Company(), {"stripe": books, "netsuite": books}
+    )
+    # The sign-off writes nothing to the database: only the variance findings do.
+    register(handlers, None, SimulatedClock(NOW), books=enrichment, policy=POLICY)
+    handler = handlers.get(SIGN_OFF)
+    assert handler is not None
+    return handler
+
+
+PROPOSED = ActionRequest(
+    action_id="act_sign_off",
+    kind=SIGN_OFF,
+    subject="2026-12",
+    params={"month": "2026-12", "currency": "USD", "variance": 0},
+    idempotency_key="month_end_close:revline.close.sign_off:2026-12:1",
+    attempt=1,
+)
+
+
+def test_the_sign_off_signs_a_month_that_still_ties() -> None:
+    result = sign_off_handler(Books(190_300))(PROPOSED)
+    assert result["month"] == "2026-12"
+    assert (result["variance"], result["undeposited_funds"]) == (300, 190_300)
+
+
+def test_the_sign_off_refuses_a_month_that_no_longer_ties() -> None:
+    # Approved after someone keyed $12.40 into Undeposited Funds, dated in December.
+    with pytest.raises(ProviderError) as refused:
+        sign_off_handler(Books(191_240))(PROPOSED)
+    assert refused.value.retryable is False
+    assert refused.value.provider_code == NO_LONGER_TIES
+    assert refused.value.message == (
+        "2026-12 no longer ties: a variance of $12.40 is above the $5.00 threshold (it was "
+        "$0.00 when the sign-off was proposed); nothing is signed off"
+    )
