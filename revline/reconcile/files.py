@@ -68,20 +68,40 @@ class MappingError(RevlineError):
 
 
 def load_mapping(path: Path | None) -> dict[str, dict[str, str]]:
-    """The column mapping: the TOML file's ``[left]`` and ``[right]`` over the defaults."""
+    """The column mapping: the TOML file's ``[left]`` and ``[right]`` over the defaults.
+
+    Anything else in the file is refused, naming it: a misspelt section or field would
+    otherwise leave the default column in place without a word.
+    """
     if path is None:
         return DEFAULT_MAPPING
     try:
         document = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise MappingError(f"column mapping {path}: {exc}") from exc
+    unknown_sections = set(document) - {"left", "right"}
+    if unknown_sections:
+        raise MappingError(
+            f"column mapping: unknown sections {sorted(unknown_sections)} "
+            "(only [left], Stripe, and [right], NetSuite)"
+        )
     mapping = {side: dict(DEFAULT_MAPPING[side]) for side in ("left", "right")}
     for side in ("left", "right"):
         overrides = document.get(side, {})
+        if not isinstance(overrides, dict):
+            raise MappingError(f"column mapping: [{side}] must be a table of field = column")
         unknown = set(overrides) - set(FIELDS)
         if unknown:
-            raise MappingError(f"column mapping [{side}]: unknown fields {sorted(unknown)}")
-        mapping[side].update({key: str(value) for key, value in overrides.items()})
+            raise MappingError(
+                f"column mapping [{side}]: unknown fields {sorted(unknown)} "
+                f"(the fields are {', '.join(FIELDS)})"
+            )
+        for field, column in overrides.items():
+            if not isinstance(column, str) or not column.strip():
+                raise MappingError(
+                    f"column mapping [{side}].{field}: a column name is text, not {column!r}"
+                )
+        mapping[side].update(overrides)
     return mapping
 
 
