@@ -73,7 +73,7 @@ class Money:
     @property
     def decimal(self) -> Decimal:
         """The amount in major units, exact (never a float)."""
-        return Decimal(self.amount).scaleb(-get_currency_precision(self.currency))
+        return Decimal(self.amount).scaleb(-minor_unit_digits(self.currency))
 
     def format(self, locale: str = "en_US") -> str:
         """For people: ``$12,500.00``, ``12.500,00 €``, ``¥1,200``."""
@@ -81,6 +81,23 @@ class Money:
 
     def __str__(self) -> str:
         return self.format()
+
+
+def minor_unit_digits(currency: str) -> int:
+    """Digits of a currency's minor unit: 2 for USD, 0 for JPY, 3 for KWD (CLDR, through Babel).
+    The one definition of "minor units" for every provider's amounts."""
+    return int(get_currency_precision(currency.upper()))
+
+
+def to_minor_units(major: Decimal | int, currency: str) -> int:
+    """An amount in major units as integer minor units, exactly: a fraction of a minor unit is
+    refused rather than rounded, since it means a rate or a computed value slipped in."""
+    if isinstance(major, bool) or not isinstance(major, Decimal | int):
+        raise TypeError(f"an amount in major units must be a Decimal or an int, got {major!r}")
+    scaled = Decimal(major).scaleb(minor_unit_digits(currency))
+    if not scaled.is_finite() or scaled != scaled.to_integral_value():
+        raise ValueError(f"{major} {currency.upper()} is not a whole number of minor units")
+    return int(scaled)
 
 
 def total(amounts: list[Money], currency: str) -> Money:

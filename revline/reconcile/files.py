@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
+from babel.numbers import list_currencies
 
 from revline.errors import RevlineError
+from revline.money import minor_unit_digits
 from revline.reconcile.engine import Matcher
 
 FIELDS = (
@@ -31,8 +33,13 @@ FIELDS = (
     "reference",
 )
 REQUIRED = ("id", "amount", "currency", "day")
-# Currencies without minor units (ISO 4217 exponent 0): an amount is already whole units.
-ZERO_DECIMAL = ("jpy", "krw", "vnd", "clp", "isk", "ugx", "xaf", "xof", "pyg", "rwf")
+# Minor units per major unit where it is not 100 (JPY 1, KWD 1000): the same CLDR digits that
+# define minor units everywhere else in Revline (``money.minor_unit_digits``), as SQL.
+_NOT_CENTS = {
+    code.lower(): 10 ** minor_unit_digits(code)
+    for code in list_currencies()
+    if minor_unit_digits(code) != 2
+}
 
 DEFAULT_MAPPING: dict[str, dict[str, str]] = {
     "left": {
@@ -125,7 +132,8 @@ def _select(columns: Mapping[str, str], present: set[str], path: Path) -> str:
 
     amount = _column(columns["amount"])
     currency = f"lower(trim({_column(columns['currency'])}))"
-    exponent = f"CASE WHEN {currency} IN {ZERO_DECIMAL!r} THEN 1 ELSE 100 END"
+    whens = " ".join(f"WHEN '{code}' THEN {factor}" for code, factor in sorted(_NOT_CENTS.items()))
+    exponent = f"CASE {currency} {whens} ELSE 100 END"
     return (
         f"SELECT trim({_column(columns['id'])}) AS id, "
         f"CAST(round(CAST(replace({amount}, ',', '') AS DECIMAL(18, 4)) * {exponent}) AS BIGINT)"

@@ -157,3 +157,28 @@ def test_a_missing_mapping_file_is_refused_naming_it(tmp_path: Path) -> None:
     args = _match(tmp_path, STRIPE, NETSUITE, "--columns", str(tmp_path / "nowhere.toml"))
     refused = Cli().fails(*args)
     assert f"column mapping {tmp_path / 'nowhere.toml'}:" in refused.stderr
+
+
+def test_amounts_become_minor_units_by_each_currencys_own_digits(tmp_path: Path) -> None:
+    """Yen have no minor unit and Kuwaiti dinars three digits of one: the export's major units
+    become the same minor units Stripe and the rest of Revline count in."""
+    stripe = (
+        "balance_transaction_id,created_utc,charge_id,gross,currency\n"
+        'txn_y,2026-12-01 10:00:00,ch_y,"1,200",jpy\n'
+        "txn_k,2026-12-01 10:00:00,ch_k,12.345,kwd\n"
+        "txn_u,2026-12-01 10:00:00,ch_u,12.34,usd\n"
+    )
+    netsuite = (
+        "Internal ID,Date,Stripe Charge ID,Amount,Currency\n"
+        "1,2026-12-01,ch_y,1200,JPY\n2,2026-12-01,ch_k,12.345,KWD\n3,2026-12-01,ch_u,12.34,USD\n"
+    )
+    result = CliRunner().invoke(
+        app, [*_match(tmp_path, stripe, netsuite), "--out", str(tmp_path / "out"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    matched = list(csv.DictReader((tmp_path / "out" / "matched.csv").open()))
+    assert sorted((r["stripe_id"], r["amount"]) for r in matched) == [
+        ("txn_k", "12345"),
+        ("txn_u", "1234"),
+        ("txn_y", "1200"),
+    ]

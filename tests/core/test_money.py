@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from revline.money import CurrencyMismatch, Money, total
+from revline.money import CurrencyMismatch, Money, to_minor_units, total
 
 
 def test_arithmetic_stays_in_minor_units() -> None:
@@ -56,3 +56,25 @@ def test_formatting_for_people(money: Money, locale: str, text: str) -> None:
 @given(st.lists(st.integers(min_value=-(10**12), max_value=10**12), max_size=50))
 def test_total_is_exact(amounts: list[int]) -> None:
     assert total([Money(a, "usd") for a in amounts], "usd") == Money(sum(amounts), "usd")
+
+
+@pytest.mark.parametrize(
+    ("major", "currency", "minor"),
+    [
+        (Decimal("12500.50"), "usd", 1_250_050),
+        (1200, "JPY", 1_200),
+        (Decimal("12.345"), "KWD", 12_345),
+        (Decimal("-0.07"), "EUR", -7),
+    ],
+)
+def test_major_units_become_minor_units_exactly(
+    major: Decimal | int, currency: str, minor: int
+) -> None:
+    assert to_minor_units(major, currency) == minor
+    assert Money(minor, currency).decimal == Decimal(major)
+
+
+@pytest.mark.parametrize("major", [Decimal("0.005"), Decimal("NaN"), Decimal("Infinity")])
+def test_a_fraction_of_a_minor_unit_is_refused(major: Decimal) -> None:
+    with pytest.raises(ValueError, match="not a whole number of minor units"):
+        to_minor_units(major, "USD")

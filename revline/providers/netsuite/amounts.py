@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import get_currency_precision
-
-
-def precision(currency: str) -> int:
-    """Digits after the decimal point for a currency (2 for USD, 0 for JPY)."""
-    return int(get_currency_precision(currency.upper()))
+from revline.money import Money, to_minor_units
 
 
 def to_major(amount: int, currency: str) -> Decimal:
     """Minor units as the decimal NetSuite expects: 1250050 USD → Decimal('12500.50')."""
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise TypeError(f"amount must be int minor units, got {amount!r}")
-    return Decimal(amount).scaleb(-precision(currency))
+    return Money(amount, currency).decimal
 
 
 def to_minor(value: Decimal | int | str, currency: str) -> int:
@@ -31,8 +26,4 @@ def to_minor(value: Decimal | int | str, currency: str) -> int:
         raise ValueError(f"not an amount: {value!r}") from exc
     if not number.is_finite():
         raise ValueError(f"not an amount: {value!r}")
-    scaled = number.scaleb(precision(currency))
-    whole = scaled.to_integral_value()
-    if scaled != whole:
-        raise ValueError(f"{value} {currency.upper()} is not a whole number of minor units")
-    return int(whole)
+    return to_minor_units(number, currency)

@@ -14,9 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
-
-from revline.money import Money
+from revline.money import Money, to_minor_units
 
 
 def decode(raw: bytes | str) -> Any:
@@ -51,9 +49,4 @@ def to_major(minor: int, currency: str) -> Decimal:
 
 def to_minor(major: Decimal | int, currency: str) -> int:
     """An amount in major units as integer minor units; a fraction of a cent is refused."""
-    if isinstance(major, bool) or not isinstance(major, Decimal | int):
-        raise TypeError(f"an amount in major units must be a Decimal or an int, got {major!r}")
-    scaled = Decimal(major).scaleb(get_currency_precision(currency.upper()))
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{major} {currency.upper()} is not a whole number of minor units")
-    return int(scaled)
+    return to_minor_units(major, currency)
