@@ -122,6 +122,14 @@ class Payout(_Happening):
     arrival: date | None = None
 
 
+class PayoutRerun(_Happening):
+    """The billing analyst runs a morning's payout reconciliation again (as with
+    ``revline cash rerun``): ``date`` is the business date of that morning."""
+
+    type: Literal["payout_rerun"]
+    date: date
+
+
 class OrphanPayment(_Happening):
     type: Literal["orphan_payment"]
     email: str
@@ -212,6 +220,7 @@ Happening = Annotated[
     | CustomerReplies
     | Payment
     | Payout
+    | PayoutRerun
     | OrphanPayment
     | Refund
     | DuplicateInvoice

@@ -25,6 +25,7 @@ from revline.config import Mail, Person, Policy, Ramp, Settings, load_settings
 from revline.core import auth, inbox
 from revline.core.runtime import Runtime, Worker, from_settings
 from revline.db.migrate import upgrade
+from revline.playbooks.cash.rerun import rerun_payout_day
 from revline.providers.mail.sim import MailSimulator
 from revline.providers.netsuite.sim import NetSuiteSimulator
 from revline.providers.netsuite.sim.books import UNDEPOSITED_FUNDS
@@ -44,6 +45,7 @@ from revline.sandbox.scenario import (
     PaymentFails,
     PaymentSucceeds,
     Payout,
+    PayoutRerun,
     RampTransaction,
     Refund,
     SaasContractApproved,
@@ -53,6 +55,7 @@ from revline.sandbox.scenario import (
 )
 
 APPROVER = "sandbox-approver"
+RERUNNER = "sandbox-billing-analyst"  # who reruns a morning's payout reconciliation
 SANDBOX_SOURCE = "sandbox"
 GL_ACCOUNTS = [
     ("6610", "Software & SaaS"),
@@ -364,6 +367,9 @@ class World:
                 Later(max(arrival, at), f"payout {payout['id']} arrives", state.settle_payouts)
             )
             return f"payout {payout['id']} of {payout['amount']} created"
+        if isinstance(happening, PayoutRerun):
+            rerun_payout_day(self.runtime, happening.date, f"user:{RERUNNER}")
+            return f"the payout reconciliation of {happening.date} run again"
         if isinstance(happening, OrphanPayment):
             if happening.meant_for_invoice and happening.email_typo_of:
                 self.netsuite.books.add_invoice(
