@@ -69,19 +69,19 @@ def close(
         _ask(ctx, month, as_user, {"reason": "recheck"})
     with runtime.db.read() as session:
         report = load(session, month, runtime.settings.policy.max_manual_retries)
-    locale = runtime.settings.company.locale
+    locale, timezone = runtime.settings.company.locale, runtime.settings.company.timezone
     document = report.model_dump(mode="json")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         stem = out / f"close-{month}"
-        stem.with_suffix(".md").write_text(markdown(report, locale))
-        stem.with_suffix(".xlsx").write_bytes(workbook(report))
+        stem.with_suffix(".md").write_text(markdown(report, locale, timezone))
+        stem.with_suffix(".xlsx").write_bytes(workbook(report, timezone))
         stem.with_suffix(".json").write_text(report.model_dump_json(indent=2) + "\n")
         note(f"wrote {stem}.md, {stem}.xlsx and {stem}.json")
     if as_json:
         emit_json(document)
     else:
-        typer.echo(markdown(report, locale), nl=False)
+        typer.echo(markdown(report, locale, timezone), nl=False)
 
 
 def _ask(ctx: typer.Context, month: str, as_user: str, detail: dict[str, object]) -> None:

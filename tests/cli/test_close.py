@@ -22,7 +22,7 @@ def test_markdown_shows_the_walk_the_items_and_the_holds(cli: Cli, runtime: Runt
     assert "| payment_not_recorded | ch_orphan | 2026-12-30 | -$100.00 |" in out
     assert "| Acme Corp | RP-301 | $12,500.00 | high_value | 1/3 |" in out
     assert "## Explanations on record (they do not unblock the sign-off)" in out
-    assert "| 2027-01-05T15:00:00+00:00 | user:jonas | $12.40 | receipt keyed twice |" in out
+    assert "| 2027-01-05 10:00 EST | user:jonas | $12.40 | receipt keyed twice |" in out
 
 
 def test_json_is_the_same_report(cli: Cli, runtime: Runtime) -> None:

@@ -191,6 +191,6 @@ def test_the_close_lists_a_customer_in_dunning_with_recognition_held(tmp_path: P
     assert (held["manual_attempts"], held["max_manual_attempts"]) == (1, 3)
     assert held["held_since"] == "2026-12-28T15:30:00Z"
 
-    text = close_report.markdown(found)
+    text = close_report.markdown(found, timezone="America/New_York")
     row = next(line for line in text.splitlines() if line.startswith("| Initech LLC |"))
-    assert f"| $2,400.00 | standard | 1/3 | 2026-12-28 15:30:00+00:00 | {dunning['id']} |" in row
+    assert f"| $2,400.00 | standard | 1/3 | 2026-12-28 10:30 EST | {dunning['id']} |" in row

@@ -9,8 +9,10 @@ close decided on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from io import BytesIO
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -147,8 +149,20 @@ def walk(report: CloseReport) -> list[tuple[str, int]]:
     return lines
 
 
-def markdown(report: CloseReport, locale: str = "en_US") -> str:
+def _local_time(timezone: str) -> Callable[[datetime | None], str]:
+    """Stored UTC times as the FP&A analyst reads them: the company's timezone, named."""
+    tz = ZoneInfo(timezone)
+
+    def local(when: datetime | None) -> str:
+        return when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if when else ""
+
+    return local
+
+
+def markdown(report: CloseReport, locale: str = "en_US", timezone: str = "UTC") -> str:
+    """The report for people; times in the company's ``timezone``."""
     t = report.tieout
+    local = _local_time(timezone)
 
     def money(amount: int) -> str:
         return Money(amount, t.currency).format(locale)
@@ -164,7 +178,7 @@ def markdown(report: CloseReport, locale: str = "en_US") -> str:
         f"State: **{report.state}** · balances at {t.as_of.isoformat()} · the tie-out {verdict}",
     ]
     if report.signed_off_by:
-        out.append(f"Signed off by {report.signed_off_by} at {report.signed_off_at}")
+        out.append(f"Signed off by {report.signed_off_by} at {local(report.signed_off_at)}")
     if report.variance_case:
         v = report.variance_case
         out.append(f"Variance case {v.case_id}: {v.state}")
@@ -185,7 +199,7 @@ def markdown(report: CloseReport, locale: str = "en_US") -> str:
         out += ["", "## Explanations on record (they do not unblock the sign-off)", ""]
         out += ["| when | by | variance | note |", "|---|---|---:|---|"]
         out += [
-            f"| {e.at.isoformat()} | {e.by} | {money(e.variance)} | {e.note} |"
+            f"| {local(e.at)} | {e.by} | {money(e.variance)} | {e.note} |"
             for e in report.explanations
         ]
     out += ["", "## Customers in dunning with recognition held", ""]
@@ -199,18 +213,23 @@ def markdown(report: CloseReport, locale: str = "en_US") -> str:
             out.append(
                 f"| {h.customer} | {', '.join(h.plans)} "
                 f"| {Money(h.held_amount, h.currency).format(locale)} | {h.tier or ''} "
-                f"| {attempts} | {h.held_since or ''} | {h.case_id or 'no dunning case'} |"
+                f"| {attempts} | {local(h.held_since)} | {h.case_id or 'no dunning case'} |"
             )
     else:
         out.append("None.")
     return "\n".join(out) + "\n"
 
 
-def workbook(report: CloseReport) -> bytes:
+def workbook(report: CloseReport, timezone: str = "UTC") -> bytes:
     """An XLSX workbook: the walk, the reconciling items, the explanations on record, the
     customers held. Amounts are in major units (exact decimals) so the sheets add up as a person
-    expects."""
+    expects; times are in the company's ``timezone`` (a spreadsheet cell holds no zone, so the
+    headers name it)."""
     t = report.tieout
+    tz = ZoneInfo(timezone)
+
+    def wall(when: datetime | None) -> datetime | None:
+        return when.astimezone(tz).replace(tzinfo=None) if when else None
 
     def major(amount: int) -> object:
         return Money(amount, t.currency).decimal
@@ -237,11 +256,13 @@ def workbook(report: CloseReport) -> bytes:
             [item.kind.value, item.reference, item.on, major(item.amount), item.description]
         )
     explained = book.create_sheet("Explanations")
-    explained.append(["When", "By", "Variance", "Note"])
+    explained.append([f"When ({timezone})", "By", "Variance", "Note"])
     for e in report.explanations:
-        explained.append([e.at.replace(tzinfo=None), e.by, major(e.variance), e.note])
+        explained.append([wall(e.at), e.by, major(e.variance), e.note])
     held = book.create_sheet("Dunning holds")
-    held.append(["Customer", "Plans held", "Amount", "Tier", "Attempts", "Held since", "Case"])
+    held.append(
+        ["Customer", "Plans held", "Amount", "Tier", "Attempts", f"Held since ({timezone})", "Case"]
+    )
     for h in report.held_recognition:
         held.append(
             [
@@ -250,7 +271,7 @@ def workbook(report: CloseReport) -> bytes:
                 Money(h.held_amount, h.currency).decimal,
                 h.tier,
                 h.manual_attempts,
-                h.held_since.replace(tzinfo=None) if h.held_since else None,
+                wall(h.held_since),
                 h.case_id,
             ]
         )
