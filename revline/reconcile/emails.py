@@ -2,12 +2,14 @@
 
 A payer types their email by hand on a Checkout page; NetSuite holds the address the customer
 was set up with. The two differ in ways people make: case, dots and ``+tags`` in the local part,
-a transposed or missing letter, a common domain typo (``gmial.com``). ``find`` compares one
-address with every address on file and names the kind of difference it found.
+a transposed, missing, extra or wrong letter, a common domain typo (``gmial.com``) — or not at
+all. ``variants`` spells out every address the payer may have meant, for NetSuite to be searched
+for them; ``find`` names how each address found differs from what the payer typed.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,8 +29,11 @@ DOMAIN_TYPOS: dict[str, str] = {
     "outlok.com": "outlook.com",
     "iclod.com": "icloud.com",
 }
-# The most edits a typo may take (a transposition counts as one).
+# The most edits a typo may take (a transposition counts as one): ``variants`` spells out every
+# address one edit away, so a larger number would need it to go deeper.
 MAX_EDITS = 1
+# What a letter typed wrong, missed or added in a local part may be (dots never matter).
+_LOCAL_CHARACTERS = string.ascii_lowercase + string.digits + "_-"
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class EmailMatch:
     address: str
     customer_id: str
     customer_name: str
-    kind: str  # case | dots_or_tag | domain_typo | typo
+    kind: str  # exact | dots_or_tag | domain_typo | typo
     edits: int
 
 
@@ -54,26 +59,41 @@ def canonical(email: str) -> str:
     return f"{local}@{DOMAIN_TYPOS.get(domain, domain)}"
 
 
+def _one_edit(word: str) -> set[str]:
+    """Every string one letter away: one deleted, two swapped, one replaced, one inserted."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deleted = {head + tail[1:] for head, tail in splits if tail}
+    swapped = {head + tail[1] + tail[0] + tail[2:] for head, tail in splits if len(tail) > 1}
+    replaced = {head + ch + tail[1:] for head, tail in splits if tail for ch in _LOCAL_CHARACTERS}
+    inserted = {head + ch + tail for head, tail in splits for ch in _LOCAL_CHARACTERS}
+    return deleted | swapped | replaced | inserted
+
+
+def search_key(email: str) -> str:
+    """An address as ``variants`` spells it: lower case, every dot taken out (domain too)."""
+    return email.strip().lower().replace(".", "")
+
+
 def variants(email: str) -> set[str]:
-    """The ways this address may have been meant: case, dots, tag and domain fixed (what a
-    NetSuite search by email is tried with)."""
+    """What to search NetSuite for, as search keys (``search_key``, so dots never matter): the
+    address the payer typed, without its ``+tag``, with its domain typo fixed, and with one
+    letter of the local part wrong, missing, extra or swapped — a few hundred to a few thousand
+    keys, compared with the keys of the addresses on file."""
     local, domain = _split(email)
-    bare = local.split("+", 1)[0]
+    bare = local.split("+", 1)[0].replace(".", "")
+    locals_ = {local.replace(".", ""), bare} | _one_edit(bare)
     domains = {domain, DOMAIN_TYPOS.get(domain, domain)}
-    locals_ = {local, bare, bare.replace(".", "")}
-    return {f"{part}@{d}" for part in locals_ for d in domains}
+    return {search_key(f"{part}@{d}") for part in locals_ if part for d in domains}
 
 
 def classify(payer: str, on_file: str) -> tuple[str, int] | None:
-    """How ``on_file`` differs from what the payer typed, or None if it is someone else."""
-    if payer.strip() == on_file.strip():
-        return None
+    """How ``on_file`` differs from what the payer typed, or None if it is someone else. The
+    same address in another case is ``exact``: the strongest evidence there is."""
     payer_local, payer_domain = _split(payer)
-    file_local, file_domain = _split(on_file)
-    if (payer_local, payer_domain) == (file_local, file_domain):
-        return "case", 0
+    if (payer_local, payer_domain) == _split(on_file):
+        return "exact", 0
     if canonical(payer) == canonical(on_file):
-        fixed = DOMAIN_TYPOS.get(payer_domain) == file_domain
+        fixed = DOMAIN_TYPOS.get(payer_domain) == _split(on_file)[1]
         return ("domain_typo" if fixed else "dots_or_tag"), 0
     edits = OSA.distance(canonical(payer), canonical(on_file))
     if edits <= MAX_EDITS:
@@ -83,10 +103,10 @@ def classify(payer: str, on_file: str) -> tuple[str, int] | None:
 
 def find(payer: str, addresses: Iterable[tuple[str, str, str]]) -> list[EmailMatch]:
     """Addresses on file (``(address, customer_id, customer_name)``) the payer probably meant,
-    closest first."""
+    the exact ones first, then the closest."""
     found = []
     for address, customer_id, name in addresses:
         kind = classify(payer, address)
         if kind is not None:
             found.append(EmailMatch(address, customer_id, name, kind[0], kind[1]))
-    return sorted(found, key=lambda m: (m.edits, m.kind != "case", m.address, m.customer_id))
+    return sorted(found, key=lambda m: (m.kind != "exact", m.edits, m.address, m.customer_id))

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from revline.reconcile import Entry, Matcher, MatchRules, MatchStatus, Tier, match
-from revline.reconcile.emails import find
 from revline.reconcile.engine import settled_records
 
 DAY = date(2026, 12, 1)
@@ -192,21 +191,6 @@ def test_two_equally_good_candidates_go_to_a_person() -> None:
         Entry("p2", 777, "usd", DAY, reference="INV-1"),
     ]
     assert match(left, right, MatchRules()).of("t1").status is MatchStatus.PROPOSED
-
-
-def test_the_mistyped_emails_a_payer_makes() -> None:
-    on_file = [("dana.reyes@acme.example", "7", "Acme"), ("jo@gmail.com", "8", "Jo")]
-    cases = {
-        "Dana.Reyes@Acme.example": "case",
-        "danareyes+ap@acme.example": "dots_or_tag",
-        "dnaa.reyes@acme.example": "typo",
-        "dan.reyes@acme.example": "typo",
-        "jo@gmial.com": "domain_typo",
-    }
-    for typed, kind in cases.items():
-        found = find(typed, on_file)
-        assert [m.kind for m in found] == [kind], typed
-    assert find("someone@else.example", on_file) == []
 
 
 _entries = st.lists(

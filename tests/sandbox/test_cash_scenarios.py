@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -12,10 +16,11 @@ from sqlalchemy import select
 from revline.db.models import Case
 from revline.playbooks.cash.payout_day import payouts_of
 from revline.sandbox.runner import Run, report
-from revline.sandbox.scenario import load
-from revline.sandbox.world import World
+from revline.sandbox.scenario import Scenario, load, parse
+from revline.sandbox.world import Later, World
 
 CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _play(name: str, workdir: Path) -> dict[str, Any]:
@@ -29,6 +34,21 @@ def _actions(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 def _cases(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [c for c in report["cases"] if c["kind"] == kind]
+
+
+def _example(name: str, **changes: Any) -> Scenario:
+    """An example scenario with some of its top-level fields replaced."""
+    document = json.loads((CASH / f"{name}.json").read_text())
+    return parse({**document, **changes})
+
+
+def _at(day: int, hour: int) -> datetime:
+    return datetime(2026, 12, day, hour, tzinfo=NEW_YORK)
+
+
+def _meanwhile(world: World, day: int, hour: int, what: str, run: Callable[[], Any]) -> None:
+    """Something a person does in Stripe or NetSuite while the scenario plays."""
+    world.later.append(Later(_at(day, hour), what, run))
 
 
 def test_a_clean_payout_is_one_deposit_with_fees_on_their_own_line(tmp_path: Path) -> None:
@@ -167,6 +187,168 @@ def test_a_refund_is_its_own_deposit_line_and_the_payout_waits_for_its_orphan(
     # Recording the payment does not close the investigation: the AR specialist does.
     assert [c["state"] for c in _cases(after, "orphan_payment")] == ["awaiting_cardholder"]
     assert after["ledger"]["verified"] is True
+
+
+def test_a_payment_keyed_by_hand_without_its_charge_id_is_matched_by_its_invoice(
+    tmp_path: Path,
+) -> None:
+    """The connector misses Acme's payment; the AR specialist records it that afternoon on its
+    NetSuite invoice, by hand, without the Stripe charge id. The morning's run finds it by the
+    invoice's Stripe id: nothing is orphaned and the payout is deposited."""
+    happenings = json.loads((CASH / "clean_payout.json").read_text())["happenings"]
+    happenings[1]["recorded_in_netsuite"] = False
+    with World(_example("clean_payout", happenings=happenings), tmp_path) as world:
+        books = world.netsuite.books
+        _meanwhile(
+            world,
+            1,
+            15,
+            "Acme's payment keyed by hand",
+            lambda: books.record_customer_payment(world.invoices["in_acme_1"]),
+        )
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            day = payouts_of(session, date(2026, 12, 4))
+        keyed = next(p for p in books.customer_payments() if p.stripe_charge_id is None)
+
+    assert _cases(played, "orphan_payment") == []
+    (deposit,) = _actions(played, "netsuite.deposit.create")
+    assert (deposit["status"], deposit["at"]) == ("applied", "2026-12-04T08:00:00-05:00")
+    payment_lines = [line for line in deposit["params"]["lines"] if line["type"] == "payment"]
+    assert (keyed.id, 1_250_000) in [(line["reference"], line["amount"]) for line in payment_lines]
+    (payout,) = day.payouts
+    assert payout.status == "deposit_proposed"
+    assert {(t.status, t.tier) for t in payout.transactions} == {
+        ("matched", "exact_charge_id"),
+        ("matched", "exact_invoice_id"),
+    }
+    assert played["ledger"]["verified"] is True
+
+
+def _portal_payment(world: World, amount: int) -> None:
+    """Acme pays by card in the billing portal, no Stripe invoice behind it."""
+    world.stripe.state.orphan_payment(
+        "billing@acme.example", amount, via="portal", customer_id=world.customers["acme"]["stripe"]
+    )
+
+
+def _keyed_by_hand(world: World, invoice_amount: int, paid: int) -> None:
+    """The AR specialist raises the invoice in NetSuite and records the payment by hand: no
+    Stripe invoice id on the invoice, no charge id on the payment."""
+    books = world.netsuite.books
+    invoice = books.add_invoice(
+        world.customers["acme"]["netsuite"], invoice_amount, number="INV-2026-1360"
+    )
+    books.record_customer_payment(invoice, amount=paid)
+
+
+def test_a_payment_recorded_without_any_stripe_id_is_matched_by_tolerance(
+    tmp_path: Path,
+) -> None:
+    """Same Stripe customer (per the mapping on the NetSuite customer), amount and day: the
+    tolerance tier matches the payment the simulators produced without a charge id."""
+    with World(_example("clean_payout", happenings=[_PAYOUT]), tmp_path) as world:
+        _meanwhile(world, 1, 12, "Acme pays in the portal", lambda: _portal_payment(world, 42_000))
+        _meanwhile(world, 1, 15, "keyed by hand", lambda: _keyed_by_hand(world, 42_000, 42_000))
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            day = payouts_of(session, date(2026, 12, 4))
+
+    assert _cases(played, "orphan_payment") == []
+    (deposit,) = _actions(played, "netsuite.deposit.create")
+    assert deposit["status"] == "applied"
+    (payout,) = day.payouts
+    ((match),) = payout.transactions
+    assert (payout.status, match.status, match.tier) == ("deposit_proposed", "matched", "tolerance")
+    assert played["ledger"]["verified"] is True
+
+
+def test_a_deposit_that_cannot_tie_opens_a_variance_case_until_the_payout_is_deposited(
+    tmp_path: Path,
+) -> None:
+    """Matched within a drift of 1.00 to a payment keyed 0.50 short, the payout cannot tie:
+    nothing is posted and a variance case opens for the billing analyst. She books the deposit
+    by hand; the case finds it the next working morning and is resolved."""
+    scenario = _example(
+        "clean_payout",
+        happenings=[_PAYOUT],
+        policy={"match_amount_drift": 100},
+        until="2026-12-07T18:00:00-05:00",
+    )
+    with World(scenario, tmp_path) as world:
+        books = world.netsuite.books
+        _meanwhile(world, 1, 12, "Acme pays in the portal", lambda: _portal_payment(world, 42_000))
+        _meanwhile(world, 1, 15, "keyed by hand", lambda: _keyed_by_hand(world, 42_000, 41_950))
+
+        def deposit_by_hand() -> None:
+            (stripe_payout,) = world.stripe.state.newest_first("payout")
+            (payment,) = books.customer_payments()
+            account = {
+                number: int(row["id"])
+                for number in ("6700-8", "6710")
+                if (row := books.row("SELECT id FROM account WHERE acctnumber = ?", (number,)))
+            }
+            books.create_deposit(
+                bank_account=books.account_id("Bank"),
+                payments=[(int(payment.id), None)],
+                other=[(account["6710"], Decimal("0.50"), "keyed 0.50 short")],
+                cashback=[(account["6700-8"], Decimal("12.48"), "Stripe fees")],
+                fields={"custbody_stripe_payout_id": stripe_payout["id"]},
+            )
+
+        _meanwhile(world, 4, 12, "the billing analyst deposits by hand", deposit_by_hand)
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            thursday = payouts_of(session, date(2026, 12, 4))
+            monday = payouts_of(session, date(2026, 12, 7))
+
+    assert _actions(played, "netsuite.deposit.create") == []  # Revline posted nothing
+    (flag,) = _actions(played, "revline.payout_variance.flag")
+    assert (flag["params"]["variance"], flag["params"]["lines_total"]) == (50, 40_702)
+    (variance,) = _cases(played, "payout_variance")
+    assert variance["subject"] == flag["subject"] == thursday.payouts[0].payout
+    assert variance["opened_at"] == "2026-12-04T08:00:00-05:00"
+    (held,) = thursday.payouts
+    assert (held.status, held.variance, held.deposit) == ("variance", 50, None)
+    assert held.variance_case is not None and held.variance_case.case_id == variance["id"]
+    # Monday's run finds the deposit booked by hand; the case found it an hour later.
+    assert [p.status for p in monday.payouts] == ["already_deposited"]
+    assert (variance["state"], variance["queue"], variance["closed_at"]) == (
+        "resolved",
+        None,
+        "2026-12-07T09:00:00-05:00",
+    )
+    assert played["ledger"]["verified"] is True
+
+
+def test_an_orphan_paid_from_an_address_exactly_on_file_is_matched_and_applied(
+    tmp_path: Path,
+) -> None:
+    """The payer's email is Acme's AP contact's, exactly: the strongest evidence. The match to
+    Acme's open invoice is proposed, the AR specialist approves it ("approve": "all"), and the
+    payout follows."""
+    happenings = json.loads((CASH / "orphan_match_applied.json").read_text())["happenings"]
+    happenings[0]["email"] = "dana.reyes@acme.example"
+    with World(_example("orphan_match_applied", happenings=happenings), tmp_path) as world:
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            investigation = session.execute(
+                select(Case).where(Case.kind == "orphan_payment")
+            ).scalar_one()
+            evidence = investigation.data["evidence"]
+
+    assert evidence[0].startswith(
+        "payer email dana.reyes@acme.example is on file as dana.reyes@acme.example (Acme Corp"
+    )
+    (orphan,) = _cases(played, "orphan_payment")
+    assert (orphan["state"], orphan["queue"]) == ("resolved", None)
+    (apply,) = _actions(played, "netsuite.customer_payment.create")
+    assert apply["status"] == "applied"
+    (deposit,) = _actions(played, "netsuite.deposit.create")
+    assert deposit["status"] == "applied"
+
+
+_PAYOUT = {"at": "2026-12-02T06:00:00-05:00", "type": "payout"}
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in CASH.glob("*.json")))

@@ -1,4 +1,5 @@
-"""Cash reconciliation: payouts, orphan payments, duplicate invoices, month-end tie-out."""
+"""Cash reconciliation: payouts, orphan payments, payout variances, duplicate invoices,
+month-end tie-out."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ def playbooks() -> list[Playbook]:
     from revline.playbooks.cash.close_variance import CloseVariance
     from revline.playbooks.cash.duplicates import DuplicateInvoiceResolution
     from revline.playbooks.cash.orphans import OrphanPaymentInvestigation
+    from revline.playbooks.cash.payout_variance import PayoutVariance
     from revline.playbooks.cash.payouts import PayoutReconciliation
 
     return [
         PayoutReconciliation(),
         OrphanPaymentInvestigation(),
+        PayoutVariance(),
         DuplicateInvoiceResolution(),
         MonthEndClose(),
         CloseVariance(),

@@ -4,6 +4,10 @@ Finance books a Stripe payout as one NetSuite deposit: each payment moves its cu
 out of Undeposited Funds at its gross amount, refunds and adjustments are lines of their own,
 and Stripe's processing fees are one expense line on the fee GL (6700-8), never netted into the
 payments. The lines sum to the payout to the cent, or the deposit is not posted.
+
+A payment line is the NetSuite customer payment it moves, at NetSuite's amount: a deposit takes
+whole payments, so a payment matched within the tolerance tier's drift but recorded for another
+amount shows as a variance rather than a deposit NetSuite would refuse.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from revline.config import Policy
+from revline.providers.netsuite.records import CustomerPayment
 from revline.providers.stripe.records import BalanceTransaction, Payout
 
 PAYMENT_TYPES = frozenset({"charge", "payment"})
@@ -77,12 +82,13 @@ class DepositPlan:
 def compose(
     payout: Payout,
     transactions: Sequence[BalanceTransaction],
-    payments: Mapping[str, str],
+    payments: Mapping[str, CustomerPayment],
     policy: Policy,
 ) -> DepositPlan:
     """The deposit of ``payout``. ``payments`` maps a payment's balance transaction id to the
-    NetSuite customer payment it settles; a payment missing from it is unresolved (an orphan or
-    a match waiting for a person) and keeps the deposit from being posted."""
+    NetSuite customer payment it settles; a payment missing from it is unresolved (an orphan, a
+    payment being recorded or a match waiting for a person) and keeps the deposit from being
+    posted."""
     lines: list[DepositLine] = []
     unresolved: list[str] = []
     fees = 0
@@ -97,7 +103,7 @@ def compose(
             if payment is None:
                 unresolved.append(txn.id)
                 continue
-            lines.append(DepositLine("payment", txn.amount, reference=payment))
+            lines.append(DepositLine("payment", payment.amount, reference=payment.id))
         elif txn.type in REFUND_TYPES:
             lines.append(DepositLine("refund", txn.amount, policy.refunds_gl, txn.source))
         else:

@@ -1,12 +1,12 @@
 """Findings one playbook hands to another, through Revline's own inbox.
 
 A playbook cannot open another playbook's case; the daily payout reconciliation finds orphan
-payments and paid duplicate invoices, and each must become its own case (``orphan_payment``,
-``duplicate_invoice``) the same morning. It proposes a ``revline.<finding>.flag`` action per
-finding; carrying it out records an event of source ``finding`` (apart from the action outcomes
-of source ``revline``), one per subject and insert-or-ignore, which the other playbook routes
-like any other. The flag is an action, so it is in the ledger, obeys shadow mode and the
-emergency stop, and a second run flags nothing twice.
+payments, paid duplicate invoices and payouts whose deposit cannot tie, and each must become its
+own case (``orphan_payment``, ``duplicate_invoice``, ``payout_variance``) the same morning. It
+proposes a ``revline.<finding>.flag`` action per finding; carrying it out records an event of
+source ``finding`` (apart from the action outcomes of source ``revline``), one per subject and
+insert-or-ignore, which the other playbook routes like any other. The flag is an action, so it
+is in the ledger, obeys shadow mode and the emergency stop, and a second run flags nothing twice.
 """
 
 from __future__ import annotations
@@ -24,11 +24,14 @@ ORPHAN_FLAG = "revline.orphan.flag"
 ORPHAN_FLAGGED = "orphan_payment.flagged"
 DUPLICATE_FLAG = "revline.duplicate.flag"
 DUPLICATE_FLAGGED = "duplicate_invoice.flagged"
+PAYOUT_VARIANCE_FLAG = "revline.payout_variance.flag"
+PAYOUT_VARIANCE_FLAGGED = "payout_variance.flagged"
 
 # Action kind → (the finding's event type, the prefix of its external id).
 _FINDINGS = {
     ORPHAN_FLAG: (ORPHAN_FLAGGED, "orphan_payment"),
     DUPLICATE_FLAG: (DUPLICATE_FLAGGED, "duplicate_invoice"),
+    PAYOUT_VARIANCE_FLAG: (PAYOUT_VARIANCE_FLAGGED, "payout_variance"),
 }
 
 

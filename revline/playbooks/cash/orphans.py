@@ -1,12 +1,13 @@
 """Orphan payment investigation: a Stripe payment with no NetSuite invoice behind it.
 
-The AR specialist's procedure: pull the payer's email from Stripe, look in NetSuite for the
-customer it was probably meant for (case, dots and ``+tags``, a transposed or missing letter, a
-domain typo), and check whether the payment came through a manual Checkout link rather than the
-customer portal. What is found is proposed with its evidence, for the AR specialist to apply.
-If nothing explains the payment within ``orphan_outreach_after_minutes``, the cardholder gets an
-email asking what it was for and the case waits in the AR specialist's queue. The payment is
-never parked in a suspense account.
+The AR specialist's procedure: pull the payer's email from Stripe, search NetSuite for the
+variants of it (the address itself — on file exactly, case aside, it is the strongest evidence —
+then dots and ``+tags``, a letter wrong, missing, extra or swapped, a domain typo) to find the
+customer it was probably meant for, and check whether the payment came through a manual Checkout
+link rather than the customer portal. What is found is proposed with its evidence, for the AR
+specialist to apply. If nothing explains the payment within ``orphan_outreach_after_minutes``,
+the cardholder gets an email asking what it was for and the case waits in the AR specialist's
+queue. The payment is never parked in a suspense account.
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ class OrphanPaymentInvestigation(Playbook):
         checkout = (
             stripe.checkout_session_for(charge.payment_intent) if charge.payment_intent else None
         )
-        on_file = [(e.email, e.customer_id, e.customer_name) for e in netsuite.customer_emails()]
-        found = emails.find(payer, on_file) if payer else []
+        found: list[emails.EmailMatch] = []
+        if payer:
+            on_file = netsuite.customer_emails(emails.variants(payer))
+            found = emails.find(payer, [(e.email, e.customer_id, e.customer_name) for e in on_file])
         invoices: list[dict[str, Any]] = []
         if found:
             for invoice in netsuite.open_invoices(found[0].customer_id):
@@ -158,10 +161,14 @@ class OrphanPaymentInvestigation(Playbook):
 def _evidence(facts: Facts) -> list[str]:
     found = []
     for candidate in facts["candidates"]:
+        how = (
+            "is on file as"
+            if candidate.kind == "exact"
+            else f"is a {candidate.kind.replace('_', ' ')} of"
+        )
         found.append(
-            f"payer email {facts['payer']} is a {candidate.kind.replace('_', ' ')} of "
-            f"{candidate.address} ({candidate.customer_name}, NetSuite customer "
-            f"{candidate.customer_id})"
+            f"payer email {facts['payer']} {how} {candidate.address} ({candidate.customer_name}, "
+            f"NetSuite customer {candidate.customer_id})"
         )
     if facts["checkout_session"]:
         found.append(

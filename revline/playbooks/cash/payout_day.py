@@ -3,7 +3,8 @@
 
 Read from Revline's own records, never from a provider: the day's ``payouts:<date>`` case and
 the data of its latest decision, the deposit action of each payout (whichever morning proposed
-it), and for each orphan payment the flag that handed it on and the investigation it opened.
+it), for each orphan payment the flag that handed it on and the investigation it opened, and for
+a payout whose deposit cannot tie the variance case it opened.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from revline.db.models import Action, Case
 from revline.errors import InvalidRequest, NotFound
 from revline.playbooks.cash.flags import ORPHAN_FLAG
 from revline.playbooks.cash.orphans import ORPHAN_PAYMENT
+from revline.playbooks.cash.payout_variance import PAYOUT_VARIANCE
 from revline.playbooks.cash.payouts import MAX_LOOKBACK_DAYS, PAYOUT_RECONCILIATION
 from revline.providers.netsuite.actions import DEPOSIT_CREATE
 
 
-class OrphanCase(BaseModel):
-    """The investigation opened for a payment with no NetSuite record."""
+class CaseLink(BaseModel):
+    """A case the day's findings opened: an orphan's investigation, a payout's variance."""
 
     case_id: str
     state: str
@@ -40,7 +42,7 @@ class TransactionMatch(BaseModel):
     reason: str
     netsuite: list[str]  # the NetSuite customer payment(s) matched or proposed
     charge: str | None  # known for orphans, from their flag
-    orphan_case: OrphanCase | None
+    orphan_case: CaseLink | None
 
 
 class DepositLine(BaseModel):
@@ -68,12 +70,14 @@ class PayoutEntry(BaseModel):
     amount: int | None
     currency: str | None
     arrival: date | None
-    # deposit_proposed | recording_payments | already_deposited | orphans_pending | variance
+    # deposit_proposed | recording_payments | already_deposited | orphans_pending |
+    # matches_pending | variance
     status: str
     fees: int | None
     variance: int | None  # payout minus the deposit lines; None while payments are unresolved
     unresolved: list[str]  # balance transactions keeping the deposit from being posted
     deposit: Deposit | None
+    variance_case: CaseLink | None  # opened when the lines could not tie (status variance)
     transactions: list[TransactionMatch]
 
 
@@ -106,7 +110,10 @@ def payouts_of(session: Session, day: date) -> PayoutDay:
     summary: list[dict[str, Any]] = list(case.data.get("payouts", []))
     deposits = _deposits(session, [entry["payout"] for entry in summary])
     charges = _orphan_charges(session, day)
-    investigations = _investigations(session, set(charges.values()))
+    investigations = _cases_of(session, ORPHAN_PAYMENT.name, set(charges.values()))
+    variances = _cases_of(
+        session, PAYOUT_VARIANCE.name, {e["payout"] for e in summary if e["status"] == "variance"}
+    )
     return PayoutDay(
         business_date=day,
         case_id=case.id,
@@ -114,7 +121,13 @@ def payouts_of(session: Session, day: date) -> PayoutDay:
         queue=case.queue,
         updated_at=case.updated_at,
         payouts=[
-            _entry(entry, deposits.get(entry["payout"]), charges, investigations)
+            _entry(
+                entry,
+                deposits.get(entry["payout"]),
+                variances.get(entry["payout"]),
+                charges,
+                investigations,
+            )
             for entry in summary
         ],
     )
@@ -163,22 +176,22 @@ def _orphan_charges(session: Session, day: date) -> dict[str, str]:
     return {str(flag.params["balance_transaction"]): flag.subject for flag in flags}
 
 
-def _investigations(session: Session, charges: set[str]) -> dict[str, OrphanCase]:
-    if not charges:
+def _cases_of(session: Session, kind: str, subjects: set[str]) -> dict[str, CaseLink]:
+    """The cases of ``kind`` opened for these subjects (charges, payouts), by subject."""
+    if not subjects:
         return {}
     rows = session.execute(
-        select(Case).where(Case.kind == ORPHAN_PAYMENT.name, Case.subject.in_(charges))
+        select(Case).where(Case.kind == kind, Case.subject.in_(subjects))
     ).scalars()
-    return {
-        row.subject: OrphanCase(case_id=row.id, state=row.state, queue=row.queue) for row in rows
-    }
+    return {row.subject: CaseLink(case_id=row.id, state=row.state, queue=row.queue) for row in rows}
 
 
 def _entry(
     entry: dict[str, Any],
     deposit: Deposit | None,
+    variance_case: CaseLink | None,
     charges: dict[str, str],
-    investigations: dict[str, OrphanCase],
+    investigations: dict[str, CaseLink],
 ) -> PayoutEntry:
     transactions = []
     for match in entry.get("matches", []):
@@ -204,5 +217,6 @@ def _entry(
         variance=entry.get("variance"),
         unresolved=list(entry.get("unresolved", [])),
         deposit=deposit,
+        variance_case=variance_case,
         transactions=transactions,
     )

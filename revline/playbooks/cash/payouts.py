@@ -2,16 +2,20 @@
 
 For every Stripe payout that arrived since the last working day (and any within the look-back
 that is still not deposited), its balance transactions are matched to the customer payments
-waiting in NetSuite's Undeposited Funds, and one deposit is proposed per payout, keyed by the
-payout id so a second run posts nothing twice. A payment with no NetSuite record is flagged as
-an orphan the same morning and its payout waits: nothing goes to a suspense account. A payment
-that paid a duplicate of an invoice already paid is flagged for duplicate resolution (its money
-is real: the deposit still takes it). A payout whose lines do not tie to the cent is not posted;
-the variance stays on the case for a person.
+waiting in NetSuite's Undeposited Funds through every tier of the matching engine — the payments
+of all the morning's payouts in one run, so no NetSuite payment is claimed twice — and one
+deposit is proposed per payout, keyed by the payout id so a second run posts nothing twice. A
+payment with no NetSuite record is flagged as an orphan the same morning and its payout waits:
+nothing goes to a suspense account. A payout held by a match that waits for a person says so. A
+payment that paid a duplicate of an invoice already paid is flagged for duplicate resolution
+(its money is real: the deposit still takes it). A payout whose payments are all accounted for
+but whose lines do not tie to the cent is not posted: the variance is flagged and becomes a
+``payout_variance`` case.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -31,10 +35,11 @@ from revline.core.playbook import (
 from revline.core.scheduler import SCHEDULE_SOURCE, DailyAt
 from revline.playbooks.cash import duplicates
 from revline.playbooks.cash.deposit import PAYMENT_TYPES, DepositPlan, compose
-from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG
-from revline.providers.netsuite.records import CustomerPayment, Invoice, InvoiceStatus
+from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG, PAYOUT_VARIANCE_FLAG
+from revline.providers.netsuite.actions import DEPOSIT_CREATE
+from revline.providers.netsuite.records import Customer, CustomerPayment, Invoice, InvoiceStatus
 from revline.providers.stripe.records import BalanceTransaction, Charge, Payout
-from revline.reconcile import Entry, MatchReport, MatchRules, MatchStatus, match
+from revline.reconcile import Entry, Match, MatchRules, MatchStatus, match
 
 SCHEDULE = "payout_reconciliation"
 # Enrichment reads this far back; the policy's ``payout_lookback_days`` (at most this) decides.
@@ -53,6 +58,18 @@ PAYOUT_RECONCILIATION = CaseKind(
 # A Stripe payment whose NetSuite invoice is there but whose customer payment is not (the
 # connector missed it) is recorded, not orphaned; the payout is reconciled again once it is.
 RECORD_PAYMENT = "netsuite.customer_payment.create"
+# A match proposed (ambiguous, one-to-many, scored without decisive evidence) or blocked (a
+# currency mismatch) waits for a person: its payout is held, and nothing is orphaned.
+_FOR_A_PERSON = frozenset({MatchStatus.PROPOSED, MatchStatus.BLOCKED})
+# The statuses of a payout that waits for a person; a payout being recorded waits for NetSuite.
+_HELD_FOR_A_PERSON = frozenset({"orphans_pending", "matches_pending", "variance"})
+_COUNTED = (
+    DEPOSIT_CREATE,
+    RECORD_PAYMENT,
+    ORPHAN_FLAG,
+    DUPLICATE_FLAG,
+    PAYOUT_VARIANCE_FLAG,
+)
 
 
 @dataclass(frozen=True)
@@ -67,11 +84,56 @@ class SettledPayout:
 
 
 @dataclass(frozen=True)
+class Undeposited:
+    """NetSuite's customer payments waiting in Undeposited Funds, with what the matching tiers
+    compare them by: each payment's customer (its Stripe customer id, per the stable-ID mapping
+    ``custentity_stripe_customer_id``, its email and its name) and the invoice it is applied to
+    (its Stripe invoice id and its number). A payment keyed by hand without the Stripe charge
+    id is still found: by its invoice's Stripe id, or by customer, amount and date."""
+
+    payments: tuple[CustomerPayment, ...]
+    customers: Mapping[str, Customer]  # the payments' customers, by NetSuite internal id
+    invoices: Mapping[str, Invoice]  # the invoices the payments are applied to, by internal id
+
+    @classmethod
+    def read(cls, netsuite: Any) -> Undeposited:
+        payments = tuple(netsuite.undeposited_payments())
+        customers = netsuite.customers({p.customer_id for p in payments})
+        invoices = netsuite.invoices({i for p in payments for i in p.applied_invoices})
+        return cls(payments, {c.id: c for c in customers}, {i.id: i for i in invoices})
+
+    def entries(self) -> list[Entry]:
+        """The payments as the matching engine's right side."""
+        return [self._entry(payment) for payment in self.payments]
+
+    def _entry(self, payment: CustomerPayment) -> Entry:
+        customer = self.customers.get(payment.customer_id)
+        # A payment applied to one invoice paid that invoice's Stripe invoice; one applied to
+        # several names no single one.
+        applied = payment.applied_invoices
+        invoice = self.invoices.get(applied[0]) if len(applied) == 1 else None
+        return Entry(
+            id=payment.id,
+            amount=payment.amount,
+            currency=payment.currency,
+            day=payment.date,
+            charge_id=payment.stripe_charge_id,
+            invoice_id=invoice.stripe_invoice_id if invoice else None,
+            customer=customer.stripe_customer_id if customer else None,
+            email=customer.email if customer else None,
+            name=customer.name if customer else None,
+            # The number a payer quotes is the invoice's, not the payment's.
+            reference=invoice.number if invoice else None,
+        )
+
+
+@dataclass(frozen=True)
 class PayoutResult:
-    """One payout's reconciliation: the match report and the deposit it allows."""
+    """One payout's reconciliation: its payments' matches and the deposit they allow."""
 
     payout: SettledPayout
-    report: MatchReport
+    matches: tuple[Match, ...]  # one per payment of the payout
+    matched: Mapping[str, CustomerPayment]  # balance transaction → the payment it settles
     plan: DepositPlan
 
 
@@ -98,36 +160,31 @@ def payment_entries(settled: SettledPayout) -> list[Entry]:
     return entries
 
 
-def undeposited_entries(payments: list[CustomerPayment]) -> list[Entry]:
-    """NetSuite's customer payments in Undeposited Funds as the right side."""
-    return [
-        Entry(
-            id=payment.id,
-            amount=payment.amount,
-            currency=payment.currency,
-            day=payment.date,
-            charge_id=payment.stripe_charge_id,
-            reference=payment.number,
-        )
-        for payment in payments
-    ]
-
-
 def reconcile(
-    settled: SettledPayout, payments: list[CustomerPayment], policy: Policy
-) -> PayoutResult:
-    """Match one payout's payments and compose its deposit. Pure."""
+    payouts: Sequence[SettledPayout], undeposited: Undeposited, policy: Policy
+) -> list[PayoutResult]:
+    """Match the payouts' payments and compose each payout's deposit. Pure.
+
+    The payments of every payout are matched in one run: a NetSuite payment within tolerance of
+    payments on two payouts is then offered to a person, never deposited twice."""
     rules = MatchRules(
         amount_drift=policy.match_amount_drift, date_window_days=policy.match_date_window_days
     )
-    report = match(payment_entries(settled), undeposited_entries(payments), rules)
-    matched = {
-        m.left: m.rights[0]
-        for m in report.matches
-        if m.status is MatchStatus.MATCHED and len(m.rights) == 1
-    }
-    plan = compose(settled.payout, settled.transactions, matched, policy)
-    return PayoutResult(settled, report, plan)
+    left = [entry for settled in payouts for entry in payment_entries(settled)]
+    report = match(left, undeposited.entries(), rules)
+    payments = {payment.id: payment for payment in undeposited.payments}
+    results = []
+    for settled in payouts:
+        own = {txn.id for txn in settled.transactions}
+        matches = tuple(m for m in report.matches if m.left in own)
+        matched = {
+            m.left: payments[m.rights[0]]
+            for m in matches
+            if m.status is MatchStatus.MATCHED and len(m.rights) == 1
+        }
+        plan = compose(settled.payout, settled.transactions, matched, policy)
+        results.append(PayoutResult(settled, matches, matched, plan))
+    return results
 
 
 class PayoutReconciliation(Playbook):
@@ -170,8 +227,8 @@ class PayoutReconciliation(Playbook):
                         charges[txn.source] = stripe.get_charge(txn.source)
             arrived_on = calendar.business_date(payout.arrival_date)
             settled.append(SettledPayout(payout, transactions, charges, deposited, arrived_on))
-        undeposited = list(netsuite.undeposited_payments())
-        recorded = {p.stripe_charge_id for p in undeposited}
+        undeposited = Undeposited.read(netsuite)
+        recorded = {p.stripe_charge_id for p in undeposited.payments}
         invoiced = {}  # charge id → its open NetSuite invoice, for payments NetSuite lacks
         for item in settled:
             for charge in item.charges.values():
@@ -202,10 +259,15 @@ class PayoutReconciliation(Playbook):
         summary: list[dict[str, Any]] = []
         exceptions = 0
         oldest = today - timedelta(days=policy.payout_lookback_days)
-        for settled in facts["payouts"]:
+        due = [s for s in facts["payouts"] if s.arrived_on >= oldest]
+        results = {
+            result.payout.payout.id: result
+            for result in reconcile(
+                [s for s in due if not s.deposited], facts["undeposited"], policy
+            )
+        }
+        for settled in due:
             payout = settled.payout
-            if settled.arrived_on < oldest:
-                continue
             # What a reader of the day needs about every payout, deposited or not.
             known: dict[str, Any] = {
                 "payout": payout.id,
@@ -216,9 +278,10 @@ class PayoutReconciliation(Playbook):
             if settled.deposited:
                 summary.append({**known, "status": "already_deposited"})
                 continue
-            result = reconcile(settled, facts["undeposited"], policy)
+            result = results[payout.id]
             plan = result.plan
-            unmatched = [m for m in result.report.matches if m.status is MatchStatus.UNMATCHED]
+            unmatched = [m for m in result.matches if m.status is MatchStatus.UNMATCHED]
+            held = [m for m in result.matches if m.status in _FOR_A_PERSON]
             recording = [
                 spec
                 for m in unmatched
@@ -229,22 +292,29 @@ class PayoutReconciliation(Playbook):
             orphans = [m for m in unmatched if _charge_of(settled, m.left) not in recorded]
             for orphan in orphans:
                 actions.append(_orphan_flag(settled, orphan.left))
-            found = _duplicates_paid_by(settled, facts["undeposited"], facts["invoices"], policy)
-            actions += found
+            actions += _duplicates_paid_by(settled, result.matched, facts["invoices"], policy)
+            # One status, the first that holds: what keeps the payout from its deposit now.
             if plan.postable:
                 actions.append(
                     ActionSpec(
-                        "netsuite.deposit.create",
+                        DEPOSIT_CREATE,
                         subject=payout.id,
                         params=plan.params(settled.arrived_on.isoformat()),
                     )
                 )
                 status = "deposit_proposed"
-            elif recording and len(recording) == len(unmatched):
+            elif orphans:
+                status = "orphans_pending"
+            elif held:
+                status = "matches_pending"
+            elif recording:
                 status = "recording_payments"
             else:
+                # Every payment is accounted for and the lines still do not tie.
+                actions.append(_variance_flag(settled, plan))
+                status = "variance"
+            if status in _HELD_FOR_A_PERSON:
                 exceptions += 1
-                status = "orphans_pending" if orphans else "variance"
             summary.append(
                 {
                     **known,
@@ -260,21 +330,22 @@ class PayoutReconciliation(Playbook):
                             "tier": m.tier.value if m.tier else None,
                             "reason": m.reason,
                         }
-                        for m in result.report.matches
+                        for m in result.matches
                     ],
                 }
             )
-        deposits = sum(1 for a in actions if a.kind == "netsuite.deposit.create")
-        flagged = sum(1 for a in actions if a.kind == ORPHAN_FLAG)
-        doubled = sum(1 for a in actions if a.kind == DUPLICATE_FLAG)
-        recorded_now = sum(1 for a in actions if a.kind == RECORD_PAYMENT)
+        counted = {kind: sum(1 for a in actions if a.kind == kind) for kind in _COUNTED}
         explanation = (
-            f"{len(summary)} payout(s) for {today.isoformat()}: {deposits} deposit(s) proposed, "
-            f"{recorded_now} missing customer payment(s) recorded from their invoices, "
-            f"{flagged} orphan payment(s) flagged, {doubled} duplicate invoice(s) flagged, "
+            f"{len(summary)} payout(s) for {today.isoformat()}: "
+            f"{counted[DEPOSIT_CREATE]} deposit(s) proposed, "
+            f"{counted[RECORD_PAYMENT]} missing customer payment(s) recorded from their "
+            f"invoices, {counted[ORPHAN_FLAG]} orphan payment(s) flagged, "
+            f"{counted[DUPLICATE_FLAG]} duplicate invoice(s) flagged, "
+            f"{counted[PAYOUT_VARIANCE_FLAG]} payout variance(s) flagged, "
             f"{exceptions} payout(s) held for a person"
         )
-        state = "exceptions" if exceptions else "recording" if recorded_now else "reconciled"
+        recording_now = counted[RECORD_PAYMENT]
+        state = "exceptions" if exceptions else "recording" if recording_now else "reconciled"
         return Decision(
             explanation,
             state=state,
@@ -346,41 +417,62 @@ def _orphan_flag(settled: SettledPayout, txn_id: str) -> ActionSpec:
     )
 
 
+def _variance_flag(settled: SettledPayout, plan: DepositPlan) -> ActionSpec:
+    """The payout whose deposit cannot tie, handed on as a ``payout_variance`` case."""
+    return ActionSpec(
+        PAYOUT_VARIANCE_FLAG,
+        subject=settled.payout.id,
+        params={
+            "payout": plan.payout,
+            "amount": plan.amount,
+            "currency": plan.currency,
+            "arrival": settled.arrived_on.isoformat(),
+            "lines_total": plan.lines_total,
+            "variance": plan.variance,
+            "fees": plan.fees,
+            "lines": [line.params() for line in plan.lines],
+        },
+    )
+
+
 def _invoices_of_payers(
     settled: list[SettledPayout],
-    undeposited: list[CustomerPayment],
+    undeposited: Undeposited,
     netsuite: Any,
     today: date,
 ) -> list[Invoice]:
-    """Recent invoices of every customer with a payment on a payout still to deposit: where a
-    paid duplicate of an invoice would show."""
-    charges = {
-        txn.source for s in settled if not s.deposited for txn in s.transactions if txn.source
+    """Recent invoices of every customer with a payment on a payout still to deposit (its
+    NetSuite payment carries the charge, or the customer is the charge's Stripe customer):
+    where a paid duplicate of an invoice would show."""
+    waiting = [s for s in settled if not s.deposited]
+    charges = {txn.source for s in waiting for txn in s.transactions if txn.source}
+    stripe_customers = {c.customer for s in waiting for c in s.charges.values() if c.customer}
+    payers = {p.customer_id for p in undeposited.payments if p.stripe_charge_id in charges} | {
+        c.id for c in undeposited.customers.values() if c.stripe_customer_id in stripe_customers
     }
-    payers = sorted({p.customer_id for p in undeposited if p.stripe_charge_id in charges})
     since = today - timedelta(days=MAX_LOOKBACK_DAYS + duplicates.MAX_WINDOW_DAYS)
-    return list(netsuite.customer_invoices(payers, since))
+    return list(netsuite.customer_invoices(sorted(payers), since))
 
 
 def _duplicates_paid_by(
     settled: SettledPayout,
-    undeposited: list[CustomerPayment],
+    matched: Mapping[str, CustomerPayment],
     invoices: list[Invoice],
     policy: Policy,
 ) -> list[ActionSpec]:
-    """A flag for each duplicate invoice paid by one of this payout's payments."""
-    charges = {txn.source for txn in settled.transactions if txn.source}
+    """A flag for each duplicate invoice paid by one of this payout's matched payments."""
+    charges = {txn.id: txn.source for txn in settled.transactions}
     paid_by = {
-        invoice: payment
-        for payment in undeposited
-        if payment.stripe_charge_id in charges
+        invoice: (charges[txn_id], payment)
+        for txn_id, payment in matched.items()
         for invoice in payment.applied_invoices
     }
     flags = []
     for pair in duplicates.find_duplicates(invoices, policy.duplicate_invoice_window_days):
-        payment = paid_by.get(pair.duplicate.id)
-        if payment is None:
+        found = paid_by.get(pair.duplicate.id)
+        if found is None:
             continue
+        charge, payment = found
         flags.append(
             ActionSpec(
                 DUPLICATE_FLAG,
@@ -393,7 +485,7 @@ def _duplicates_paid_by(
                     "customer": pair.duplicate.customer_id,
                     "amount": pair.duplicate.amount,
                     "currency": pair.duplicate.currency,
-                    "charge": payment.stripe_charge_id,
+                    "charge": charge,
                     "payment": payment.id,
                     "payout": settled.payout.id,
                 },

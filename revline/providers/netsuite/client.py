@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -239,6 +239,13 @@ class NetSuiteAdapter:
         found = self._customers(queries.customers_by_id(customer_id))
         return found[0] if found else None
 
+    def customers(self, customer_ids: Iterable[str]) -> list[Customer]:
+        """Customers with their contacts, by internal id, in id order (any number of ids)."""
+        found: list[Customer] = []
+        for chunk in queries.chunks(sorted(set(customer_ids))):
+            found += self._customers(queries.customers_by_ids(chunk))
+        return found
+
     def customer_by_stripe_id(self, stripe_customer_id: str) -> Customer | None:
         """The customer whose ``custentity_stripe_customer_id`` is this Stripe customer."""
         found = self._customers(queries.customers_by_stripe_id(stripe_customer_id))
@@ -261,18 +268,28 @@ class NetSuiteAdapter:
         orphan payment."""
         return self._customers(queries.customer_candidates(email_contains, name_contains))
 
-    def customer_emails(self) -> list[CustomerEmail]:
-        """Every email address on file, customers' and their contacts': what a typo of an
-        orphan payment's email is compared against."""
-        own = [
+    def customer_emails(self, keys: Iterable[str] | None = None) -> list[CustomerEmail]:
+        """The email addresses on file, customers' and their contacts': every one, or only
+        those whose address, lower case with its dots taken out, is one of ``keys`` — an
+        orphan payment's email searched for by its variants rather than every address read."""
+        if keys is None:
+            return self._emails([queries.CUSTOMER_EMAILS], [queries.CONTACT_EMAILS])
+        chunks = list(queries.chunks(sorted(set(keys))))
+        return self._emails(
+            [queries.customer_emails_among(chunk) for chunk in chunks],
+            [queries.contact_emails_among(chunk) for chunk in chunks],
+        )
+
+    def _emails(self, own: list[str], of_contacts: list[str]) -> list[CustomerEmail]:
+        return [
             queries.customer_email(row, "customer", "id")
-            for row in self.suiteql(queries.CUSTOMER_EMAILS)
-        ]
-        contacts = [
+            for query in own
+            for row in self.suiteql(query)
+        ] + [
             queries.customer_email(row, "contact", "company")
-            for row in self.suiteql(queries.CONTACT_EMAILS)
+            for query in of_contacts
+            for row in self.suiteql(query)
         ]
-        return own + contacts
 
     def resolve_customer(self, reference: str) -> Customer:
         """A customer by internal id, Stripe customer id (``cus_…``) or exact email."""
@@ -296,6 +313,14 @@ class NetSuiteAdapter:
     def invoice(self, invoice_id: str) -> Invoice | None:
         rows = self.suiteql(queries.invoices_by_id(invoice_id))
         return queries.invoice(rows[0]) if rows else None
+
+    def invoices(self, invoice_ids: Iterable[str]) -> list[Invoice]:
+        """Invoices by internal id, in id order (any number of ids)."""
+        return [
+            queries.invoice(row)
+            for chunk in queries.chunks(sorted(set(invoice_ids)))
+            for row in self.suiteql(queries.invoices_by_ids(chunk))
+        ]
 
     def invoice_by_number(self, number: str) -> Invoice | None:
         """The invoice with this document number (``tranid``)."""

@@ -109,6 +109,10 @@ def customers_by_id(customer_id: str) -> str:
     return f"{_CUSTOMER} WHERE c.id = {internal_id(customer_id)} ORDER BY c.id"
 
 
+def customers_by_ids(customer_ids: list[str]) -> str:
+    return f"{_CUSTOMER} WHERE c.id IN {id_list(customer_ids)} ORDER BY c.id"
+
+
 def customers_by_stripe_id(stripe_customer_id: str) -> str:
     return (
         f"{_CUSTOMER} WHERE c.custentity_stripe_customer_id = {text(stripe_customer_id)}"
@@ -154,6 +158,31 @@ CONTACT_EMAILS = (
     " FROM contact ct JOIN customer c ON c.id = ct.company"
     " WHERE ct.email IS NOT NULL ORDER BY ct.id"
 )
+
+
+def customer_emails_among(keys: list[str]) -> str:
+    """Customers whose own email, lower case with its dots taken out, is one of ``keys``: an
+    orphan payment's email searched for by its variants, dots never mattering."""
+    return (
+        "SELECT c.id, c.entityid, c.companyname, c.email FROM customer c"
+        f" WHERE REPLACE(LOWER(c.email), '.', '') IN {_texts(keys)} ORDER BY c.id"
+    )
+
+
+def contact_emails_among(keys: list[str]) -> str:
+    """Contacts whose email, lower case with its dots taken out, is one of ``keys``."""
+    return (
+        "SELECT ct.id, ct.company, c.entityid, c.companyname, ct.email"
+        " FROM contact ct JOIN customer c ON c.id = ct.company"
+        f" WHERE REPLACE(LOWER(ct.email), '.', '') IN {_texts(keys)} ORDER BY ct.id"
+    )
+
+
+def _texts(values: list[str]) -> str:
+    """A parenthesised list of string literals for ``IN (...)``."""
+    if not values:
+        raise ValueError("an IN list needs at least one value")
+    return "(" + ", ".join(text(value) for value in values) + ")"
 
 
 def contact(row: Row) -> Contact:
@@ -210,6 +239,10 @@ _INVOICE = (
 
 def invoices_by_id(invoice_id: str) -> str:
     return f"{_INVOICE} AND t.id = {internal_id(invoice_id)} ORDER BY t.id"
+
+
+def invoices_by_ids(invoice_ids: list[str]) -> str:
+    return f"{_INVOICE} AND t.id IN {id_list(invoice_ids)} ORDER BY t.id"
 
 
 def invoices_by_number(number: str) -> str:

@@ -1,0 +1,106 @@
+"""A payout whose deposit cannot tie: the work item the variance becomes.
+
+The morning's payout reconciliation posts a deposit only when its lines add up to the payout to
+the cent. When every payment is accounted for and they still do not — a customer payment
+recorded in NetSuite for another amount than Stripe charged, a balance transaction the payout
+settled but Stripe did not list — nothing is posted and the reconciliation flags the payout
+(``revline.payout_variance.flag``), which opens this case in the billing analyst's queue with
+the figures: the payout, what its lines come to, the variance and the lines.
+
+The case decides nothing about the books. It looks for the payout's deposit in NetSuite after
+each working morning's run (and whenever a person asks): once one is there — posted by a later
+run after the books were corrected, or booked by hand — it is ``resolved``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from revline.clock import WorkingCalendar
+from revline.config import Policy
+from revline.core.cases import CaseKind, CaseView
+from revline.core.inbox import EventView
+from revline.core.playbook import CaseRef, Decision, Enrichment, Facts, Playbook, Trigger
+from revline.money import Money
+from revline.playbooks.cash.flags import FINDING_SOURCE, PAYOUT_VARIANCE_FLAGGED
+
+# Depositing is the billing analyst's part of the procedure.
+QUEUE = "billing_analyst"
+# The morning's run posts its deposits within minutes of ``payout_reconciliation_time``; the
+# case looks for its payout's deposit this long after, so a deposit that morning is seen.
+RECHECK_AFTER_RUN = timedelta(hours=1)
+
+PAYOUT_VARIANCE = CaseKind(
+    name="payout_variance",
+    initial="open",
+    transitions={"open": frozenset({"resolved"})},
+    terminal=frozenset({"resolved"}),
+)
+
+
+class PayoutVariance(Playbook):
+    name = "payout_variance"
+    case_kind = PAYOUT_VARIANCE
+
+    def case_for(self, event: EventView) -> CaseRef | None:
+        if event.source != FINDING_SOURCE or event.type != PAYOUT_VARIANCE_FLAGGED:
+            return None
+        return CaseRef(subject=str(event.payload["payout"]))
+
+    def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
+        values: dict[str, Any] = {"calendar": enrichment.calendar}
+        if trigger.kind in ("timer", "manual"):
+            netsuite = enrichment.adapters["netsuite"]
+            values["deposits"] = [d.id for d in netsuite.deposits_for_payout(case.subject)]
+        return Facts(trigger, values)
+
+    def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
+        trigger = facts.trigger
+        if case.state == "resolved":
+            return Decision("the payout is deposited; nothing left to do")
+        recheck = _next_check(facts["calendar"], policy, now)
+        if trigger.kind == "event" and trigger.event is not None:
+            found = trigger.event.payload
+            return Decision(
+                _figures(found),
+                state="open",
+                next_action_at=recheck,
+                data={"variance": dict(found)},
+                queue=QUEUE,
+            )
+        # A timer after a morning's run, or a person asking.
+        deposits: list[str] = facts["deposits"]
+        if deposits:
+            return Decision(
+                f"NetSuite holds deposit {', '.join(deposits)} for payout {case.subject}: resolved",
+                state="resolved",
+                next_action_at=None,
+                queue=None,
+            )
+        return Decision(
+            f"payout {case.subject} is still not deposited: looked again at {recheck.isoformat()}",
+            next_action_at=recheck,
+        )
+
+
+def _figures(found: Mapping[str, Any]) -> str:
+    currency = str(found["currency"])
+
+    def money(amount: Any) -> str:
+        return Money(int(amount), currency).format()
+
+    variance = int(found["variance"])
+    side = "short of" if variance > 0 else "over"
+    return (
+        f"payout {found['payout']} of {money(found['amount'])} (arrived {found['arrival']}) "
+        f"does not tie: its deposit lines come to {money(found['lines_total'])}, "
+        f"{money(abs(variance))} {side} the payout; nothing was posted"
+    )
+
+
+def _next_check(calendar: WorkingCalendar, policy: Policy, now: datetime) -> datetime:
+    """After the next working morning's run."""
+    day = calendar.add_working_days(calendar.business_date(now), 1)
+    return calendar.at_local(day, policy.payout_reconciliation_time) + RECHECK_AFTER_RUN

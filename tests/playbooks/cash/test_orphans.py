@@ -1,0 +1,154 @@
+"""The orphan investigation's search and proposal, with providers faked in the test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from revline.clock import SimulatedClock
+from revline.config import Company, Person, Policy
+from revline.core.cases import CaseView
+from revline.core.playbook import Decision, Enrichment, Trigger
+from revline.playbooks.cash.orphans import APPLY_MATCH, OrphanPaymentInvestigation
+from revline.providers.netsuite.records import CustomerEmail, Invoice, InvoiceStatus
+from revline.providers.stripe.records import Charge, ChargeOutcome
+from revline.reconcile.emails import search_key
+
+AT = datetime(2026, 12, 4, 13, tzinfo=UTC)
+ON_FILE = [
+    CustomerEmail("7", "Acme Corp", "billing@acme.example", "customer"),
+    CustomerEmail("7", "Acme Corp", "Dana.Reyes@acme.example", "contact"),
+    CustomerEmail("8", "Bluefin Labs", "ap@bluefin.example", "customer"),
+]
+
+
+def _charge(email: str) -> Charge:
+    return Charge(
+        id="ch_orphan",
+        amount=42_000,
+        amount_refunded=0,
+        currency="usd",
+        status="succeeded",
+        paid=True,
+        refunded=False,
+        disputed=False,
+        failure_code=None,
+        failure_message=None,
+        decline_code=None,
+        outcome=ChargeOutcome("authorized", None, "approved_by_network", None, None),
+        customer=None,
+        billing_email=email,
+        receipt_email=None,
+        payment_intent=None,
+        balance_transaction=None,
+        description=None,
+        created=AT,
+    )
+
+
+@dataclass
+class FakeStripe:
+    charge: Charge
+
+    def get_charge(self, charge_id: str) -> Charge:
+        assert charge_id == self.charge.id
+        return self.charge
+
+
+@dataclass
+class FakeNetSuite:
+    """Answers a search as NetSuite does: the addresses whose key is among those asked for."""
+
+    searched: list[set[str]] = field(default_factory=list)
+
+    def customer_emails(self, keys: Iterable[str]) -> list[CustomerEmail]:
+        asked = set(keys)
+        self.searched.append(asked)
+        return [e for e in ON_FILE if search_key(e.email) in asked]
+
+    def open_invoices(self, customer_id: str) -> list[Invoice]:
+        assert customer_id == "7"
+        return [
+            Invoice(
+                id="12",
+                number="INV-2026-1350",
+                customer_id="7",
+                amount=42_000,
+                amount_remaining=42_000,
+                currency="USD",
+                status=InvoiceStatus.OPEN,
+                date=date(2026, 11, 20),
+                stripe_invoice_id=None,
+                stripe_charge_id=None,
+                stripe_subscription_id=None,
+                memo=None,
+            )
+        ]
+
+
+def _investigate(payer: str) -> tuple[Decision, FakeNetSuite]:
+    netsuite = FakeNetSuite()
+    enrichment = Enrichment(
+        clock=SimulatedClock(AT),
+        calendar=Company().calendar(),
+        company=Company(people={"ar_specialist": Person(name="Priya Nair", email="p@o.example")}),
+        adapters={"stripe": FakeStripe(_charge(payer)), "netsuite": netsuite},
+    )
+    case = CaseView(
+        id="cas_3",
+        kind="orphan_payment",
+        playbook="orphan_payment",
+        subject="ch_orphan",
+        customer=None,
+        state="investigating",
+        state_version=1,
+        correlation_id="cas_3",
+        next_action_at=None,
+        data={},
+        flags={},
+        queue=None,
+        opened_at=AT,
+        closed_at=None,
+    )
+    playbook = OrphanPaymentInvestigation()
+    trigger = Trigger("event", AT)
+    facts = playbook.enrich(case, trigger, enrichment)
+    return playbook.decide(case, facts, Policy(), AT), netsuite
+
+
+def test_an_email_exactly_on_file_is_found_and_its_match_proposed() -> None:
+    decision, netsuite = _investigate("dana.reyes@acme.example")
+    # NetSuite was searched for the variants of the payer's email, not read whole.
+    (keys,) = netsuite.searched
+    assert search_key("dana.reyes@acme.example") in keys
+    assert (decision.state, decision.queue) == ("match_proposed", "ar_specialist")
+    assert decision.data["evidence"] == [
+        "payer email dana.reyes@acme.example is on file as Dana.Reyes@acme.example "
+        "(Acme Corp, NetSuite customer 7)"
+    ]
+    assert decision.data["proposed_customer"] == "7"
+    (apply,) = decision.actions
+    assert (apply.kind, apply.params) == (
+        APPLY_MATCH,
+        {"invoice": "12", "charge": "ch_orphan", "amount": 42_000},
+    )
+    # Applied as every orphan match is: once the AR specialist approves it.
+    assert apply.requires_role == "ar_specialist"
+    assert apply.approval_reason is not None and "is on file as" in apply.approval_reason
+
+
+def test_a_mistyped_email_is_found_by_the_search_for_its_variants() -> None:
+    decision, _ = _investigate("dnaa.reyes@acme.example")
+    assert decision.state == "match_proposed"
+    assert decision.data["evidence"] == [
+        "payer email dnaa.reyes@acme.example is a typo of Dana.Reyes@acme.example "
+        "(Acme Corp, NetSuite customer 7)"
+    ]
+
+
+def test_an_address_nobody_has_explains_nothing() -> None:
+    decision, _ = _investigate("someone@unknown.example")
+    assert decision.state is None
+    assert decision.actions == ()
+    assert decision.next_action_at == datetime(2026, 12, 4, 13, 10, tzinfo=UTC)
