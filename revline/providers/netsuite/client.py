@@ -268,12 +268,10 @@ class NetSuiteAdapter:
         orphan payment."""
         return self._customers(queries.customer_candidates(email_contains, name_contains))
 
-    def customer_emails(self, keys: Iterable[str] | None = None) -> list[CustomerEmail]:
-        """The email addresses on file, customers' and their contacts': every one, or only
-        those whose address, lower case with its dots taken out, is one of ``keys`` — an
-        orphan payment's email searched for by its variants rather than every address read."""
-        if keys is None:
-            return self._emails([queries.CUSTOMER_EMAILS], [queries.CONTACT_EMAILS])
+    def customer_emails(self, keys: Iterable[str]) -> list[CustomerEmail]:
+        """The email addresses on file, customers' and their contacts', whose address, lower
+        case with its dots taken out, is one of ``keys``: an orphan payment's email searched
+        for by its variants rather than every address on file read."""
         chunks = list(queries.chunks(sorted(set(keys))))
         return self._emails(
             [queries.customer_emails_among(chunk) for chunk in chunks],

@@ -149,17 +149,6 @@ def contacts_of(customer_ids: list[str]) -> str:
     )
 
 
-CUSTOMER_EMAILS = (
-    "SELECT c.id, c.entityid, c.companyname, c.email FROM customer c"
-    " WHERE c.email IS NOT NULL ORDER BY c.id"
-)
-CONTACT_EMAILS = (
-    "SELECT ct.id, ct.company, c.entityid, c.companyname, ct.email"
-    " FROM contact ct JOIN customer c ON c.id = ct.company"
-    " WHERE ct.email IS NOT NULL ORDER BY ct.id"
-)
-
-
 def customer_emails_among(keys: list[str]) -> str:
     """Customers whose own email, lower case with its dots taken out, is one of ``keys``: an
     orphan payment's email searched for by its variants, dots never mattering."""

@@ -10,6 +10,7 @@ from revline.providers.base import ProviderError
 from revline.providers.netsuite import NetSuiteAdapter
 from revline.providers.netsuite.records import InvoiceStatus
 from revline.providers.netsuite.sim import NetSuiteSimulator
+from revline.reconcile.emails import variants
 from tests.providers.netsuite.conftest import Acme
 
 
@@ -96,7 +97,8 @@ def test_orphan_payment_candidates(
     sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
 ) -> None:
     sim.books.add_customer("Aurelius Partners", "finance@aurelius.example")
-    emails = {(entry.email, entry.source) for entry in adapter.customer_emails()}
+    searched = [*variants("dana.reyes@acme.example"), *variants("finance@aurelius.example")]
+    emails = {(entry.email, entry.source) for entry in adapter.customer_emails(searched)}
     assert ("dana.reyes@acme.example", "contact") in emails
     assert ("finance@aurelius.example", "customer") in emails
     assert [c.name for c in adapter.search_customers(email_contains="ACME.example")] == [
