@@ -154,6 +154,7 @@ def payment_entries(settled: SettledPayout) -> list[Entry]:
                 invoice_id=charge.invoice if charge else None,
                 customer=charge.customer if charge else None,
                 email=(charge.billing_email or charge.receipt_email) if charge else None,
+                name=charge.billing_name if charge else None,
                 reference=charge.description if charge else None,
             )
         )

@@ -186,6 +186,7 @@ class Charge:
     outcome: ChargeOutcome
     customer: str | None
     billing_email: str | None
+    billing_name: str | None  # the cardholder's name as entered at payment
     receipt_email: str | None
     payment_intent: str | None
     balance_transaction: str | None
@@ -213,6 +214,7 @@ class Charge:
             outcome=outcome,
             customer=_id(data.get("customer")),
             billing_email=_opt_str(_object(data, "billing_details"), "email"),
+            billing_name=_opt_str(_object(data, "billing_details"), "name"),
             receipt_email=_opt_str(data, "receipt_email"),
             payment_intent=_id(data.get("payment_intent")),
             balance_transaction=_id(data.get("balance_transaction")),

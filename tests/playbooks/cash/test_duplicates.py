@@ -127,6 +127,7 @@ def charge(refunded: int = 0) -> Charge:
         outcome=ChargeOutcome("authorized", None, "approved_by_network", None, None),
         customer="cus_1",
         billing_email=None,
+        billing_name=None,
         receipt_email=None,
         payment_intent=None,
         balance_transaction=None,

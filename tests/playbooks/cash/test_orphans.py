@@ -39,6 +39,7 @@ def _charge(email: str) -> Charge:
         outcome=ChargeOutcome("authorized", None, "approved_by_network", None, None),
         customer=None,
         billing_email=email,
+        billing_name=None,
         receipt_email=None,
         payment_intent=None,
         balance_transaction=None,

@@ -83,6 +83,7 @@ def charge(charge_id: str, amount: int, customer: str | None, invoice: str | Non
         outcome=ChargeOutcome("authorized", None, "approved_by_network", None, None),
         customer=customer,
         billing_email=CUSTOMERS[customer].email if customer else "someone@else.example",
+        billing_name=CUSTOMERS[customer].company_name if customer else None,
         receipt_email=None,
         payment_intent=None,
         balance_transaction=None,
@@ -317,7 +318,8 @@ def test_the_same_morning_decided_twice_proposes_the_same_deposit() -> None:
 
 
 def test_each_side_carries_what_the_tiers_compare() -> None:
-    """Stripe: the charge, its Stripe invoice and customer, the payer's email. NetSuite: the
+    """Stripe: the charge, its Stripe invoice and customer, the payer's email and name as
+    entered at payment (billing details). NetSuite: the
     charge id if it was recorded, the applied invoice's Stripe id and number, and the customer's
     Stripe id (custentity_stripe_customer_id), email and name."""
     transactions = [txn(1, "charge", 42_000, 1_248)]
@@ -332,6 +334,7 @@ def test_each_side_carries_what_the_tiers_compare() -> None:
         invoice_id="in_1",
         customer="cus_acme",
         email="ap@acme.example",
+        name="Acme",
     )
     invoice = replace(
         ns_invoice("12", "INV-2026-1302", 42_000, AT.date()), stripe_invoice_id="in_1"
