@@ -14,7 +14,8 @@ and measures, from separate load-generator processes:
 1. the bare endpoint's maximum throughput (wrk, N keep-alive connections);
 2. the maximum throughput of signed Stripe webhooks acknowledged durably, each a distinct event
    (wrk cycling through pre-signed request bodies); afterwards the inbox must hold at least as many
-   rows as there were 2xx answers;
+   rows as there were 2xx answers. Phases 1 and 2 run as ``--repeat`` pairs, their order flipped
+   each time; the pair with the median ratio is reported, every pair beside it;
 3. p50/p99/max latency at a fixed rate (open loop: each request is due at its slot and its latency
    is counted from that slot, so a stall is not hidden by the generator waiting for it), for the
    ingest endpoint and for the bare one;
@@ -25,7 +26,8 @@ When there are at least two CPUs, the servers are pinned to CPU 0 and the load g
 so the generator does not steal the server's core. Without wrk the throughput phases fall back to
 the Python generator and the output says so.
 
-Usage: .venv/bin/python bench/webhook_ingest.py [--duration 10] [--connections 64] [--rate 500]
+Usage: .venv/bin/python bench/webhook_ingest.py [--duration 10] [--repeat 3] [--connections 64]
+                                                 [--rate 500]
 """
 
 from __future__ import annotations
@@ -618,10 +620,25 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             warm = runner.signed("warm", 2000)
             runner.warm(revline_port, warm)
             runner.warm(bare_port, warm)
-            bare_max = runner.max_throughput(bare_port, bare, warm)
-            ingest_max = runner.ingest_max(
-                revline_port, revline, database, bare_max["ok_per_second"]
-            )
+            # Alternate the two maximum-throughput phases, and flip their order each time: on a
+            # shared virtual machine a core's speed drifts over a minute (the same code measured
+            # 234 to 352 µs of CPU per webhook in back-to-back runs), so the ratio is taken
+            # within each pair and the median pair reported.
+            pairs = []
+            for n in range(args.repeat):
+                if n % 2 == 0:
+                    bare_run = runner.max_throughput(bare_port, bare, warm)
+                    ingest_run = runner.ingest_max(
+                        revline_port, revline, database, bare_run["ok_per_second"]
+                    )
+                else:
+                    ingest_run = runner.ingest_max(
+                        revline_port, revline, database, pairs[-1][0]["ok_per_second"]
+                    )
+                    bare_run = runner.max_throughput(bare_port, bare, warm)
+                pairs.append((bare_run, ingest_run))
+            pairs.sort(key=lambda pair: pair[1]["ok_per_second"] / pair[0]["ok_per_second"])
+            bare_max, ingest_max = pairs[len(pairs) // 2]
             at_rate = runner.signed("rate", int(args.rate * (args.warmup + args.duration)))
             ingest_rate = runner.fixed_rate(revline_port, at_rate)
             bare_rate = runner.fixed_rate(bare_port, at_rate)
@@ -655,6 +672,17 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             # Other processes on the machine skew every figure: the 1-minute load shows it.
             "load_average_before_after": [load_before, os.getloadavg()[0]],
         },
+        "pairs": [
+            {
+                "bare_per_second": b["ok_per_second"],
+                "ingest_per_second": i["ok_per_second"],
+                "ratio": round(i["ok_per_second"] / b["ok_per_second"], 3),
+                "bare_cpu_us": b["server_cpu_us_per_request"],
+                "ingest_cpu_us": i["server_cpu_us_per_request"],
+                "every_acknowledged_event_stored": i["every_acknowledged_event_stored"],
+            }
+            for b, i in pairs
+        ],
         "bare_max": bare_max,
         "ingest_max": ingest_max,
         "ingest_at_fixed_rate": ingest_rate,
@@ -669,7 +697,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "ingest_at_least_1000_per_second": ingest_max["ok_per_second"] >= 1000,
             "p99_below_50ms_at_500_per_second": p99 < 50 and ingest_rate["non_2xx"] == 0,
             "ingest_at_least_half_of_bare": ratio >= 0.5,
-            "every_acknowledged_event_stored": ingest_max["every_acknowledged_event_stored"],
+            "every_acknowledged_event_stored": all(
+                i["every_acknowledged_event_stored"] for _, i in pairs
+            ),
         },
     }
 
@@ -692,6 +722,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured phase")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="bare/ingest maximum-throughput pairs (median)"
+    )
     parser.add_argument("--connections", type=int, default=64, help="for maximum throughput")
     parser.add_argument("--rate", type=float, default=500, help="requests/s for latency")
     parser.add_argument("--rate-connections", type=int, default=32)
