@@ -17,6 +17,7 @@ from revline.core.inbox import EventView
 from revline.core.playbook import KEEP, Decision, Facts, Trigger
 from revline.playbooks.billing.facts import Account, Person, Signal
 from revline.playbooks.billing.failed_payment import FailedPaymentRecovery, State
+from tests.support.cases import case_view
 
 NY = ZoneInfo("America/New_York")
 CALENDAR = WorkingCalendar("America/New_York", "US")
@@ -52,21 +53,14 @@ HOLD_AND_EXCLUDE = ["netsuite.revenue.hold", "netsuite.customer.exclude_from_pip
 def _case(
     state: State = State.AWAITING_SMART_RETRY, *, actions: tuple[ActionView, ...] = (), **data: Any
 ) -> CaseView:
-    return CaseView(
-        id="cas_1",
-        kind="failed_payment",
-        playbook="failed_payment",
-        subject="in_acme_1",
+    return case_view(
+        "failed_payment",
+        "in_acme_1",
+        state,
+        WEDNESDAY,
         customer="cus_acme",
-        state=state,
         state_version=3,
-        correlation_id="cas_1",
-        next_action_at=None,
         data=data,
-        flags={},
-        queue=None,
-        opened_at=WEDNESDAY,
-        closed_at=None,
         actions=actions,
     )
 

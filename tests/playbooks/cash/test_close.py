@@ -35,6 +35,7 @@ from revline.playbooks.cash.tieout import (
 from revline.providers.base import ActionRequest, Handler, Handlers, ProviderError
 from revline.providers.netsuite.records import CustomerPayment
 from revline.providers.stripe.records import BalanceTransaction, Payout
+from tests.support.cases import case_view
 
 CALENDAR = WorkingCalendar("America/New_York", "US")
 DECEMBER = ClosePeriod.parse("2026-12")
@@ -253,21 +254,14 @@ def action(kind: str, status: str, n: int = 1) -> ActionView:
 def close_case(
     state: str, actions: tuple[ActionView, ...] = (), data: Mapping[str, Any] | None = None
 ) -> CaseView:
-    return CaseView(
+    return case_view(
+        "month_end_close",
+        "2026-12",
+        state,
+        NOW,
         id="cas_close",
-        kind="month_end_close",
-        playbook="month_end_close",
-        subject="2026-12",
-        customer=None,
-        state=state,
         state_version=2,
-        correlation_id="cas_close",
-        next_action_at=None,
-        data=data or {},
-        flags={},
-        queue=None,
-        opened_at=NOW,
-        closed_at=None,
+        data=data,
         actions=actions,
     )
 

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from revline.config import Policy
-from revline.core.cases import ActionView, CaseView
+from revline.core.cases import ActionView
 from revline.core.playbook import Decision, Facts, Trigger
 from revline.playbooks.cash.duplicates import DuplicateInvoiceResolution, find_duplicates
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
 from revline.providers.stripe.records import Charge, ChargeOutcome
+from tests.support.cases import case_view
 
 AT = datetime(2026, 12, 3, 13, tzinfo=UTC)
 POLICY = Policy()
@@ -159,21 +160,13 @@ def decide(
     sender: dict[str, str] | None = PRIYA,
     duplicate_status: InvoiceStatus = PAID,
 ) -> Decision:
-    case = CaseView(
-        id="cas_1",
-        kind="duplicate_invoice",
-        playbook="duplicate_invoice",
-        subject="12",
+    case = case_view(
+        "duplicate_invoice",
+        "12",
+        state,
+        AT,
         customer="7",
-        state=state,
-        state_version=1,
-        correlation_id="cas_1",
-        next_action_at=None,
         data={"finding": FINDING},
-        flags={},
-        queue=None,
-        opened_at=AT,
-        closed_at=None,
         actions=actions,
     )
     facts = Facts(

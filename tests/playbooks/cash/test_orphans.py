@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime
 
 from revline.clock import SimulatedClock
 from revline.config import Company, Person, Policy
-from revline.core.cases import CaseView
 from revline.core.playbook import Decision, Enrichment, Trigger
 from revline.playbooks.cash.orphans import APPLY_MATCH, OrphanPaymentInvestigation
 from revline.providers.netsuite.records import CustomerEmail, Invoice, InvoiceStatus
 from revline.providers.stripe.records import Charge, ChargeOutcome
 from revline.reconcile.emails import search_key
+from tests.support.cases import case_view
 
 AT = datetime(2026, 12, 4, 13, tzinfo=UTC)
 ON_FILE = [
@@ -96,22 +96,7 @@ def _investigate(payer: str) -> tuple[Decision, FakeNetSuite]:
         company=Company(people={"ar_specialist": Person(name="Priya Nair", email="p@o.example")}),
         adapters={"stripe": FakeStripe(_charge(payer)), "netsuite": netsuite},
     )
-    case = CaseView(
-        id="cas_3",
-        kind="orphan_payment",
-        playbook="orphan_payment",
-        subject="ch_orphan",
-        customer=None,
-        state="investigating",
-        state_version=1,
-        correlation_id="cas_3",
-        next_action_at=None,
-        data={},
-        flags={},
-        queue=None,
-        opened_at=AT,
-        closed_at=None,
-    )
+    case = case_view("orphan_payment", "ch_orphan", "investigating", AT, id="cas_3")
     playbook = OrphanPaymentInvestigation()
     trigger = Trigger("event", AT)
     facts = playbook.enrich(case, trigger, enrichment)

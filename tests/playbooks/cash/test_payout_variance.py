@@ -12,6 +12,7 @@ from revline.core.inbox import EventView
 from revline.core.playbook import Decision, Facts, Trigger
 from revline.playbooks.cash.flags import FINDING_SOURCE, ORPHAN_FLAGGED, PAYOUT_VARIANCE_FLAGGED
 from revline.playbooks.cash.payout_variance import PayoutVariance
+from tests.support.cases import case_view
 
 CALENDAR = WorkingCalendar("America/New_York", "US")
 # Friday 4 December 2026, just after the 08:00 morning run (New York).
@@ -29,22 +30,7 @@ FLAG = {
 
 
 def _case(state: str = "open") -> CaseView:
-    return CaseView(
-        id="cas_9",
-        kind="payout_variance",
-        playbook="payout_variance",
-        subject="po_1",
-        customer=None,
-        state=state,
-        state_version=1,
-        correlation_id="cas_9",
-        next_action_at=None,
-        data={},
-        flags={},
-        queue=None,
-        opened_at=OPENED,
-        closed_at=None,
-    )
+    return case_view("payout_variance", "po_1", state, OPENED, id="cas_9")
 
 
 def _flagged(event_type: str = PAYOUT_VARIANCE_FLAGGED) -> EventView:

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from revline.config import Policy
-from revline.core.cases import CaseView
 from revline.core.playbook import Decision, Facts, Trigger
 from revline.playbooks.cash.deposit import compose
 from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG, PAYOUT_VARIANCE_FLAG
@@ -23,6 +22,7 @@ from revline.playbooks.cash.payouts import (
 from revline.providers.netsuite.records import Customer, CustomerPayment, Invoice, InvoiceStatus
 from revline.providers.stripe.records import BalanceTransaction, Charge, ChargeOutcome, Payout
 from revline.reconcile import Entry
+from tests.support.cases import case_view
 
 AT = datetime(2026, 12, 2, 15, tzinfo=UTC)
 POLICY = Policy()
@@ -243,22 +243,7 @@ def _decide(
     invoiced: dict[str, Invoice] | None = None,
     policy: Policy = POLICY,
 ) -> Decision:
-    case = CaseView(
-        id="cas_1",
-        kind="payout_reconciliation",
-        playbook="payout_reconciliation",
-        subject="payouts:2026-12-03",
-        customer=None,
-        state="open",
-        state_version=1,
-        correlation_id="cas_1",
-        next_action_at=None,
-        data={},
-        flags={},
-        queue=None,
-        opened_at=AT,
-        closed_at=None,
-    )
+    case = case_view("payout_reconciliation", "payouts:2026-12-03", "open", AT)
     facts = Facts(
         Trigger("event", AT),
         {
