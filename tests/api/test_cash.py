@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from revline.core import cases
 from revline.core.cases import CaseKind
 from revline.core.runtime import Runtime
-from revline.db.models import Action, Case
+from revline.db.models import Action
 from revline.playbooks.cash.flags import ORPHAN_FLAG
 from revline.playbooks.cash.orphans import ORPHAN_PAYMENT
 from revline.playbooks.cash.payouts import PAYOUT_RECONCILIATION
 from tests.api.helpers import bearer
+from tests.support.cases import stored_case
 
 DEPOSIT_LINES = [
     {"type": "payment", "amount": 180_000, "reference": "5001"},
@@ -39,20 +39,7 @@ def seed_morning(runtime: Runtime) -> Morning:
     with runtime.db.write() as session:
 
         def case(kind: CaseKind, playbook: str, subject: str, **fields: Any) -> str:
-            view, _ = cases.open_or_get(
-                session,
-                kind=kind,
-                playbook=playbook,
-                subject=subject,
-                customer=None,
-                correlation_id=None,
-                now=now,
-            )
-            row = session.get(Case, view.id)
-            assert row is not None
-            for name, value in fields.items():
-                setattr(row, name, value)
-            return view.id
+            return stored_case(session, kind, playbook, subject, now, **fields)
 
         def action(
             case_id: str, kind: str, subject: str, params: dict[str, Any], **fields: Any

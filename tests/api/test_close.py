@@ -7,10 +7,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from revline.core import cases
 from revline.core.cases import CaseKind
 from revline.core.runtime import Runtime
-from revline.db.models import Action, Case
+from revline.db.models import Action
 from revline.playbooks.billing.failed_payment import FAILED_PAYMENT, HOLD
 from revline.playbooks.cash.close import MONTH_END_CLOSE
 from revline.playbooks.cash.close_actions import SIGN_OFF
@@ -22,6 +21,7 @@ from revline.playbooks.cash.tieout import (
     TieOut,
 )
 from tests.api.helpers import bearer
+from tests.support.cases import stored_case
 
 TIEOUT = TieOut(
     month="2026-12",
@@ -75,20 +75,7 @@ def seed_close(runtime: Runtime, *, signed_off: bool = False, awaiting: bool = F
     with runtime.db.write() as session:
 
         def case(kind: CaseKind, playbook: str, subject: str, **fields: Any) -> str:
-            view, _ = cases.open_or_get(
-                session,
-                kind=kind,
-                playbook=playbook,
-                subject=subject,
-                customer=fields.pop("customer", None),
-                correlation_id=None,
-                now=now,
-            )
-            row = session.get(Case, view.id)
-            assert row is not None
-            for name, value in fields.items():
-                setattr(row, name, value)
-            return view.id
+            return stored_case(session, kind, playbook, subject, now, **fields)
 
         def action(case_id: str, kind: str, subject: str, **fields: Any) -> None:
             session.add(

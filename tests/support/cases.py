@@ -1,4 +1,5 @@
-"""Hand-built case snapshots for playbook unit tests."""
+"""Cases for tests: hand-built snapshots for playbook unit tests, and stored cases for API and
+CLI tests."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from revline.core.cases import ActionView, CaseView
+from sqlalchemy.orm import Session
+
+from revline.core.cases import ActionView, CaseKind, CaseView, open_or_get
+from revline.db.models import Case
 
 
 def case_view(
@@ -51,3 +55,25 @@ def case_view(
         closed_at=closed_at,
         actions=actions,
     )
+
+
+def stored_case(
+    session: Session, kind: CaseKind, playbook: str, subject: str, now: datetime, **fields: Any
+) -> str:
+    """Open a case in the database as its playbook would, then set ``fields`` on the row (its
+    state, data, queue…) to stand for the decisions that brought it there; returns its id.
+    ``customer`` is the case's customer, set when it is opened."""
+    view, _ = open_or_get(
+        session,
+        kind=kind,
+        playbook=playbook,
+        subject=subject,
+        customer=fields.pop("customer", None),
+        correlation_id=None,
+        now=now,
+    )
+    row = session.get(Case, view.id)
+    assert row is not None
+    for name, value in fields.items():
+        setattr(row, name, value)
+    return view.id
