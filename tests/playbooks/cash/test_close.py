@@ -36,6 +36,7 @@ from revline.providers.base import ActionRequest, Handler, Handlers, ProviderErr
 from revline.providers.netsuite.records import CustomerPayment
 from revline.providers.stripe.records import BalanceTransaction, Payout
 from tests.support.cases import case_view
+from tests.support.stripe_records import balance_transaction
 
 CALENDAR = WorkingCalendar("America/New_York", "US")
 DECEMBER = ClosePeriod.parse("2026-12")
@@ -46,21 +47,7 @@ POLICY = Policy()
 def txn(
     ref: str, kind: str, amount: int, fee: int = 0, at: datetime = DEC_30
 ) -> BalanceTransaction:
-    return BalanceTransaction(
-        id=f"txn_{ref}",
-        amount=amount,
-        fee=fee,
-        fee_details=(),
-        net=amount - fee,
-        currency="usd",
-        type=kind,
-        reporting_category=kind,
-        source=ref,
-        status="available",
-        available_on=at,
-        created=at,
-        description=None,
-    )
+    return balance_transaction(f"txn_{ref}", kind, amount, at, fee=fee, source=ref)
 
 
 def payout(

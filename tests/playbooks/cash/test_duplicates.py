@@ -13,8 +13,9 @@ from revline.core.cases import ActionView
 from revline.core.playbook import Decision, Facts, Trigger
 from revline.playbooks.cash.duplicates import DuplicateInvoiceResolution, find_duplicates
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
-from revline.providers.stripe.records import Charge, ChargeOutcome
+from revline.providers.stripe.records import Charge
 from tests.support.cases import case_view
+from tests.support.stripe_records import succeeded_charge
 
 AT = datetime(2026, 12, 3, 13, tzinfo=UTC)
 POLICY = Policy()
@@ -113,28 +114,7 @@ KENJI = {"name": "Kenji Tanaka", "email": "kenji.tanaka@bluefin.example"}
 
 
 def charge(refunded: int = 0) -> Charge:
-    return Charge(
-        id="ch_dup",
-        amount=42_000,
-        amount_refunded=refunded,
-        currency="usd",
-        status="succeeded",
-        paid=True,
-        refunded=refunded >= 42_000,
-        disputed=False,
-        failure_code=None,
-        failure_message=None,
-        decline_code=None,
-        outcome=ChargeOutcome("authorized", None, "approved_by_network", None, None),
-        customer="cus_1",
-        billing_email=None,
-        billing_name=None,
-        receipt_email=None,
-        payment_intent=None,
-        balance_transaction=None,
-        description=None,
-        created=AT,
-    )
+    return succeeded_charge("ch_dup", 42_000, AT, customer="cus_1", amount_refunded=refunded)
 
 
 def action(kind: str, status: str, result: dict[str, Any] | None = None) -> ActionView:

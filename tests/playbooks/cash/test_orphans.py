@@ -11,9 +11,10 @@ from revline.config import Company, Person, Policy
 from revline.core.playbook import Decision, Enrichment, Trigger
 from revline.playbooks.cash.orphans import APPLY_MATCH, OrphanPaymentInvestigation
 from revline.providers.netsuite.records import CustomerEmail, Invoice, InvoiceStatus
-from revline.providers.stripe.records import Charge, ChargeOutcome
+from revline.providers.stripe.records import Charge
 from revline.reconcile.emails import search_key
 from tests.support.cases import case_view
+from tests.support.stripe_records import succeeded_charge
 
 AT = datetime(2026, 12, 4, 13, tzinfo=UTC)
 ON_FILE = [
@@ -24,28 +25,7 @@ ON_FILE = [
 
 
 def _charge(email: str) -> Charge:
-    return Charge(
-        id="ch_orphan",
-        amount=42_000,
-        amount_refunded=0,
-        currency="usd",
-        status="succeeded",
-        paid=True,
-        refunded=False,
-        disputed=False,
-        failure_code=None,
-        failure_message=None,
-        decline_code=None,
-        outcome=ChargeOutcome("authorized", None, "approved_by_network", None, None),
-        customer=None,
-        billing_email=email,
-        billing_name=None,
-        receipt_email=None,
-        payment_intent=None,
-        balance_transaction=None,
-        description=None,
-        created=AT,
-    )
+    return succeeded_charge("ch_orphan", 42_000, AT, billing_email=email)
 
 
 @dataclass

@@ -20,9 +20,10 @@ from revline.playbooks.cash.payouts import (
     payment_entries,
 )
 from revline.providers.netsuite.records import Customer, CustomerPayment, Invoice, InvoiceStatus
-from revline.providers.stripe.records import BalanceTransaction, Charge, ChargeOutcome, Payout
+from revline.providers.stripe.records import BalanceTransaction, Charge, Payout
 from revline.reconcile import Entry
 from tests.support.cases import case_view
+from tests.support.stripe_records import balance_transaction, succeeded_charge
 
 AT = datetime(2026, 12, 2, 15, tzinfo=UTC)
 POLICY = Policy()
@@ -50,45 +51,17 @@ CUSTOMERS = {
 def txn(
     n: int | str, kind: str, amount: int, fee: int = 0, source: str | None = None
 ) -> BalanceTransaction:
-    return BalanceTransaction(
-        id=f"txn_{n}",
-        amount=amount,
-        fee=fee,
-        fee_details=(),
-        net=amount - fee,
-        currency="usd",
-        type=kind,
-        reporting_category=kind,
-        source=source or f"ch_{n}",
-        status="available",
-        available_on=AT,
-        created=AT,
-        description=None,
-    )
+    return balance_transaction(f"txn_{n}", kind, amount, AT, fee=fee, source=source or f"ch_{n}")
 
 
 def charge(charge_id: str, amount: int, customer: str | None, invoice: str | None = None) -> Charge:
-    return Charge(
-        id=charge_id,
-        amount=amount,
-        amount_refunded=0,
-        currency="usd",
-        status="succeeded",
-        paid=True,
-        refunded=False,
-        disputed=False,
-        failure_code=None,
-        failure_message=None,
-        decline_code=None,
-        outcome=ChargeOutcome("authorized", None, "approved_by_network", None, None),
+    return succeeded_charge(
+        charge_id,
+        amount,
+        AT,
         customer=customer,
         billing_email=CUSTOMERS[customer].email if customer else "someone@else.example",
         billing_name=CUSTOMERS[customer].company_name if customer else None,
-        receipt_email=None,
-        payment_intent=None,
-        balance_transaction=None,
-        description=None,
-        created=AT,
         invoice=invoice,
     )
 
