@@ -55,11 +55,15 @@ CREATE OR REPLACE TEMP TABLE outcome (
 
 # One full join on the charge id pairs every record that has a partner and lists, in the same
 # pass, the records of each side that have none: only those are read again, and only the
-# columns the later tiers compare. The amounts and currencies of a pair are looked at again only
-# when it is an exception (``clean`` is false, or a record has several partners).
+# columns the later tiers compare. Each pair carries what an exception's reason needs (the
+# amount difference, and the currencies when they differ), so an exception is explained without
+# reading either table again.
 _EXACT = """
 CREATE OR REPLACE TEMP TABLE charge_join AS
-SELECT l.rowid AS lrow, r.rowid AS rrow, l.currency = r.currency AND l.amount = r.amount AS clean
+SELECT l.rowid AS lrow, r.rowid AS rrow, l.amount - r.amount AS diff,
+       CASE WHEN l.currency <> r.currency THEN
+           printf('currency mismatch: Stripe %s, NetSuite %s', upper(l.currency), upper(r.currency))
+       END AS mismatch
 FROM l FULL JOIN r ON l.charge_id = r.charge_id;
 
 CREATE OR REPLACE TEMP TABLE rest_l AS
@@ -71,14 +75,17 @@ SELECT r.rowid AS rrow, id, amount, currency, day, customer, email, name, refere
 FROM r SEMI JOIN (SELECT rrow FROM charge_join WHERE lrow IS NULL) c ON r.rowid = c.rrow;
 
 CREATE OR REPLACE TEMP TABLE invoice_pairs AS
-SELECT l.lrow, r.rowid AS rrow, l.currency = r.currency AND l.amount = r.amount AS clean
+SELECT l.lrow, r.rowid AS rrow, l.amount - r.amount AS diff,
+       CASE WHEN l.currency <> r.currency THEN
+           printf('currency mismatch: Stripe %s, NetSuite %s', upper(l.currency), upper(r.currency))
+       END AS mismatch
 FROM rest_l l JOIN r ON l.invoice_id = r.invoice_id;
 
 CREATE OR REPLACE TEMP VIEW exact_pairs AS
-SELECT lrow, rrow, true AS by_charge, clean
+SELECT lrow, rrow, true AS by_charge, diff, mismatch
 FROM charge_join WHERE lrow IS NOT NULL AND rrow IS NOT NULL
 UNION ALL
-SELECT lrow, rrow, false, clean FROM invoice_pairs;
+SELECT lrow, rrow, false, diff, mismatch FROM invoice_pairs;
 
 """
 
@@ -93,7 +100,7 @@ SELECT rrow FROM exact_pairs GROUP BY rrow HAVING count(*) > 1;
 CREATE OR REPLACE TEMP TABLE exact_exceptions AS
 SELECT lrow FROM exact_pairs GROUP BY lrow HAVING count(*) > 1
 UNION ALL
-SELECT lrow FROM exact_pairs WHERE NOT clean
+SELECT lrow FROM exact_pairs WHERE diff <> 0 OR mismatch IS NOT NULL
 UNION ALL
 SELECT lrow FROM exact_pairs p SEMI JOIN shared_rights s ON p.rrow = s.rrow
 """
@@ -104,20 +111,15 @@ SELECT lrow, rrow, by_charge FROM exact_pairs p ANTI JOIN exact_exceptions e ON 
 
 INSERT INTO outcome
 WITH pairs AS MATERIALIZED (
-    SELECT p.lrow, p.rrow,
-           CASE WHEN p.by_charge THEN 'exact_charge_id' ELSE 'exact_invoice_id' END AS tier,
-           l.currency = r.currency AS same_currency, l.amount - r.amount AS diff,
-           l.currency AS l_currency, r.currency AS r_currency,
-           p.rrow IN (SELECT rrow FROM shared_rights) AS shared
+    SELECT lrow, rrow, diff, mismatch,
+           CASE WHEN by_charge THEN 'exact_charge_id' ELSE 'exact_invoice_id' END AS tier,
+           rrow IN (SELECT rrow FROM shared_rights) AS shared
     FROM exact_pairs p SEMI JOIN exact_exceptions e ON p.lrow = e.lrow
-    JOIN l ON l.rowid = p.lrow JOIN r ON r.rowid = p.rrow
 ), verdict AS (
     SELECT lrow,
-           CASE WHEN bool_or(NOT same_currency) THEN 'blocked' ELSE 'proposed' END AS status,
+           CASE WHEN count(mismatch) > 0 THEN 'blocked' ELSE 'proposed' END AS status,
            min(tier) AS tier,
-           CASE WHEN bool_or(NOT same_currency) THEN
-                    printf('currency mismatch: Stripe %s, NetSuite %s', upper(min(l_currency)),
-                           upper(min(r_currency)))
+           CASE WHEN count(mismatch) > 0 THEN min(mismatch)
                 WHEN count(*) > 1 THEN
                     printf('%d NetSuite records carry the same %s', count(*),
                            replace(replace(min(tier), 'exact_', ''), '_', ' '))
@@ -220,7 +222,12 @@ def settled_records(amount: int, amounts: list[int]) -> tuple[int, ...] | None:
 
 # An invoice number quoted in free text: letters, a dash, then digits (INV-2026-1201). Keys are
 # computed first so both candidate joins are plain equi-joins (hash joins), never a cross product.
+# A mailbox is the address in lower case without its ``+tag`` (the same inbox however it was
+# typed); the same mailbox on both sides is exact evidence, as a quoted invoice number is.
 _CANDIDATES = """
+CREATE OR REPLACE TEMP MACRO mailbox(address) AS
+    regexp_replace(lower(trim(coalesce(address, ''))), '^([^+]*)\\+.*(@[^@]*)$', '\\1\\2');
+
 CREATE OR REPLACE TEMP TABLE candidates AS
 WITH lk AS (
     SELECT *, upper(regexp_extract(coalesce(reference, ''), '[A-Za-z]{2,}-[0-9][0-9A-Za-z-]*'))
@@ -231,17 +238,25 @@ WITH lk AS (
 ), near AS (
     SELECT lk.*, lk.amount + step AS target
     FROM lk CROSS JOIN range(-$drift, $drift + 1) offsets(step)
+), pairs AS (
+    SELECT l.lrow, r.rrow, r.id AS rid, l.email AS l_email, r.email AS r_email,
+           l.name AS l_name, r.name AS r_name,
+           coalesce(l.quoted <> '' AND l.quoted = r.number, false) AS reference_hit,
+           l.amount = r.amount AS same_amount
+    FROM near l JOIN rk r ON l.currency = r.currency AND r.amount = l.target
+    WHERE abs(date_diff('day', l.day, r.day)) <= $window
+    UNION
+    SELECT l.lrow, r.rrow, r.id, l.email, r.email, l.name, r.name, true, l.amount = r.amount
+    FROM lk l JOIN rk r ON l.currency = r.currency AND l.quoted = r.number
+    WHERE l.quoted <> ''
+), keyed AS (
+    -- Only the candidates' addresses and names are normalised, not the whole residue's.
+    SELECT lrow, rrow, rid, mailbox(l_email) AS l_mailbox, mailbox(r_email) AS r_mailbox,
+           lower(coalesce(l_name, '')) AS l_name, lower(coalesce(r_name, '')) AS r_name,
+           reference_hit, same_amount
+    FROM pairs
 )
-SELECT l.lrow, r.rrow, r.id AS rid, l.email AS l_email, r.email AS r_email,
-       l.name AS l_name, r.name AS r_name,
-       coalesce(l.quoted <> '' AND l.quoted = r.number, false) AS reference_hit,
-       l.amount = r.amount AS same_amount
-FROM near l JOIN rk r ON l.currency = r.currency AND r.amount = l.target
-WHERE abs(date_diff('day', l.day, r.day)) <= $window
-UNION
-SELECT l.lrow, r.rrow, r.id, l.email, r.email, l.name, r.name, true, l.amount = r.amount
-FROM lk l JOIN rk r ON l.currency = r.currency AND l.quoted = r.number
-WHERE l.quoted <> ''
+SELECT *, l_mailbox <> '' AND l_mailbox = r_mailbox AS same_email FROM keyed
 """
 
 # Each entry's candidates ranked (best score first, then the NetSuite id); the best is applied
@@ -250,11 +265,8 @@ WHERE l.quoted <> ''
 # scores ``min_score`` nor carries exact evidence stay unmatched.
 _SCORED = """
 INSERT INTO outcome
-WITH scores AS (
-    SELECT unnest($lrows::BIGINT[]) AS lrow, unnest($rrows::BIGINT[]) AS rrow,
-           unnest($scores::DOUBLE[]) AS score, unnest($same_emails::BOOLEAN[]) AS same_email
-), ranked AS (
-    SELECT c.*, s.score, s.same_email, s.same_email OR c.reference_hit AS evidence,
+WITH ranked AS (
+    SELECT c.*, s.score, c.same_email OR c.reference_hit AS evidence,
            row_number() OVER (PARTITION BY c.lrow ORDER BY s.score DESC, c.rid) AS rank
     FROM candidates c JOIN scores s ON c.lrow = s.lrow AND c.rrow = s.rrow
 ), best AS MATERIALIZED (
@@ -387,23 +399,30 @@ class Matcher:
         _script(self.con, _CLAIM, {**params, "tier": Tier.ONE_TO_MANY.value})
 
     def _scored(self, params: dict[str, object]) -> None:
-        """Scores each candidate pair in Python (rapidfuzz), then ranks and decides in DuckDB:
-        only the few candidates of the residue ever leave it."""
+        """Scores the candidate pairs with rapidfuzz over NumPy columns, then ranks and decides
+        in DuckDB: only the candidates of the residue ever leave it."""
         _script(self.con, _CANDIDATES, params)
         pairs = self.con.execute(
-            "SELECT lrow, rrow, l_email, r_email, l_name, r_name, reference_hit, same_amount "
+            "SELECT lrow, rrow, l_mailbox, r_mailbox, l_name, r_name, reference_hit, same_amount "
             "FROM candidates"
-        ).fetchall()
-        if not pairs:
+        ).fetchnumpy()
+        if not len(pairs["lrow"]):
             return
-        assessed = [scoring.assess(*pair[2:]) for pair in pairs]
-        evidence = {
-            "lrows": [pair[0] for pair in pairs],
-            "rrows": [pair[1] for pair in pairs],
-            "scores": [score for score, _ in assessed],
-            "same_emails": [same_email for _, same_email in assessed],
-        }
-        _script(self.con, _SCORED, {**params, **evidence})
+        similarity = scoring.scores(
+            pairs["l_mailbox"],
+            pairs["r_mailbox"],
+            pairs["l_name"],
+            pairs["r_name"],
+            pairs["reference_hit"],
+            pairs["same_amount"],
+        )
+        self.con.register(
+            "scores", {"lrow": pairs["lrow"], "rrow": pairs["rrow"], "score": similarity}
+        )
+        try:
+            _script(self.con, _SCORED, params)
+        finally:
+            self.con.unregister("scores")
         _script(self.con, _CLAIM, {**params, "tier": Tier.SCORED.value})
 
     def report(self) -> MatchReport:
