@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import revline
-from revline.api import errors
+from revline.api import errors, webhooks
 from revline.api.errors import DatabaseNotReady
 from revline.api.ingest import IngestWriter
 from revline.api.routes import (
@@ -25,7 +25,6 @@ from revline.api.routes import (
     ledger,
     ops,
 )
-from revline.api.webhooks import router as webhooks_router
 from revline.core.runtime import Runtime, Worker
 from revline.db.migrate import has_schema
 
@@ -75,7 +74,7 @@ def create_app(runtime: Runtime, *, run_worker: bool = False) -> FastAPI:
     app.state.runtime = runtime
     app.state.ingest = writer
     errors.install(app)
-    app.include_router(webhooks_router)
+    webhooks.install(app)
     for module in (events, cases, actions, ledger, controls, ops, billing, cash, close):
         app.include_router(module.router)
     return app

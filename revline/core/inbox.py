@@ -101,7 +101,8 @@ def record(
         " status, attempts) VALUES " + ", ".join([row] * len(events)) + " ON CONFLICT"
         " (source, external_id) DO NOTHING RETURNING source, external_id"
     )
-    inserted = set(connection.exec_driver_sql(statement, tuple(params)).tuples())
+    # Plain tuples: SQLAlchemy's Row compares through Python code, at a cost on every look-up.
+    inserted = {tuple(row) for row in connection.exec_driver_sql(statement, tuple(params))}
     result: list[bool] = []
     for e in events:
         key = (e.source, e.external_id)
