@@ -70,18 +70,22 @@ def _one_edit(word: str) -> set[str]:
 
 
 def search_key(email: str) -> str:
-    """An address as ``variants`` spells it: lower case, every dot taken out (domain too)."""
-    return email.strip().lower().replace(".", "")
+    """An address as ``variants`` spells it: lower case, without the ``+tag`` of its local part,
+    every dot taken out (domain too). NetSuite is searched by the same key of the addresses on
+    file (``netsuite.queries``), so an address filed with its own tag is found too."""
+    local, domain = _split(email)
+    untagged = f"{local.split('+', 1)[0]}@{domain}" if "@" in email else email.strip().lower()
+    return untagged.replace(".", "")
 
 
 def variants(email: str) -> set[str]:
-    """What to search NetSuite for, as search keys (``search_key``, so dots never matter): the
-    address the payer typed, without its ``+tag``, with its domain typo fixed, and with one
-    letter of the local part wrong, missing, extra or swapped — a few hundred to a few thousand
-    keys, compared with the keys of the addresses on file."""
+    """What to search NetSuite for, as search keys (``search_key``, so dots and tags never
+    matter): the address the payer typed, with its domain typo fixed, and with one letter of the
+    local part wrong, missing, extra or swapped — a few hundred to a few thousand keys, compared
+    with the keys of the addresses on file."""
     local, domain = _split(email)
     bare = local.split("+", 1)[0].replace(".", "")
-    locals_ = {local.replace(".", ""), bare} | _one_edit(bare)
+    locals_ = {bare} | _one_edit(bare)
     domains = {domain, DOMAIN_TYPOS.get(domain, domain)}
     return {search_key(f"{part}@{d}") for part in locals_ if part for d in domains}
 

@@ -149,21 +149,35 @@ def contacts_of(customer_ids: list[str]) -> str:
     )
 
 
+def _search_key(column: str) -> str:
+    """An address on file as ``emails.search_key`` spells a variant, in SuiteQL: lower case,
+    dots taken out, and its own ``+tag`` cut (``pat+billing@…`` is the mailbox ``pat@…`` a payer
+    may have typed). INSTR, SUBSTR and CASE read the same in Oracle's SQL and SQLite's."""
+    lowered = f"LOWER({column})"
+    plus, at = f"INSTR({lowered}, '+')", f"INSTR({lowered}, '@')"
+    untagged = (
+        f"CASE WHEN {plus} > 0 AND {plus} < {at}"
+        f" THEN SUBSTR({lowered}, 1, {plus} - 1) || SUBSTR({lowered}, {at})"
+        f" ELSE {lowered} END"
+    )
+    return f"REPLACE({untagged}, '.', '')"
+
+
 def customer_emails_among(keys: list[str]) -> str:
-    """Customers whose own email, lower case with its dots taken out, is one of ``keys``: an
-    orphan payment's email searched for by its variants, dots never mattering."""
+    """Customers whose own email, as a search key (``_search_key``), is one of ``keys``: an
+    orphan payment's email searched for by its variants, dots and tags never mattering."""
     return (
         "SELECT c.id, c.entityid, c.companyname, c.email FROM customer c"
-        f" WHERE REPLACE(LOWER(c.email), '.', '') IN {_texts(keys)} ORDER BY c.id"
+        f" WHERE {_search_key('c.email')} IN {_texts(keys)} ORDER BY c.id"
     )
 
 
 def contact_emails_among(keys: list[str]) -> str:
-    """Contacts whose email, lower case with its dots taken out, is one of ``keys``."""
+    """Contacts whose email, as a search key (``_search_key``), is one of ``keys``."""
     return (
         "SELECT ct.id, ct.company, c.entityid, c.companyname, ct.email"
         " FROM contact ct JOIN customer c ON c.id = ct.company"
-        f" WHERE REPLACE(LOWER(ct.email), '.', '') IN {_texts(keys)} ORDER BY ct.id"
+        f" WHERE {_search_key('ct.email')} IN {_texts(keys)} ORDER BY ct.id"
     )
 
 

@@ -54,3 +54,12 @@ def test_a_search_for_the_variants_of_an_email_finds_customers_and_contacts(
     (aurelius,) = found("finance@aurelius.example")
     assert aurelius[0] == "Finance@Aurelius.example"
     assert found("someone@else.example") == set()
+    # On file with its own +tag, typed without it (and the other way round).
+    tagged = sim.books.add_customer("Corvid Ltd", "pat+billing@corvid.example")
+    assert found("pat@corvid.example") == {("pat+billing@corvid.example", tagged, "customer")}
+    assert found("Pat+Invoices@corvid.example") == {
+        ("pat+billing@corvid.example", tagged, "customer")
+    }
+    # A plus sign after the @ is not a tag.
+    sim.books.add_customer("Odd Domain", "kim@odd+domain.example")
+    assert found("kim@odd.example") == set()
