@@ -2,9 +2,10 @@
 
 A payer types their email by hand on a Checkout page; NetSuite holds the address the customer
 was set up with. The two differ in ways people make: case, dots and ``+tags`` in the local part,
-a transposed, missing, extra or wrong letter, a common domain typo (``gmial.com``) — or not at
-all. ``variants`` spells out every address the payer may have meant, for NetSuite to be searched
-for them; ``find`` names how each address found differs from what the payer typed.
+a transposed, missing, extra or wrong letter in the local part or the domain, a common domain
+typo (``gmial.com``) — or not at all. ``variants`` spells out every address the payer may have
+meant, for NetSuite to be searched for them; ``find`` names how each address found differs from
+what the payer typed.
 """
 
 from __future__ import annotations
@@ -80,14 +81,16 @@ def search_key(email: str) -> str:
 
 def variants(email: str) -> set[str]:
     """What to search NetSuite for, as search keys (``search_key``, so dots and tags never
-    matter): the address the payer typed, with its domain typo fixed, and with one letter of the
-    local part wrong, missing, extra or swapped — a few hundred to a few thousand keys, compared
-    with the keys of the addresses on file."""
+    matter): the address the payer typed, with a known domain typo fixed, and one mistake away
+    from it — a letter of the local part, or of a domain ``DOMAIN_TYPOS`` does not know
+    (``gmal.com``), wrong, missing, extra or swapped. A few hundred to a few thousand keys,
+    compared with the keys of the addresses on file."""
     local, domain = _split(email)
     bare = local.split("+", 1)[0].replace(".", "")
-    locals_ = {bare} | _one_edit(bare)
     domains = {domain, DOMAIN_TYPOS.get(domain, domain)}
-    return {search_key(f"{part}@{d}") for part in locals_ if part for d in domains}
+    addresses = {f"{part}@{d}" for part in {bare} | _one_edit(bare) if part for d in domains}
+    addresses |= {f"{bare}@{near}" for near in _one_edit(domain) if near}
+    return {search_key(address) for address in addresses}
 
 
 def classify(payer: str, on_file: str) -> tuple[str, int] | None:

@@ -24,6 +24,8 @@ TYPED = {
     "dana.reyess@acme.example": "typo",  # extra
     "dana.reyez@acme.example": "typo",  # wrong
     "jo@gmial.com": "domain_typo",
+    "jo@gmal.com": "typo",  # a domain typo nobody listed: one letter off
+    "jo@gmail.con": "typo",
     "pat@corvid.example": "dots_or_tag",  # on file with its own tag
     "pat+billing@corvid.example": "dots_or_tag",
 }

@@ -50,6 +50,8 @@ def test_a_search_for_the_variants_of_an_email_finds_customers_and_contacts(
     assert found("dnaareyes@acme.example") == {
         ("dana.reyes@acme.example", acme.customer, "contact")
     }
+    # A domain typo no table lists: one letter off.
+    assert found("billing@acme.exmaple") == {("billing@acme.example", acme.customer, "customer")}
     # On file in another case.
     (aurelius,) = found("finance@aurelius.example")
     assert aurelius[0] == "Finance@Aurelius.example"
