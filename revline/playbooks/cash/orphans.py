@@ -1,13 +1,13 @@
 """Orphan payment investigation: a Stripe payment with no NetSuite invoice behind it.
 
-The AR specialist's procedure: pull the payer's email from Stripe, search NetSuite for the
-variants of it (the address itself — on file exactly, case aside, it is the strongest evidence —
-then dots and ``+tags``, a letter of the address or its domain wrong, missing, extra or
-swapped, a known domain typo) to find the customer it was probably meant for, and check whether
-the payment came through a manual Checkout link rather than the customer portal. What is found
-is proposed with its evidence, for the AR specialist to apply. If nothing explains the payment within ``orphan_outreach_after_minutes``,
-the cardholder gets an email asking what it was for and the case waits in the AR specialist's
-queue. The payment is never parked in a suspense account.
+The AR specialist's procedure: pull the payer's email from Stripe, search NetSuite for the variants
+of it (the address itself — on file exactly, case aside, it is the strongest evidence — then dots
+and ``+tags``, a letter of the address or its domain wrong, missing, extra or swapped, a known
+domain typo) to find the customer it was probably meant for, and check whether the payment came
+through a manual Checkout link rather than the customer portal. What is found is proposed with its
+evidence, for the AR specialist to apply. If nothing explains the payment within
+``orphan_outreach_after_minutes``, the cardholder gets an email asking what it was for and the case
+waits in the AR specialist's queue. The payment is never parked in a suspense account.
 """
 
 from __future__ import annotations
