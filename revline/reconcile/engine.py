@@ -59,11 +59,14 @@ CREATE OR REPLACE TEMP TABLE outcome (
 # amount difference, and the currencies when they differ), so an exception is explained without
 # reading either table again.
 _EXACT = """
+CREATE OR REPLACE TEMP MACRO mismatch(stripe, netsuite) AS
+    CASE WHEN stripe <> netsuite THEN
+        printf('currency mismatch: Stripe %s, NetSuite %s', upper(stripe), upper(netsuite))
+    END;
+
 CREATE OR REPLACE TEMP TABLE charge_join AS
 SELECT l.rowid AS lrow, r.rowid AS rrow, l.amount - r.amount AS diff,
-       CASE WHEN l.currency <> r.currency THEN
-           printf('currency mismatch: Stripe %s, NetSuite %s', upper(l.currency), upper(r.currency))
-       END AS mismatch
+       mismatch(l.currency, r.currency) AS mismatch
 FROM l FULL JOIN r ON l.charge_id = r.charge_id;
 
 CREATE OR REPLACE TEMP TABLE rest_l AS
@@ -76,9 +79,7 @@ FROM r SEMI JOIN (SELECT rrow FROM charge_join WHERE lrow IS NULL) c ON r.rowid 
 
 CREATE OR REPLACE TEMP TABLE invoice_pairs AS
 SELECT l.lrow, r.rowid AS rrow, l.amount - r.amount AS diff,
-       CASE WHEN l.currency <> r.currency THEN
-           printf('currency mismatch: Stripe %s, NetSuite %s', upper(l.currency), upper(r.currency))
-       END AS mismatch
+       mismatch(l.currency, r.currency) AS mismatch
 FROM rest_l l JOIN r ON l.invoice_id = r.invoice_id;
 
 CREATE OR REPLACE TEMP VIEW exact_pairs AS
@@ -262,7 +263,8 @@ SELECT *, l_mailbox <> '' AND l_mailbox = r_mailbox AS same_email FROM keyed
 # Each entry's candidates ranked (best score first, then the NetSuite id); the best is applied
 # only when it is the one candidate with exact evidence, scores ``min_score``, leads the next by
 # ``auto_margin`` and is no other entry's best candidate. Entries whose best candidate neither
-# scores ``min_score`` nor carries exact evidence stay unmatched.
+# scores ``min_score`` nor carries exact evidence stay unmatched. ``scores`` is the NumPy columns
+# ``Matcher._scored`` registers: each candidate's score from ``scoring.scores``.
 _SCORED = """
 INSERT INTO outcome
 WITH ranked AS (
