@@ -7,9 +7,10 @@ matcher can approach (it builds and probes the same hash table and writes nothin
 same join keeping its pairs (``lrow``, ``rrow`` into a temporary table), the least a matcher
 that reports its matches does.
 
-The join and the matcher run alternately ``--repeat`` times after one untimed join warms the
-connection, so both see the same machine; the ratio is median over median. Another process on
-a two-core machine slows both; the load average before and after is recorded with the result.
+The two joins and the matcher run in turn ``--repeat`` times after one untimed run of each join
+warms the connection, so all see the same machine; each ratio is median over median. Another
+process on a two-core machine slows all of them; the load average before and after is recorded
+with the result.
 
 The data is generated inside DuckDB from ``--seed`` with realistic noise: NetSuite records
 missing the Stripe ids, amounts that drifted by a few cents, dates a day or two apart, duplicate
