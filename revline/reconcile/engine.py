@@ -224,10 +224,17 @@ def settled_records(amount: int, amounts: list[int]) -> tuple[int, ...] | None:
 # An invoice number quoted in free text: letters, a dash, then digits (INV-2026-1201). Keys are
 # computed first so both candidate joins are plain equi-joins (hash joins), never a cross product.
 # A mailbox is the address in lower case without its ``+tag`` (the same inbox however it was
-# typed); the same mailbox on both sides is exact evidence, as a quoted invoice number is.
+# typed): the local part up to its first ``+``, then the domain after the last ``@``, when an
+# ``@`` follows the ``+``. The same mailbox on both sides is exact evidence, as a quoted invoice
+# number is. Cut with string functions, not a regular expression: a third of the candidate
+# blocking's time went to the expression.
 _CANDIDATES = """
-CREATE OR REPLACE TEMP MACRO mailbox(address) AS
-    regexp_replace(lower(trim(coalesce(address, ''))), '^([^+]*)\\+.*(@[^@]*)$', '\\1\\2');
+CREATE OR REPLACE TEMP MACRO untagged(address) AS
+    CASE WHEN contains(address, '+') AND contains(substr(address, strpos(address, '+') + 1), '@')
+         THEN split_part(address, '+', 1) || '@' || string_split(address, '@')[-1]
+         ELSE address END;
+
+CREATE OR REPLACE TEMP MACRO mailbox(address) AS untagged(lower(trim(coalesce(address, ''))));
 
 CREATE OR REPLACE TEMP TABLE candidates AS
 WITH lk AS (

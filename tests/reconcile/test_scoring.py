@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from revline.reconcile import Entry, MatchRules, MatchStatus, Tier, match
+from revline.reconcile.engine import Matcher
 from revline.reconcile.scoring import scores
 
 DAY = date(2026, 12, 1)
@@ -51,3 +52,28 @@ def test_a_tag_in_the_domain_is_not_cut() -> None:
     right = [Entry("p1", 777, "usd", DAY, email="pat@foo.example", name="Pat Smith")]
     found = match(left, right, MatchRules()).of("t1")
     assert "same email" not in found.reason
+
+
+@pytest.mark.parametrize(
+    ("address", "mailbox"),
+    [
+        (" Pat+Invoices@Foo.Example ", "pat@foo.example"),
+        ("pat+a+b@foo.example", "pat@foo.example"),
+        ("pat@foo+x.example", "pat@foo+x.example"),
+        ("pat+x@foo@bar.example", "pat@bar.example"),
+        ("jürgen+rechnung@exämple.de", "jürgen@exämple.de"),
+        ("e\u0301lise+x@foo.example", "e\u0301lise@foo.example"),
+        ("+x@foo.example", "@foo.example"),
+        ("pat+x@", "pat@"),
+        ("pat+x", "pat+x"),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_a_mailbox_is_the_address_in_lower_case_without_its_tag(
+    address: str | None, mailbox: str
+) -> None:
+    # The macro the candidate blocking uses, as a run leaves it on its connection.
+    matcher = Matcher.from_entries([], [])
+    matcher.run(MatchRules())
+    assert matcher.con.execute("SELECT mailbox(?)", [address]).fetchone() == (mailbox,)
