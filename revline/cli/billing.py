@@ -13,8 +13,10 @@ billing_app = typer.Typer(help="Failed payments and dunning.", no_args_is_help=T
 
 @billing_app.command()
 def dunning(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Customers in dunning: tier, attempts, next retry, since when recognition is held and the
-    customer is out of the pipeline reports, approvals."""
+    """Customers in dunning, with their tier, attempts and next retry.
+
+    Also since when each one's recognition is held and the customer is out of the pipeline
+    reports, and the approvals waiting on them."""
     runtime = state(ctx).runtime()
     with runtime.db.read() as session:
         entries = in_dunning(session, runtime.settings.policy.max_manual_retries)

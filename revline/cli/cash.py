@@ -30,7 +30,9 @@ def match(
     right: Annotated[Path, typer.Option("--right", help="NetSuite saved-search CSV.")],
     columns: Annotated[
         Path | None,
-        typer.Option("--columns", help="TOML column mapping ([left], [right]); default built in."),
+        typer.Option(
+            "--columns", help="TOML column mapping: a left and a right table; default built in."
+        ),
     ] = None,
     out: Annotated[
         Path, typer.Option("--out", help="Directory for matched/ambiguous/unmatched CSVs.")
@@ -62,8 +64,10 @@ def payouts(
     day: Annotated[str, typer.Option("--date", help="The business date, YYYY-MM-DD.")],
     as_json: JsonOption = False,
 ) -> None:
-    """A day's payout reconciliation: each payout's status and deposit, each payment's match,
-    and the orphan investigations opened for the payments nothing in NetSuite explains."""
+    """A day's payout reconciliation: each payout's status and deposit.
+
+    Each payment's match, and the orphan investigations opened for the payments nothing in
+    NetSuite explains."""
     runtime = state(ctx).runtime()
     with runtime.db.read() as session:
         found = payouts_of(session, business_date(day, "--date"))
@@ -80,8 +84,9 @@ def rerun(
     as_user: Annotated[str, typer.Option("--as", help="Who asks (a user with a token).")],
     as_json: JsonOption = False,
 ) -> None:
-    """Run a morning's payout reconciliation again now, after NetSuite was corrected; a payout
-    already deposited is never posted twice."""
+    """Run a morning's payout reconciliation again now, after NetSuite was corrected.
+
+    A payout already deposited is never posted twice."""
     runtime = state(ctx).runtime()
     business_day = business_date(day, "--date")
     with runtime.db.read() as session:

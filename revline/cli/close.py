@@ -53,10 +53,11 @@ def close(
         typer.Option("--as", metavar="USER", help="Who explains or asks (an fpa_analyst)."),
     ] = None,
 ) -> None:
-    """The month-end tie-out of MONTH: the walk from Stripe's in-transit balance to NetSuite's
-    Undeposited Funds, the reconciling items, the variance, the explanations on record, the
-    sign-off, and the customers in dunning whose recognition is held. Markdown on stdout, or
-    JSON with --json."""
+    """The month-end tie-out of MONTH, as Markdown or JSON.
+
+    The walk from Stripe's in-transit balance to NetSuite's Undeposited Funds, the reconciling
+    items, the variance, the explanations on record, the sign-off, and the customers in dunning
+    whose recognition is held. Markdown on stdout, or JSON with --json."""
     ClosePeriod.parse(month)
     runtime = state(ctx).runtime()
     if explain is not None:

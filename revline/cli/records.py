@@ -257,8 +257,9 @@ def approve(
     as_user: AsUser,
     note: Annotated[str | None, typer.Option(help="Recorded with the approval.")] = None,
 ) -> None:
-    """Approve an action awaiting approval, as USER: their role must allow it, and nobody
-    approves their own proposal."""
+    """Approve an action awaiting approval, as USER.
+
+    Their role must allow it, and nobody approves their own proposal."""
     runtime = state(ctx).runtime()
     with runtime.db.write() as session:
         who = queries.principal_named(session, as_user)
