@@ -201,6 +201,7 @@ _entries = st.lists(
         currency=st.sampled_from(["usd", "eur"]),
         day=st.dates(date(2026, 12, 1), date(2026, 12, 5)),
         charge_id=st.none() | st.sampled_from([f"ch_{i}" for i in range(8)]),
+        invoice_id=st.none() | st.sampled_from([f"in_{i}" for i in range(6)]),
         customer=st.none() | st.sampled_from(["cus_a", "cus_b"]),
         email=st.none() | st.sampled_from(["a@x.example", "A@x.example", "b@y.example"]),
     ),
@@ -219,10 +220,18 @@ def test_every_entry_has_one_outcome_and_nothing_is_matched_twice(
     matched_rights = [r for m in report.by_status(MatchStatus.MATCHED) for r in m.rights]
     assert len(matched_rights) == len(set(matched_rights))
     currency = {e.id: e.currency for e in [*left, *right]}
+    entry = {e.id: e for e in left} | {e.id: e for e in right}
     for found in report.matches:
         if found.status is MatchStatus.UNMATCHED:
             assert found.rights == ()
         if found.status is MatchStatus.MATCHED:
             assert all(currency[r] == currency[found.left] for r in found.rights)
+        # An exact tier names only records that carry the entry's key.
+        stripe = entry[found.left]
+        if found.tier is Tier.EXACT_CHARGE:
+            assert {entry[r].charge_id for r in found.rights} == {stripe.charge_id}
+        if found.tier is Tier.EXACT_INVOICE:
+            assert stripe.charge_id not in {e.charge_id for e in right} - {None}
+            assert {entry[r].invoice_id for r in found.rights} == {stripe.invoice_id}
     claimed = {r for m in report.matches for r in m.rights}
     assert set(report.unmatched_right) == {e.id for e in right} - claimed
