@@ -15,8 +15,8 @@ billing_app = typer.Typer(help="Failed payments and dunning.", no_args_is_help=T
 def dunning(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Customers in dunning, with their tier, attempts and next retry.
 
-    Also since when each one's recognition is held and the customer is out of the pipeline
-    reports, and the approvals waiting on them."""
+    Also since when each one's recognition has been held and the customer kept out of the
+    pipeline reports, and how many approvals wait on the case."""
     runtime = state(ctx).runtime()
     with runtime.db.read() as session:
         entries = in_dunning(session, runtime.settings.policy.max_manual_retries)

@@ -219,15 +219,14 @@ def test_every_entry_has_one_outcome_and_nothing_is_matched_twice(
     assert sorted(m.left for m in report.matches) == sorted(e.id for e in left)
     matched_rights = [r for m in report.by_status(MatchStatus.MATCHED) for r in m.rights]
     assert len(matched_rights) == len(set(matched_rights))
-    currency = {e.id: e.currency for e in [*left, *right]}
-    entry = {e.id: e for e in left} | {e.id: e for e in right}
+    entry = {e.id: e for e in [*left, *right]}
     for found in report.matches:
+        stripe = entry[found.left]
         if found.status is MatchStatus.UNMATCHED:
             assert found.rights == ()
         if found.status is MatchStatus.MATCHED:
-            assert all(currency[r] == currency[found.left] for r in found.rights)
+            assert all(entry[r].currency == stripe.currency for r in found.rights)
         # An exact tier names only records that carry the entry's key.
-        stripe = entry[found.left]
         if found.tier is Tier.EXACT_CHARGE:
             assert {entry[r].charge_id for r in found.rights} == {stripe.charge_id}
         if found.tier is Tier.EXACT_INVOICE:
