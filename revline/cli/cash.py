@@ -15,7 +15,7 @@ from revline.errors import Forbidden
 from revline.money import Money
 from revline.playbooks.cash.payout_day import PayoutDay, business_date, payouts_of
 from revline.playbooks.cash.rerun import RERUN_ROLES, rerun_payout_day
-from revline.reconcile import MatchRules
+from revline.reconcile import MatchRules, MatchStatus
 from revline.reconcile.files import load_mapping, matcher_for
 
 reconcile_app = typer.Typer(no_args_is_help=True, help="Match Stripe against NetSuite.")
@@ -37,8 +37,12 @@ def match(
     out: Annotated[
         Path, typer.Option("--out", help="Directory for matched/ambiguous/unmatched CSVs.")
     ] = Path("reconciliation"),
-    amount_drift: Annotated[int, typer.Option(help="Tolerance tier: minor units.")] = 0,
-    date_window: Annotated[int, typer.Option(help="Tolerance tier: days.")] = 3,
+    amount_drift: Annotated[
+        int, typer.Option(min=0, help="Tolerance tier: minor units an amount may differ by.")
+    ] = 0,
+    date_window: Annotated[
+        int, typer.Option(min=0, help="Tolerance tier: days two dates may be apart.")
+    ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
     """Match the two exports and write matched, ambiguous and unmatched rows with reasons."""
@@ -46,14 +50,25 @@ def match(
     try:
         matcher.run(MatchRules(amount_drift=amount_drift, date_window_days=date_window))
         paths = matcher.write(out)
-        counts = matcher.counts()
+        found = matcher.counts()
+        unclaimed = matcher.unclaimed()
     finally:
         matcher.con.close()
+    # Every status, none left out for being zero; the NetSuite records nothing claimed beside
+    # them, as unmatched.csv lists both.
+    counts = {status.value: found.get(status.value, 0) for status in MatchStatus}
     if as_json:
-        emit_json({"counts": counts, "files": {k: str(v) for k, v in paths.items()}})
+        emit_json(
+            {
+                "counts": counts,
+                "netsuite_unclaimed": unclaimed,
+                "files": {k: str(v) for k, v in paths.items()},
+            }
+        )
         return
-    for status in ("matched", "proposed", "blocked", "unmatched"):
-        say(f"{status:>10}: {counts.get(status, 0)}")
+    for status, count in counts.items():
+        say(f"{status:>10}: {count} Stripe entries")
+    say(f"{'unclaimed':>10}: {unclaimed} NetSuite records")
     for name, path in paths.items():
         say(f"{name:>10}: {path}")
 

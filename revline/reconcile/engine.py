@@ -4,7 +4,8 @@ Both sides live in two DuckDB tables, ``l`` (Stripe) and ``r`` (NetSuite), with 
 ``Entry``. The tiers run in order over what the earlier ones left, and every record a tier
 matches or proposes is claimed, so no record is offered twice:
 
-1. exact keys: the Stripe charge id, else the Stripe invoice id, carried on the NetSuite record;
+1. exact keys: the Stripe charge id, else the Stripe invoice id, carried on the NetSuite record
+   of money moving the same way (a refund pairs with a refund, never with the payment);
 2. tolerance: same customer, same currency, amount within the drift, date within the window;
 3. one-to-many: one payment equal to the sum of exactly one combination of a customer's open
    records (proposed only);
@@ -25,6 +26,7 @@ the later tiers shrink as they claim.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,7 +59,10 @@ CREATE OR REPLACE TEMP TABLE outcome (
 # pass, the records of each side that have none: only those are read again, and only the
 # columns the later tiers compare. Each pair carries what an exception's reason needs (the
 # amount difference, and the currencies when they differ), so an exception is explained without
-# reading either table again.
+# reading either table again. A key pairs money moving the same way only: a refund carries the
+# charge id of the payment it returns (Stripe's itemized report does), and is the NetSuite
+# refund's partner, never the payment's. The invoice id pairs only what the charge id left; a
+# NetSuite record that carries the invoice id and another charge id is a conflict for a person.
 _EXACT = """
 CREATE OR REPLACE TEMP MACRO mismatch(stripe, netsuite) AS
     CASE WHEN stripe <> netsuite THEN
@@ -67,7 +72,7 @@ CREATE OR REPLACE TEMP MACRO mismatch(stripe, netsuite) AS
 CREATE OR REPLACE TEMP TABLE charge_join AS
 SELECT l.rowid AS lrow, r.rowid AS rrow, l.amount - r.amount AS diff,
        mismatch(l.currency, r.currency) AS mismatch
-FROM l FULL JOIN r ON l.charge_id = r.charge_id;
+FROM l FULL JOIN r ON l.charge_id = r.charge_id AND (l.amount < 0) = (r.amount < 0);
 
 CREATE OR REPLACE TEMP TABLE rest_l AS
 SELECT l.rowid AS lrow, amount, currency, day, invoice_id, customer, email, name, reference
@@ -79,21 +84,21 @@ FROM r SEMI JOIN (SELECT rrow FROM charge_join WHERE lrow IS NULL) c ON r.rowid 
 
 CREATE OR REPLACE TEMP TABLE invoice_pairs AS
 SELECT l.lrow, r.rowid AS rrow, l.amount - r.amount AS diff,
-       mismatch(l.currency, r.currency) AS mismatch
-FROM rest_l l JOIN r ON l.invoice_id = r.invoice_id;
+       mismatch(l.currency, r.currency) AS mismatch, r.charge_id IS NOT NULL AS other_charge
+FROM rest_l l JOIN r ON l.invoice_id = r.invoice_id AND (l.amount < 0) = (r.amount < 0);
 
 CREATE OR REPLACE TEMP VIEW exact_pairs AS
-SELECT lrow, rrow, true AS by_charge, diff, mismatch
+SELECT lrow, rrow, true AS by_charge, diff, mismatch, false AS other_charge
 FROM charge_join WHERE lrow IS NOT NULL AND rrow IS NOT NULL
 UNION ALL
-SELECT lrow, rrow, false, diff, mismatch FROM invoice_pairs;
+SELECT lrow, rrow, false, diff, mismatch, other_charge FROM invoice_pairs;
 
 """
 
 # Which left entries are exceptions: several partners, a partner with another amount or
-# currency, or a partner another entry also claims. Grouped by row number over every pair; an
-# entry may be listed more than once (it is only ever semi- or anti-joined), which saves a
-# distinct over the set.
+# currency, a partner carrying another charge id, or a partner another entry also claims.
+# Grouped by row number over every pair; an entry may be listed more than once (it is only ever
+# semi- or anti-joined), which saves a distinct over the set.
 _EXACT_EXCEPTIONS = """
 CREATE OR REPLACE TEMP TABLE shared_rights AS
 SELECT rrow FROM exact_pairs GROUP BY rrow HAVING count(*) > 1;
@@ -101,7 +106,7 @@ SELECT rrow FROM exact_pairs GROUP BY rrow HAVING count(*) > 1;
 CREATE OR REPLACE TEMP TABLE exact_exceptions AS
 SELECT lrow FROM exact_pairs GROUP BY lrow HAVING count(*) > 1
 UNION ALL
-SELECT lrow FROM exact_pairs WHERE diff <> 0 OR mismatch IS NOT NULL
+SELECT lrow FROM exact_pairs WHERE diff <> 0 OR mismatch IS NOT NULL OR other_charge
 UNION ALL
 SELECT lrow FROM exact_pairs p SEMI JOIN shared_rights s ON p.rrow = s.rrow
 """
@@ -112,7 +117,7 @@ SELECT lrow, rrow, by_charge FROM exact_pairs p ANTI JOIN exact_exceptions e ON 
 
 INSERT INTO outcome
 WITH pairs AS MATERIALIZED (
-    SELECT lrow, rrow, diff, mismatch,
+    SELECT lrow, rrow, diff, mismatch, other_charge,
            CASE WHEN by_charge THEN 'exact_charge_id' ELSE 'exact_invoice_id' END AS tier,
            rrow IN (SELECT rrow FROM shared_rights) AS shared
     FROM exact_pairs p SEMI JOIN exact_exceptions e ON p.lrow = e.lrow
@@ -126,6 +131,8 @@ WITH pairs AS MATERIALIZED (
                            replace(replace(min(tier), 'exact_', ''), '_', ' '))
                 WHEN bool_or(shared) THEN
                     'the NetSuite record is claimed by several Stripe entries'
+                WHEN bool_or(other_charge) THEN
+                    'the NetSuite record carries the invoice id but another Stripe charge id'
                 ELSE printf('%s matches but the amount differs by %d minor units',
                             replace(replace(min(tier), 'exact_', ''), '_', ' '), max(diff))
            END AS reason
@@ -150,9 +157,12 @@ WITH pairs AS MATERIALIZED (
     SELECT l.lrow, r.rrow, l.currency = r.currency AS same_currency,
            l.amount - r.amount AS diff, abs(date_diff('day', l.day, r.day)) AS days,
            l.currency AS l_currency, r.currency AS r_currency,
-           count(*) FILTER (WHERE l.currency = r.currency) OVER (PARTITION BY r.rrow) AS n_r
+           -- A record within tolerance of several entries goes to a person, whatever their
+           -- currencies: it is never matched to one while named in another's blocked row.
+           count(*) OVER (PARTITION BY r.rrow) AS n_r
     FROM rest_l l JOIN rest_r r ON l.customer = r.customer
     WHERE abs(l.amount - r.amount) <= $drift AND abs(date_diff('day', l.day, r.day)) <= $window
+      AND (l.amount < 0) = (r.amount < 0)
 ), verdict AS (
     SELECT lrow,
            CASE WHEN count(*) FILTER (WHERE same_currency) = 0 THEN 'blocked'
@@ -196,7 +206,9 @@ _ONE_TO_MANY = """
 INSERT INTO outcome
 SELECT unnest($lrows::BIGINT[]), unnest($rrows::BIGINT[]), 'proposed', 'one_to_many',
        printf('one payment equals %d open records of the same customer; a person applies it',
-              unnest($sizes::BIGINT[])),
+              unnest($sizes::BIGINT[]))
+       || CASE WHEN unnest($shared::BOOLEAN[])
+               THEN '; some of these records also settle another payment' ELSE '' END,
        NULL
 """
 
@@ -222,7 +234,11 @@ def settled_records(amount: int, amounts: list[int]) -> tuple[int, ...] | None:
 
 
 # An invoice number quoted in free text: letters, a dash, then digits (INV-2026-1201). Keys are
-# computed first so both candidate joins are plain equi-joins (hash joins), never a cross product.
+# computed first so both candidate joins are plain equi-joins (hash joins), never a cross product:
+# amounts within the drift are found through buckets ``drift + 1`` wide (two such amounts lie in
+# the same or a neighbouring bucket), so the join costs the same whatever the drift. A record found
+# through a quoted number may be far off in amount or date: each candidate says whether it is
+# near in both, and only a near one can be applied.
 # A mailbox is the address in lower case without its ``+tag`` (the same inbox however it was
 # typed): the local part up to its first ``+``, then the domain after the last ``@``, when an
 # ``@`` follows the ``+``. The same mailbox on both sides is exact evidence, as a quoted invoice
@@ -242,26 +258,29 @@ WITH lk AS (
                   AS quoted
     FROM rest_l
 ), rk AS (
-    SELECT *, upper(reference) AS number FROM rest_r
+    SELECT *, upper(reference) AS number, CAST(fdiv(amount, $drift + 1) AS BIGINT) AS bucket
+    FROM rest_r
 ), near AS (
-    SELECT lk.*, lk.amount + step AS target
-    FROM lk CROSS JOIN range(-$drift, $drift + 1) offsets(step)
+    SELECT lk.*, CAST(fdiv(lk.amount, $drift + 1) AS BIGINT) + step AS bucket
+    FROM lk CROSS JOIN range(-least($drift, 1), least($drift, 1) + 1) offsets(step)
 ), pairs AS (
     SELECT l.lrow, r.rrow, r.id AS rid, l.email AS l_email, r.email AS r_email,
            l.name AS l_name, r.name AS r_name,
            coalesce(l.quoted <> '' AND l.quoted = r.number, false) AS reference_hit,
-           l.amount = r.amount AS same_amount
-    FROM near l JOIN rk r ON l.currency = r.currency AND r.amount = l.target
-    WHERE abs(date_diff('day', l.day, r.day)) <= $window
+           l.amount - r.amount AS diff, abs(date_diff('day', l.day, r.day)) AS days
+    FROM near l JOIN rk r ON l.currency = r.currency AND r.bucket = l.bucket
+    WHERE abs(l.amount - r.amount) <= $drift AND abs(date_diff('day', l.day, r.day)) <= $window
     UNION
-    SELECT l.lrow, r.rrow, r.id, l.email, r.email, l.name, r.name, true, l.amount = r.amount
+    SELECT l.lrow, r.rrow, r.id, l.email, r.email, l.name, r.name, true, l.amount - r.amount,
+           abs(date_diff('day', l.day, r.day))
     FROM lk l JOIN rk r ON l.currency = r.currency AND l.quoted = r.number
     WHERE l.quoted <> ''
 ), keyed AS (
     -- Only the candidates' addresses and names are normalised, not the whole residue's.
     SELECT lrow, rrow, rid, mailbox(l_email) AS l_mailbox, mailbox(r_email) AS r_mailbox,
            lower(coalesce(l_name, '')) AS l_name, lower(coalesce(r_name, '')) AS r_name,
-           reference_hit, same_amount
+           reference_hit, diff = 0 AS same_amount, diff, days,
+           abs(diff) <= $drift AND days <= $window AS near
     FROM pairs
 )
 SELECT *, l_mailbox <> '' AND l_mailbox = r_mailbox AS same_email FROM keyed
@@ -269,7 +288,8 @@ SELECT *, l_mailbox <> '' AND l_mailbox = r_mailbox AS same_email FROM keyed
 
 # Each entry's candidates ranked (best score first, then the NetSuite id); the best is applied
 # only when it is the one candidate with exact evidence, scores ``min_score``, leads the next by
-# ``auto_margin`` and is no other entry's best candidate. Entries whose best candidate neither
+# ``auto_margin`` (at the scores' four places: 0.75 - 0.55 is 0.2, not 0.1999...), is near in
+# amount and date, and is no other entry's best candidate. Entries whose best candidate neither
 # scores ``min_score`` nor carries exact evidence stay unmatched. ``scores`` is the NumPy columns
 # ``Matcher._scored`` registers: each candidate's score from ``scoring.scores``.
 _SCORED = """
@@ -284,17 +304,22 @@ WITH ranked AS (
            any_value(score) FILTER (WHERE rank = 1) AS score,
            coalesce(any_value(score) FILTER (WHERE rank = 2), 0.0) AS runner_up,
            any_value(evidence) FILTER (WHERE rank = 1) AS evidence,
+           any_value(near) FILTER (WHERE rank = 1) AS near,
            count(*) FILTER (WHERE evidence) AS with_evidence,
            concat_ws(', ', any_value(CASE WHEN same_email THEN 'same email' END)
                                FILTER (WHERE rank = 1),
                      any_value(CASE WHEN reference_hit THEN 'invoice number quoted' END)
                                FILTER (WHERE rank = 1),
-                     any_value(CASE WHEN same_amount THEN 'same amount' END)
-                               FILTER (WHERE rank = 1)) AS found
+                     any_value(CASE WHEN same_amount THEN 'same amount'
+                                    WHEN NOT near THEN printf('amount differs by %d minor units',
+                                                              diff) END)
+                               FILTER (WHERE rank = 1),
+                     any_value(CASE WHEN days > $window THEN printf('dates %d days apart', days)
+                               END) FILTER (WHERE rank = 1)) AS found
     FROM ranked GROUP BY lrow
 ), judged AS (
-    SELECT *, evidence AND with_evidence = 1 AND score >= $min_score
-              AND score - runner_up >= $auto_margin
+    SELECT *, evidence AND near AND with_evidence = 1 AND score >= $min_score
+              AND round(score - runner_up, 4) >= $auto_margin
               AND count(*) OVER (PARTITION BY rrow) = 1 AS auto
     FROM best
 )
@@ -310,8 +335,9 @@ WHERE score >= $min_score OR evidence
 _UNMATCHED = """
 INSERT INTO outcome
 SELECT lrow, NULL, 'unmatched', NULL,
-       'no NetSuite record carries its ids, none of the customer is within tolerance, '
-       || 'and no candidate scored', NULL
+       CASE WHEN amount < 0 THEN 'a refund or other debit: no NetSuite record of one carries '
+            ELSE 'no NetSuite record carries ' END
+       || 'its ids, none of the customer is within tolerance, and no candidate scored', NULL
 FROM rest_l
 """
 
@@ -396,13 +422,21 @@ class Matcher:
         groups = self.con.execute(
             _SETTLEMENT_CANDIDATES, {"window": params["window"], "max_settled": _MAX_SETTLED}
         ).fetchall()
-        proposals: dict[str, list[int]] = {"lrows": [], "rrows": [], "sizes": []}
+        settlements = {}
         for lrow, amount, rrows, amounts in groups:
             settled = settled_records(amount, amounts)
-            for position in settled or ():
+            if settled:
+                settlements[lrow] = [rrows[position] for position in settled]
+        # A record in two payments' settlements is proposed for both, each saying so.
+        proposers = Counter(rrow for records in settlements.values() for rrow in records)
+        proposals: dict[str, list[object]] = {"lrows": [], "rrows": [], "sizes": [], "shared": []}
+        for lrow, records in settlements.items():
+            shared = any(proposers[rrow] > 1 for rrow in records)
+            for rrow in records:
                 proposals["lrows"].append(lrow)
-                proposals["rrows"].append(rrows[position])
-                proposals["sizes"].append(len(settled or ()))
+                proposals["rrows"].append(rrow)
+                proposals["sizes"].append(len(records))
+                proposals["shared"].append(shared)
         if proposals["lrows"]:
             _script(self.con, _ONE_TO_MANY, {**params, **proposals})
         _script(self.con, _CLAIM, {**params, "tier": Tier.ONE_TO_MANY.value})
@@ -461,6 +495,11 @@ class Matcher:
             ") GROUP BY status HAVING sum(entries) > 0"
         ).fetchall()
         return {str(status): int(count) for status, count in rows}
+
+    def unclaimed(self) -> int:
+        """How many right records no entry claimed."""
+        row = self.con.execute("SELECT count(*) FROM unclaimed_right").fetchone()
+        return int(row[0]) if row else 0
 
     def write(self, directory: Path) -> dict[str, Path]:
         """``matched.csv``, ``ambiguous.csv`` (proposed and blocked), ``unmatched.csv`` (both

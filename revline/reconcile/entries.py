@@ -47,6 +47,18 @@ class MatchRules:
     auto_margin: float = 0.2
     min_score: float = 0.6
 
+    def __post_init__(self) -> None:
+        if self.amount_drift < 0 or self.date_window_days < 0:
+            raise ValueError(
+                f"the drift ({self.amount_drift}) and the window ({self.date_window_days}) "
+                "cannot be negative"
+            )
+        if not (0 <= self.auto_margin <= 1 and 0 <= self.min_score <= 1):
+            raise ValueError(
+                f"the margin ({self.auto_margin}) and the least score ({self.min_score}) "
+                "are between 0 and 1"
+            )
+
 
 class MatchStatus(StrEnum):
     MATCHED = "matched"  # applied: exact key, tolerance, or a scored match that is auto-eligible

@@ -51,7 +51,9 @@ def test_exports_are_matched_with_reasons(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["counts"] == {"matched": 2, "blocked": 1, "unmatched": 1}
+    report = json.loads(result.stdout)
+    assert report["counts"] == {"matched": 2, "proposed": 0, "blocked": 1, "unmatched": 1}
+    assert report["netsuite_unclaimed"] == 1  # 5009, listed in unmatched.csv beside txn_3
     matched = list(csv.DictReader((out / "matched.csv").open()))
     assert [(r["stripe_id"], r["netsuite_ids"], r["tier"]) for r in matched] == [
         ("txn_1", "5001", "exact_charge_id"),
@@ -105,7 +107,7 @@ def test_a_column_mapping_file_names_the_companys_own_columns(tmp_path: Path) ->
     (tmp_path / "map.toml").write_text(CUSTOM_MAPPING)
     args = _match(tmp_path, stripe, CUSTOM_NETSUITE, "--columns", str(tmp_path / "map.toml"))
     report = Cli().json(*args)
-    assert report["counts"] == {"matched": 2, "unmatched": 2}
+    assert report["counts"] == {"matched": 2, "proposed": 0, "blocked": 0, "unmatched": 2}
     matched = list(csv.DictReader((tmp_path / "out" / "matched.csv").open()))
     assert [(r["stripe_id"], r["netsuite_ids"], r["tier"]) for r in matched] == [
         ("txn_1", "5001", "exact_charge_id"),  # through the renamed charge columns
@@ -129,7 +131,8 @@ def test_without_the_mapping_the_same_files_are_refused_naming_the_missing_colum
         (
             '[right]\ndate = "Date"',
             "column mapping [right]: unknown fields ['date'] (the fields are id, amount, "
-            "currency, day, charge_id, invoice_id, customer, email, name, reference)",
+            "currency, day, charge_id, invoice_id, customer, email, name, reference, and "
+            "date_format: how the dates are written)",
         ),
         (
             '[netsuite]\nid = "Internal Id"',
@@ -182,3 +185,88 @@ def test_amounts_become_minor_units_by_each_currencys_own_digits(tmp_path: Path)
         ("txn_u", "1234"),
         ("txn_y", "1200"),
     ]
+
+
+def test_an_export_with_bad_rows_is_refused_whole_naming_each_row(tmp_path: Path) -> None:
+    """Nothing is guessed: not a European decimal comma, a currency symbol, a fraction of a
+    cent, an unknown currency, an unreadable date, a row missing its currency or an id twice."""
+    stripe = (
+        "balance_transaction_id,created_utc,charge_id,gross,currency\n"
+        'txn_1,2026-12-01 10:00:00,ch_1,"1.250,00",eur\n'
+        "txn_2,2026-12-01 10:00:00,ch_2,$100.00,usd\n"
+        "txn_3,2026-12-01 10:00:00,ch_3,12.345,usd\n"
+        "txn_4,2026-12-01 10:00:00,ch_4,12.34,usx\n"
+        "txn_5,yesterday,ch_5,12.34,usd\n"
+        "txn_6,2026-12-01 10:00:00,ch_6,12.34,\n"
+        "txn_1,2026-12-01 10:00:00,ch_7,1.00,usd\n"
+        'txn_8,2026-12-01 10:00:00,ch_8,"1,200.5",jpy\n'
+        "txn_9,2026-12-01 10:00:00,ch_9,1234567890123456.00,usd\n"
+    )
+    refused = Cli().fails(*_match(tmp_path, stripe, NETSUITE))
+    assert f"{tmp_path / 'stripe.csv'}: 9 problems, nothing was matched:" in refused.stderr
+    for problem in (
+        "row 2: amount '1.250,00' is not a number written like 1,250.00 or -20.00",
+        "row 2: id 'txn_1' is on rows 2, 8",
+        "row 3: amount '$100.00' is not a number written like 1,250.00 or -20.00",
+        "row 4: amount '12.345' has more decimals than USD has minor units (2)",
+        "row 5: currency 'usx' is not an ISO 4217 code",
+        "row 6: date 'yesterday' is not a date written as YYYY-MM-DD or M/D/YYYY",
+        "row 7: no currency (column 'currency')",
+        "row 9: amount '1,200.5' has more decimals than JPY has minor units (0)",
+        "row 10: amount '1234567890123456.00' is not a number written like 1,250.00 or -20.00",
+    ):
+        assert problem in refused.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_netsuite_dates_are_read_as_the_account_writes_them(tmp_path: Path) -> None:
+    """A saved search writes dates by the user's preference: M/D/YYYY in a US account without
+    a mapping, any other format named in it."""
+    us = NETSUITE.replace("2026-12-01", "12/1/2026").replace("2026-12-02", "12/2/2026 9:30 am")
+    report = Cli().json(*_match(tmp_path, STRIPE, us), "--json")
+    assert report["counts"]["matched"] == 2
+    (tmp_path / "map.toml").write_text('[right]\ndate_format = "%d.%m.%Y"\n')
+    german = NETSUITE.replace("2026-12-01", "01.12.2026").replace("2026-12-02", "02.12.2026")
+    args = _match(tmp_path, STRIPE, german, "--columns", str(tmp_path / "map.toml"), "--json")
+    assert Cli().json(*args)["counts"]["matched"] == 2
+    refused = Cli().fails(*_match(tmp_path, STRIPE, us, "--columns", str(tmp_path / "map.toml")))
+    assert "row 2: date '12/1/2026' is not a date written as '%d.%m.%Y'" in refused.stderr
+
+
+def test_a_mapping_naming_a_column_the_file_lacks_is_refused(tmp_path: Path) -> None:
+    """A misspelt optional column would otherwise switch its tier off without a word."""
+    (tmp_path / "map.toml").write_text('[right]\ncharge_id = "Stripe Charge"\n')
+    args = _match(tmp_path, STRIPE, NETSUITE, "--columns", str(tmp_path / "map.toml"))
+    refused = Cli().fails(*args)
+    assert (
+        "netsuite.csv: the column mapping names columns the file does not have: "
+        "charge_id = 'Stripe Charge'"
+    ) in refused.stderr
+
+
+def test_tolerances_cannot_be_negative(tmp_path: Path) -> None:
+    for option in ("--amount-drift", "--date-window"):
+        refused = CliRunner().invoke(app, [*_match(tmp_path, STRIPE, NETSUITE), option, "-1"])
+        assert refused.exit_code == 2
+        assert f"Invalid value for '{option}'" in refused.output
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_long_list_of_problems_names_the_first_ten_and_counts_the_rest(tmp_path: Path) -> None:
+    rows = "".join(f"txn_{i},2026-12-01,ch_{i},{i}.001,usd\n" for i in range(12))
+    stripe = "balance_transaction_id,created_utc,charge_id,gross,currency\n" + rows
+    refused = Cli().fails(*_match(tmp_path, stripe, NETSUITE))
+    assert "12 problems, nothing was matched:" in refused.stderr
+    assert "row 11: amount '9.001'" in refused.stderr
+    assert "row 12:" not in refused.stderr
+    assert refused.stderr.rstrip().endswith("and 2 more")
+
+
+def test_a_time_with_an_offset_is_dated_in_utc(tmp_path: Path) -> None:
+    """23:30 in California on 30 November is 1 December in UTC, the day Stripe's
+    ``created_utc`` would give it: one day from NetSuite's 2 December, within a one-day window."""
+    stripe = STRIPE.replace("2026-12-01 11:00:00", "2026-11-30 23:30:00-08:00")
+    Cli().json(*_match(tmp_path, stripe, NETSUITE, "--date-window", "1"), "--json")
+    matched = {r["stripe_id"]: r for r in csv.DictReader((tmp_path / "out" / "matched.csv").open())}
+    assert matched["txn_2"]["tier"] == "tolerance"
+    assert matched["txn_2"]["reason"].endswith("dates 1 days apart")

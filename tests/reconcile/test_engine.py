@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import date
 
 import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -193,11 +194,148 @@ def test_two_equally_good_candidates_go_to_a_person() -> None:
     assert match(left, right, MatchRules()).of("t1").status is MatchStatus.PROPOSED
 
 
+def test_a_refund_is_never_paired_with_the_payment_it_returns() -> None:
+    """Stripe's itemized report puts the refunded charge's id on the refund's row: the payment
+    keeps its match, and the refund pairs only with a NetSuite refund carrying the same id."""
+    left = [
+        Entry("t1", 125000, "usd", DAY, charge_id="ch_1", invoice_id="in_1"),
+        Entry("t2", -2000, "usd", DAY, charge_id="ch_1", invoice_id="in_1"),  # partly refunded
+        Entry("t3", 5000, "usd", DAY, charge_id="ch_3"),
+        Entry("t4", -5000, "usd", DAY, charge_id="ch_3"),  # refunded in full
+    ]
+    right = [
+        Entry("p1", 125000, "usd", DAY, charge_id="ch_1", invoice_id="in_1"),
+        Entry("p3", 5000, "usd", DAY, charge_id="ch_3"),
+        Entry("r3", -5000, "usd", DAY, charge_id="ch_3"),  # NetSuite's customer refund
+    ]
+    report = match(left, right, MatchRules())
+    for payment, records in (("t1", ("p1",)), ("t3", ("p3",)), ("t4", ("r3",))):
+        found = report.of(payment)
+        assert (found.status, found.tier, found.rights) == (
+            MatchStatus.MATCHED,
+            Tier.EXACT_CHARGE,
+            records,
+        )
+    refund = report.of("t2")
+    assert (refund.status, refund.rights) == (MatchStatus.UNMATCHED, ())
+    assert refund.reason.startswith("a refund or other debit: no NetSuite record of one")
+
+
+def test_an_invoice_id_on_a_record_of_another_charge_goes_to_a_person() -> None:
+    """A second charge for one invoice (a payment made twice) is not applied to the first
+    charge's NetSuite payment because the invoice id agrees."""
+    left = [Entry("t1", 10000, "usd", DAY, charge_id="ch_Y", invoice_id="in_1")]
+    right = [Entry("p1", 10000, "usd", DAY, charge_id="ch_X", invoice_id="in_1")]
+    found = match(left, right, MatchRules()).of("t1")
+    assert (found.status, found.tier, found.rights, found.reason) == (
+        MatchStatus.PROPOSED,
+        Tier.EXACT_INVOICE,
+        ("p1",),
+        "the NetSuite record carries the invoice id but another Stripe charge id",
+    )
+
+
+def test_a_scored_candidate_far_in_amount_or_date_is_only_proposed() -> None:
+    """The same email and a quoted invoice number are exact evidence of who paid, not of what:
+    a record a thousand times the payment, ten months earlier, goes to a person."""
+    left = [Entry("t1", 500, "usd", DAY, email="pat@foo.example", reference="Paying INV-2026-1201")]
+    far = Entry(
+        "p1", 500000, "usd", date(2026, 2, 1), email="pat@foo.example", reference="INV-2026-1201"
+    )
+    found = match(left, [far], MatchRules()).of("t1")
+    assert (found.status, found.tier, found.rights) == (
+        MatchStatus.PROPOSED,
+        Tier.SCORED,
+        ("p1",),
+    )
+    assert "amount differs by -499500 minor units, dates 303 days apart" in found.reason
+    assert found.reason.endswith("a person confirms")
+    near = Entry("p1", 500, "usd", DAY, email="pat@foo.example", reference="INV-2026-1201")
+    assert match(left, [near], MatchRules()).of("t1").status is MatchStatus.MATCHED
+
+
+def test_a_lead_of_exactly_the_margin_is_a_clear_margin() -> None:
+    """0.75 against 0.55 leads by the default margin of 0.2, though 0.75 - 0.55 is 0.1999... in
+    floating point."""
+    left = [Entry("t1", 10000, "usd", DAY, email="abcd@x.io", name="Acme", reference="INV-1")]
+    right = [
+        Entry("p1", 10000, "usd", DAY, email="abcd@x.io", reference="INV-1"),
+        Entry("p2", 10000, "usd", DAY, email="abcdZZZZZ", name="Acme", reference="PYMT-9"),
+    ]
+    found = match(left, right, MatchRules()).of("t1")
+    assert (found.status, found.rights, found.score) == (MatchStatus.MATCHED, ("p1",), 0.75)
+    assert "next candidate 0.55" in found.reason
+
+
+def test_a_record_within_tolerance_of_entries_in_two_currencies_goes_to_a_person() -> None:
+    """It is never matched to one entry while named in the other's blocked row."""
+    left = [
+        Entry("t1", 10000, "usd", DAY, customer="cus_1"),
+        Entry("t2", 10000, "eur", DAY, customer="cus_1"),
+    ]
+    right = [Entry("p1", 10000, "eur", DAY, customer="cus_1")]
+    report = match(left, right, MatchRules())
+    assert (report.of("t1").status, report.of("t1").rights) == (MatchStatus.BLOCKED, ("p1",))
+    assert (report.of("t2").status, report.of("t2").rights, report.of("t2").reason) == (
+        MatchStatus.PROPOSED,
+        ("p1",),
+        "the record is within tolerance of several Stripe entries",
+    )
+
+
+def test_records_that_settle_two_payments_are_proposed_for_both_saying_so() -> None:
+    left = [
+        Entry("t1", 30000, "usd", DAY, customer="cus_1"),
+        Entry("t2", 30000, "usd", DAY, customer="cus_1"),
+    ]
+    right = [
+        Entry("p1", 10000, "usd", DAY, customer="cus_1"),
+        Entry("p2", 20000, "usd", DAY, customer="cus_1"),
+        Entry("p3", 5000, "usd", DAY, customer="cus_1"),
+    ]
+    report = match(left, right, MatchRules())
+    for payment in ("t1", "t2"):
+        found = report.of(payment)
+        assert (found.status, found.tier, found.rights) == (
+            MatchStatus.PROPOSED,
+            Tier.ONE_TO_MANY,
+            ("p1", "p2"),
+        )
+        assert found.reason.endswith("; some of these records also settle another payment")
+
+
+def test_a_wide_drift_costs_no_row_per_minor_unit() -> None:
+    """Candidates within the drift are found through buckets as wide as the drift: a drift of
+    ten million units ($100,000) finds the same record as a drift of one would."""
+    left = [Entry("t1", 100_000_000, "usd", DAY, email="pat@foo.example")]
+    right = [
+        Entry("p1", 95_000_001, "usd", DAY, email="pat@foo.example"),
+        Entry("p2", 80_000_000, "usd", DAY, email="pat@foo.example"),
+    ]
+    found = match(left, right, MatchRules(amount_drift=10_000_000)).of("t1")
+    assert (found.tier, found.rights) == (Tier.SCORED, ("p1",))
+    assert found.status is MatchStatus.PROPOSED  # two candidates with the same email
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {"amount_drift": -1},
+        {"date_window_days": -3},
+        {"auto_margin": 1.5},
+        {"min_score": -0.1},
+    ],
+)
+def test_rules_out_of_range_are_refused(rules: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=r"cannot be negative|between 0 and 1"):
+        MatchRules(**rules)
+
+
 _entries = st.lists(
     st.builds(
         Entry,
         id=st.uuids().map(str),
-        amount=st.integers(1, 5000),
+        amount=st.integers(-5000, 5000).filter(bool),
         currency=st.sampled_from(["usd", "eur"]),
         day=st.dates(date(2026, 12, 1), date(2026, 12, 5)),
         charge_id=st.none() | st.sampled_from([f"ch_{i}" for i in range(8)]),
@@ -217,20 +355,27 @@ def test_every_entry_has_one_outcome_and_nothing_is_matched_twice(
 ) -> None:
     report = match(left, right, MatchRules(amount_drift=5))
     assert sorted(m.left for m in report.matches) == sorted(e.id for e in left)
-    matched_rights = [r for m in report.by_status(MatchStatus.MATCHED) for r in m.rights]
-    assert len(matched_rights) == len(set(matched_rights))
     entry = {e.id: e for e in [*left, *right]}
+    claimants = Counter(r for m in report.matches for r in m.rights)
     for found in report.matches:
         stripe = entry[found.left]
         if found.status is MatchStatus.UNMATCHED:
             assert found.rights == ()
         if found.status is MatchStatus.MATCHED:
-            assert all(entry[r].currency == stripe.currency for r in found.rights)
-        # An exact tier names only records that carry the entry's key.
+            # Applied: the same currency, money moving the same way, within the drift, and a
+            # record no other entry is offered.
+            for record in (entry[r] for r in found.rights):
+                assert record.currency == stripe.currency
+                assert (record.amount < 0) == (stripe.amount < 0)
+                assert abs(record.amount - stripe.amount) <= 5
+                assert claimants[record.id] == 1
+        # An exact tier names only records that carry the entry's key, moving money its way.
+        same_way = [e for e in right if (e.amount < 0) == (stripe.amount < 0)]
         if found.tier is Tier.EXACT_CHARGE:
             assert {entry[r].charge_id for r in found.rights} == {stripe.charge_id}
         if found.tier is Tier.EXACT_INVOICE:
-            assert stripe.charge_id not in {e.charge_id for e in right} - {None}
+            assert stripe.charge_id not in {e.charge_id for e in same_way} - {None}
             assert {entry[r].invoice_id for r in found.rights} == {stripe.invoice_id}
-    claimed = {r for m in report.matches for r in m.rights}
-    assert set(report.unmatched_right) == {e.id for e in right} - claimed
+        if found.tier in (Tier.EXACT_CHARGE, Tier.EXACT_INVOICE):
+            assert all((entry[r].amount < 0) == (stripe.amount < 0) for r in found.rights)
+    assert set(report.unmatched_right) == {e.id for e in right} - set(claimants)
