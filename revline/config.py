@@ -41,13 +41,26 @@ MinorUnits = Annotated[int, Field(ge=0)]
 
 
 class ApprovalRule(BaseModel):
-    """An amount threshold above which an action kind needs a person with ``role``."""
+    """An amount threshold above which an action kind needs a person with ``role``.
+
+    ``above`` is in the company currency; ``above_in`` gives the threshold in other currencies,
+    each in its own minor units. An amount in a currency with no threshold always needs the
+    role: Revline converts no currencies, so it cannot tell whether £1,000 is above $1,000.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: str = Field(description="action kind, e.g. stripe.refund.create")
     above: MinorUnits = Field(description="amounts strictly above this need approval")
+    above_in: dict[str, MinorUnits] = Field(
+        default={}, description="the threshold in other currencies: ISO code to minor units"
+    )
     role: Role
+
+    @field_validator("above_in")
+    @classmethod
+    def _codes_in_lower_case(cls, value: dict[str, int]) -> dict[str, int]:
+        return {code.lower(): amount for code, amount in value.items()}
 
 
 class Policy(BaseModel):
@@ -96,6 +109,9 @@ class Policy(BaseModel):
     # Guardrails (seed 004): refunds above an amount need a manager, flagged cases go to a
     # person, irreversible actions wait out a safety window.
     refund_approval_threshold: MinorUnits = 100_000
+    # The same threshold for refunds in other currencies (ISO code: minor units); a refund in a
+    # currency not listed always waits for the role.
+    refund_approval_threshold_in: dict[str, MinorUnits] = {}
     refund_approval_role: Role = "revops_manager"
     approval_rules: list[ApprovalRule] = []
     blocking_flags: list[str] = ["dispute_open", "fraud_suspected"]
@@ -122,6 +138,7 @@ class Policy(BaseModel):
         refund = ApprovalRule(
             action="stripe.refund.create",
             above=self.refund_approval_threshold,
+            above_in=self.refund_approval_threshold_in,
             role=self.refund_approval_role,
         )
         return [refund, *self.approval_rules]

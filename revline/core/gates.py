@@ -1,6 +1,7 @@
 """Gates: policy evaluated on every proposed action, the same for playbooks and people.
 
-- an amount above a configured threshold needs a person with the rule's role;
+- an amount above a configured threshold needs a person with the rule's role, and so does an
+  amount in a currency the rule gives no threshold in;
 - a case carrying a blocking flag (an open dispute, suspected fraud) goes to a person;
 - an action a person or an assistant proposed always needs a second person (four-eyes);
 - an irreversible action waits out the safety window, and a contradicting event cancels it.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from revline.config import Policy
+from revline.config import ApprovalRule, Policy
 from revline.core.playbook import ActionSpec
 
 ADMIN = "admin"
@@ -35,14 +36,33 @@ def _amount(params: Mapping[str, Any]) -> int | None:
     return amount if isinstance(amount, int) and not isinstance(amount, bool) else None
 
 
+def _over_threshold(
+    spec: ActionSpec, rule: ApprovalRule, amount: int, company_currency: str
+) -> str | None:
+    """Why the rule's role must approve the amount, or None."""
+    currency = str(spec.params.get("currency") or company_currency).lower()
+    threshold = rule.above if currency == company_currency else rule.above_in.get(currency)
+    if threshold is None:
+        return (
+            f"{spec.kind} of {amount} {currency.upper()}: no approval threshold in "
+            f"{currency.upper()}, and Revline converts no currencies"
+        )
+    if amount > threshold:
+        return f"{spec.kind} of {amount} is above the approval threshold {threshold}"
+    return None
+
+
 def evaluate(
     spec: ActionSpec,
     *,
     case_flags: Mapping[str, Any],
     policy: Policy,
+    currency: str,
     now: datetime,
     proposed_by_person: bool,
 ) -> Gate:
+    """``currency`` is the company's: thresholds are in it, and an action's amount is when its
+    parameters name no other."""
     reasons: list[str] = []
     role: str | None = None
 
@@ -53,12 +73,10 @@ def evaluate(
 
     amount = _amount(spec.params)
     for rule in policy.approval_rules_with_defaults():
-        if (
-            fnmatch.fnmatchcase(spec.kind, rule.action)
-            and amount is not None
-            and amount > rule.above
-        ):
-            need(rule.role, f"{spec.kind} of {amount} is above the approval threshold {rule.above}")
+        if fnmatch.fnmatchcase(spec.kind, rule.action) and amount is not None:
+            why = _over_threshold(spec, rule, amount, currency.lower())
+            if why:
+                need(rule.role, why)
     flagged = sorted(f for f in policy.blocking_flags if case_flags.get(f))
     if flagged:
         need(policy.blocking_flag_role, f"case flagged: {', '.join(flagged)}")

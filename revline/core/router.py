@@ -431,6 +431,7 @@ class Router:
                 spec,
                 case_flags=flags,
                 policy=self.settings.policy,
+                currency=self.settings.company.currency,
                 now=now,
                 proposed_by_person=False,
             )

@@ -13,6 +13,7 @@ from revline.core.playbook import ActionSpec
 NOW = datetime(2026, 12, 1, 14, tzinfo=UTC)
 POLICY = Policy(
     refund_approval_threshold=100_000,
+    refund_approval_threshold_in={"JPY": 150_000},
     approval_rules=[ApprovalRule(action="ramp.card.*", above=500_000, role="spend_ops_lead")],
 )
 
@@ -38,6 +39,40 @@ POLICY = Policy(
             0,
         ),
         (ActionSpec("ramp.card.create", "v", {"amount": 400_000}), {}, False, None, None, 0),
+        # A refund in the company's currency is compared as it is; in another, with that
+        # currency's own threshold, and without one it always waits: £1,000 is not 100,000 cents.
+        (
+            ActionSpec("stripe.refund.create", "ch_1", {"amount": 100_000, "currency": "usd"}),
+            {},
+            False,
+            None,
+            None,
+            0,
+        ),
+        (
+            ActionSpec("stripe.refund.create", "ch_1", {"amount": 100_000, "currency": "gbp"}),
+            {},
+            False,
+            "revops_manager",
+            "no approval threshold in GBP, and Revline converts no currencies",
+            0,
+        ),
+        (
+            ActionSpec("stripe.refund.create", "ch_1", {"amount": 90_000, "currency": "jpy"}),
+            {},
+            False,
+            None,
+            None,
+            0,
+        ),
+        (
+            ActionSpec("stripe.refund.create", "ch_1", {"amount": 150_001, "currency": "jpy"}),
+            {},
+            False,
+            "revops_manager",
+            "of 150001 is above the approval threshold 150000",
+            0,
+        ),
         (
             ActionSpec("stripe.invoice.pay", "in_1"),
             {"dispute_open": True},
@@ -80,7 +115,9 @@ def test_gate_table(
     reason_part: str | None,
     delay_hours: int,
 ) -> None:
-    gate = evaluate(spec, case_flags=flags, policy=POLICY, now=NOW, proposed_by_person=person)
+    gate = evaluate(
+        spec, case_flags=flags, policy=POLICY, currency="usd", now=NOW, proposed_by_person=person
+    )
     assert gate.required_role == role
     if reason_part is None:
         assert gate.reason is None
@@ -96,6 +133,7 @@ def test_safety_window_never_shortens_a_later_not_before() -> None:
         ActionSpec("access.suspend", "c", not_before=later),
         case_flags={},
         policy=POLICY,
+        currency="usd",
         now=NOW,
         proposed_by_person=False,
     )

@@ -18,7 +18,12 @@ def propose(
 ) -> str:
     now = runtime.clock.now()
     gate = gates.evaluate(
-        spec, case_flags={}, policy=runtime.settings.policy, now=now, proposed_by_person=person
+        spec,
+        case_flags={},
+        policy=runtime.settings.policy,
+        currency=runtime.settings.company.currency,
+        now=now,
+        proposed_by_person=person,
     )
     with runtime.db.write() as session:
         result = actions.propose(

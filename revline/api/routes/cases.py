@@ -153,6 +153,7 @@ def propose_action(
             spec,
             case_flags=case.flags,
             policy=runtime.settings.policy,
+            currency=runtime.settings.company.currency,
             now=now,
             proposed_by_person=True,
         )
