@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -354,12 +354,7 @@ class World:
             return f"{invoice}: paid by card"
         if isinstance(happening, Payout):
             fees = _fee_schedule(happening.fee_rate)
-            arrival = (
-                self.runtime.calendar.at_local(happening.arrival, time(0))
-                if happening.arrival
-                else None
-            )
-            payout = state.create_payout(arrival, fees, self.currency)
+            payout = state.create_payout(happening.arrival, fees, self.currency)
             if payout is None:
                 return "payout: nothing available to pay out"
             arrival = datetime.fromtimestamp(payout["arrival_date"], tz=at.tzinfo)

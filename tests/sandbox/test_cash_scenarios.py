@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from revline.db.models import Case
+from revline.db.models import Case, Decision
 from revline.playbooks.cash.payout_day import payouts_of
 from revline.sandbox.runner import Run, report
 from revline.sandbox.scenario import Scenario, load, parse
@@ -68,6 +68,21 @@ def test_a_clean_payout_is_one_deposit_with_fees_on_their_own_line(tmp_path: Pat
     assert params["lines"][-1]["account"] == "6700-8"
     assert deposit["result"]["total"] == params["amount"]
     assert report["ledger"]["verified"] is True
+
+
+def test_a_deposit_is_dated_the_day_stripe_says_the_payout_arrives(tmp_path: Path) -> None:
+    """Stripe dates a payout's arrival as midnight UTC of the day, which is still the evening
+    before in New York: the payout arriving on Thursday 3 December is deposited on Friday's run,
+    dated Thursday, the day the bank received it."""
+    with World(load(CASH / "clean_payout.json"), tmp_path) as world:
+        played = Run(world).play()
+        (stripe_payout,) = world.stripe.state.newest_first("payout")
+        (booked,) = world.netsuite.books.deposits()
+
+    assert stripe_payout["arrival_date"] == int(datetime(2026, 12, 3, tzinfo=UTC).timestamp())
+    (deposit,) = _actions(played, "netsuite.deposit.create")
+    assert (deposit["at"], deposit["params"]["date"]) == ("2026-12-04T08:00:00-05:00", "2026-12-03")
+    assert booked.date == date(2026, 12, 3)
 
 
 def test_an_orphan_holds_the_payout_and_opens_a_case_the_same_morning(tmp_path: Path) -> None:
@@ -319,6 +334,93 @@ def test_a_deposit_that_cannot_tie_opens_a_variance_case_until_the_payout_is_dep
         "2026-12-07T09:00:00-05:00",
     )
     assert played["ledger"]["verified"] is True
+
+
+def test_a_variance_corrected_in_part_is_flagged_again_and_other_payouts_are_deposited(
+    tmp_path: Path,
+) -> None:
+    """Acme pays 420.00 in the portal and the AR specialist keys it by hand 0.50 short: its
+    payout cannot tie and Thursday's run opens its variance case. That afternoon the billing
+    analyst corrects the payment in part, 0.20 short still. Friday's run deposits Bluefin's
+    payout, which arrived on Thursday, and flags Acme's again with the new figures, which its
+    case shows. She corrects the rest on Friday; Monday's run deposits Acme's payout and the
+    case is resolved an hour later."""
+    bluefin = {
+        "at": "2026-12-01T14:00:00-05:00",
+        "type": "payment",
+        "customer": "bluefin",
+        "invoice": "in_bluefin_1",
+        "invoice_number": "INV-2026-1188",
+        "amount": 180_000,
+    }
+    acme_payout = {"at": "2026-12-01T13:00:00-05:00", "type": "payout"}
+    scenario = _example(
+        "clean_payout",
+        happenings=[acme_payout, bluefin, _PAYOUT],
+        policy={"match_amount_drift": 100},
+        until="2026-12-07T18:00:00-05:00",
+    )
+    with World(scenario, tmp_path) as world:
+        _meanwhile(world, 1, 12, "Acme pays in the portal", lambda: _portal_payment(world, 42_000))
+        _meanwhile(world, 1, 15, "keyed by hand", lambda: _keyed_by_hand(world, 42_000, 41_950))
+        _meanwhile(world, 3, 15, "corrected in part", lambda: _corrected(world, 41_980))
+        _meanwhile(world, 4, 15, "corrected", lambda: _corrected(world, 42_000))
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            friday = payouts_of(session, date(2026, 12, 4))
+            monday = payouts_of(session, date(2026, 12, 7))
+            case = session.execute(select(Case).where(Case.kind == "payout_variance")).scalar_one()
+            told = list(
+                session.execute(
+                    select(Decision.explanation)
+                    .where(Decision.case_id == case.id)
+                    .order_by(Decision.at, Decision.id)
+                ).scalars()
+            )
+            figures = case.data["variance"]
+
+    flags = _actions(played, "revline.payout_variance.flag")
+    assert [(f["at"], f["params"]["variance"]) for f in flags] == [
+        ("2026-12-03T08:00:00-05:00", 50),
+        ("2026-12-04T08:00:00-05:00", 20),
+    ]
+    acme, bluefin_payout = friday.payouts
+    assert {f["subject"] for f in flags} == {acme.payout}
+    # Friday: one payout's variance does not keep the other from its deposit.
+    assert (acme.status, acme.variance, bluefin_payout.status) == (
+        "variance",
+        20,
+        "deposit_proposed",
+    )
+    assert bluefin_payout.deposit is not None and bluefin_payout.deposit.status == "applied"
+    assert acme.variance_case is not None and acme.variance_case.case_id == case.id
+    assert figures["variance"] == 20  # the case shows the latest figures
+    assert told[1].endswith(
+        "$0.20 short of the payout; nothing was posted "
+        "(the run before found them $0.50 short of the payout)"
+    )
+    # Monday: the books tie, Acme's payout is deposited and its case resolved.
+    assert [p.status for p in monday.payouts] == ["deposit_proposed", "already_deposited"]
+    deposits = _actions(played, "netsuite.deposit.create")
+    assert [(d["at"], d["subject"], d["status"]) for d in deposits] == [
+        ("2026-12-04T08:00:00-05:00", bluefin_payout.payout, "applied"),
+        ("2026-12-07T08:00:00-05:00", acme.payout, "applied"),
+    ]
+    (variance,) = _cases(played, "payout_variance")
+    assert (variance["state"], variance["closed_at"]) == ("resolved", "2026-12-07T09:00:00-05:00")
+    assert played["ledger"]["verified"] is True
+
+
+def _corrected(world: World, amount: int) -> None:
+    """The billing analyst corrects the amount of the payment keyed by hand. NetSuite lets her
+    edit it; the simulated books have no edit, so the record's total is changed in place."""
+    books = world.netsuite.books
+    (keyed,) = [p for p in books.customer_payments() if p.stripe_charge_id is None]
+    with books.write() as db:
+        db.execute(
+            'UPDATE "transaction" SET foreigntotal = ? WHERE id = ?',
+            (books.major(amount, keyed.currency), int(keyed.id)),
+        )
 
 
 def test_an_orphan_paid_from_an_address_exactly_on_file_is_matched_and_applied(

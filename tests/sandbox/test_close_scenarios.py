@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from revline.core.auth import create_token
 from revline.db.models import Action, ActionStatus
 from revline.playbooks.cash import close_report
 from revline.playbooks.cash.close_actions import SIGN_OFF
+from revline.playbooks.cash.tieout import ItemKind
 from revline.sandbox.runner import Run, report
 from revline.sandbox.scenario import UndepositedFundsEntry, load
 from revline.sandbox.world import World
@@ -55,7 +56,19 @@ def _waiting_sign_off(world: World) -> str:
 
 
 def test_a_month_that_ties_is_signed_off_on_the_second_working_day(tmp_path: Path) -> None:
-    report = _play("month_that_ties", tmp_path)
+    with World(load(CASH / "month_that_ties.json"), tmp_path) as world:
+        report = Run(world).play()
+        last = world.stripe.state.newest_first("payout")[0]
+        with world.runtime.db.read() as session:
+            found = close_report.load(
+                session, "2026-12", world.runtime.settings.policy.max_manual_retries
+            )
+    # The payout of 31 December arrives on Friday 1 January. Stripe dates that day midnight
+    # UTC, still the 31st in New York; the money was in transit at month end all the same.
+    assert last["arrival_date"] == int(datetime(2027, 1, 1, tzinfo=UTC).timestamp())
+    (in_transit,) = found.tieout.payouts_in_transit
+    assert (in_transit.payout, in_transit.arrival) == (last["id"], date(2027, 1, 1))
+    assert ItemKind.PAYOUT_NOT_DEPOSITED not in {item.kind for item in found.tieout.items}
     (close,) = _of(report, "cases", "month_end_close")
     # 1 January 2027 is a Friday and a holiday: the 2nd working day is Tuesday the 5th.
     assert (close["subject"], close["opened_at"]) == ("2026-12", "2027-01-05T09:00:00-05:00")

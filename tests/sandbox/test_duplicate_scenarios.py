@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from revline.providers.netsuite.records import InvoiceStatus
 from revline.sandbox.runner import Run
-from revline.sandbox.scenario import load
+from revline.sandbox.scenario import load, parse
 from revline.sandbox.world import World
 
 SCENARIO = (
@@ -101,3 +102,48 @@ def test_a_refund_above_the_approval_amount_waits_and_so_does_the_apology(
     assert _actions(report, "netsuite.customer_refund.create") == []
     (case,) = [c for c in report["cases"] if c["kind"] == "duplicate_invoice"]
     assert case["state"] == "resolving"
+
+
+def test_last_months_invoice_in_the_look_back_does_not_hide_this_months_duplicate(
+    tmp_path: Path,
+) -> None:
+    """Bluefin paid December's 420.00 on the 1st. On the 28th it is billed 420.00 twice and
+    pays both. The morning run reads weeks of Bluefin's invoices, December's first among them:
+    the 28th's invoice stands (four weeks after the 1st's, a period, not a duplicate) and its
+    copy, the same day, is the duplicate."""
+    document = json.loads(SCENARIO.read_text())
+    happenings = [
+        {
+            "at": "2026-12-01T10:00:00-05:00",
+            "type": "payment",
+            "customer": "bluefin",
+            "invoice": "in_blue_dec",
+            "invoice_number": "INV-2026-1201",
+            "amount": 42_000,
+        },
+        {"at": "2026-12-02T06:00:00-05:00", "type": "payout"},
+        {
+            "at": "2026-12-28T10:00:00-05:00",
+            "type": "duplicate_invoice",
+            "customer": "bluefin",
+            "amount": 42_000,
+            "kept_invoice_number": "INV-2026-1301",
+            "duplicate_invoice_number": "INV-2026-1302",
+        },
+        {"at": "2026-12-29T06:00:00-05:00", "type": "payout"},
+    ]
+    scenario = parse({**document, "happenings": happenings, "until": "2026-12-31T18:00:00-05:00"})
+    with World(scenario, tmp_path) as world:
+        report = Run(world).play()
+
+    # The morning after the second payout arrived (Wednesday 30th): the pair, nothing else.
+    (flag,) = _actions(report, "revline.duplicate.flag")
+    assert flag["at"] == "2026-12-31T08:00:00-05:00"
+    assert (flag["params"]["kept_invoice_number"], flag["params"]["invoice_number"]) == (
+        "INV-2026-1301",
+        "INV-2026-1302",
+    )
+    (void,) = _actions(report, "netsuite.invoice.void")
+    assert void["params"]["invoice"] == flag["params"]["invoice"]
+    assert len(_actions(report, "netsuite.deposit.create")) == 2  # both payouts, whole
+    assert report["ledger"]["verified"] is True

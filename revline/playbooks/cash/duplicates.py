@@ -80,22 +80,29 @@ def obligation(invoice: Invoice) -> tuple[str, str, int, str, str]:
 
 
 def find_duplicates(invoices: Iterable[Invoice], window_days: int) -> list[DuplicatePair]:
-    """Paid invoices of one obligation dated within ``window_days`` of the first: the first
-    (oldest, then lowest internal id) stands, every later one is a duplicate. Pure.
+    """Paid invoices of one obligation dated within ``window_days`` of the invoice that stands
+    before them: that one (older, then lower internal id) stands, the later one is a duplicate
+    of it. An invoice further than the window from the one standing stands in its turn. Pure.
 
-    The window keeps a subscription's next period — the same amount a month later — from ever
-    looking like a duplicate of this one."""
-    groups: dict[tuple[str, str, int, str, str], list[Invoice]] = {}
+    Each invoice is compared with the latest that stands, not with the oldest read: the morning
+    run reads weeks of invoices, so last period's invoice is often among them, and this
+    period's invoice, a period after it, stands in its own right; a copy of it days later is
+    its duplicate. The window keeps a subscription's next period — the same amount a month
+    later — from ever looking like a duplicate of this one."""
+    # By internal id within each obligation: an invoice read twice is still one invoice.
+    groups: dict[tuple[str, str, int, str, str], dict[str, Invoice]] = {}
     for invoice in invoices:
         if invoice.status is InvoiceStatus.PAID_IN_FULL and invoice.amount > 0:
-            groups.setdefault(obligation(invoice), []).append(invoice)
+            groups.setdefault(obligation(invoice), {})[invoice.id] = invoice
+    window = timedelta(days=window_days)
     pairs = []
     for group in groups.values():
-        ordered = sorted(group, key=lambda i: (i.date, _numeric(i.id)))
-        kept = ordered[0]
-        for later in ordered[1:]:
-            if later.date - kept.date <= timedelta(days=window_days) and later.id != kept.id:
-                pairs.append(DuplicatePair(kept, later))
+        standing: Invoice | None = None
+        for invoice in sorted(group.values(), key=lambda i: (i.date, _numeric(i.id))):
+            if standing is not None and invoice.date - standing.date <= window:
+                pairs.append(DuplicatePair(standing, invoice))
+            else:
+                standing = invoice
     return sorted(pairs, key=lambda p: _numeric(p.duplicate.id))
 
 

@@ -4,9 +4,14 @@ A playbook cannot open another playbook's case; the daily payout reconciliation 
 payments, paid duplicate invoices and payouts whose deposit cannot tie, and each must become its
 own case (``orphan_payment``, ``duplicate_invoice``, ``payout_variance``) the same morning. It
 proposes a ``revline.<finding>.flag`` action per finding; carrying it out records an event of
-source ``finding`` (apart from the action outcomes of source ``revline``), one per subject and
-insert-or-ignore, which the other playbook routes like any other. The flag is an action, so it
-is in the ledger, obeys shadow mode and the emergency stop, and a second run flags nothing twice.
+source ``finding`` (apart from the action outcomes of source ``revline``), insert-or-ignore,
+which the other playbook routes like any other. The flag is an action, so it is in the ledger,
+obeys shadow mode and the emergency stop, and a second run flags nothing twice.
+
+An orphan payment or a duplicate invoice is found once: one event per subject. A payout variance
+is found again, with other figures, while the books are corrected in part (the flag's key names
+the figures, see ``payouts._variance_flag``): one event per flag, under the flag's key, so each
+reaches the payout's case.
 """
 
 from __future__ import annotations
@@ -27,11 +32,12 @@ DUPLICATE_FLAGGED = "duplicate_invoice.flagged"
 PAYOUT_VARIANCE_FLAG = "revline.payout_variance.flag"
 PAYOUT_VARIANCE_FLAGGED = "payout_variance.flagged"
 
-# Action kind → (the finding's event type, the prefix of its external id).
+# Action kind → (the finding's event type, the prefix of its external id for a finding found
+# once per subject, or None for one found again under each flag's key).
 _FINDINGS = {
     ORPHAN_FLAG: (ORPHAN_FLAGGED, "orphan_payment"),
     DUPLICATE_FLAG: (DUPLICATE_FLAGGED, "duplicate_invoice"),
-    PAYOUT_VARIANCE_FLAG: (PAYOUT_VARIANCE_FLAGGED, "payout_variance"),
+    PAYOUT_VARIANCE_FLAG: (PAYOUT_VARIANCE_FLAGGED, None),
 }
 
 
@@ -41,9 +47,9 @@ def register(handlers: Handlers, db: Database, clock: Clock) -> None:
         handlers.register(kind, _recorder(db, clock, event_type, prefix))
 
 
-def _recorder(db: Database, clock: Clock, event_type: str, prefix: str) -> Handler:
+def _recorder(db: Database, clock: Clock, event_type: str, prefix: str | None) -> Handler:
     def record_finding(request: ActionRequest) -> Mapping[str, Any]:
-        external_id = f"{prefix}:{request.subject}"
+        external_id = request.idempotency_key if prefix is None else f"{prefix}:{request.subject}"
         event = inbox.IncomingEvent(
             FINDING_SOURCE, external_id, event_type, clock.now(), dict(request.params)
         )

@@ -90,6 +90,7 @@ class OrphanPaymentInvestigation(Playbook):
                 "invoices": invoices,
                 "sender": sender.model_dump() if sender else None,
                 "locale": enrichment.company.locale,
+                "calendar": enrichment.calendar,
             },
         )
 
@@ -132,7 +133,8 @@ class OrphanPaymentInvestigation(Playbook):
                 queue=QUEUE,
             )
         amount = Money(charge.amount, charge.currency.upper()).format(facts["locale"])
-        paid_on = charge.created.date().isoformat()
+        # The company's business date, as its books date the payment, not the UTC one.
+        paid_on = facts["calendar"].business_date(charge.created).isoformat()
         body = (
             f"Hello,\n\nWe received your card payment of {amount} on {paid_on} (reference "
             f"{charge.id}), but we cannot match it to an invoice. Could you tell us which "

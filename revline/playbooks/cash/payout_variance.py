@@ -5,7 +5,9 @@ the cent. When every payment is accounted for and they still do not — a custom
 recorded in NetSuite for another amount than Stripe charged, a balance transaction the payout
 settled but Stripe did not list — nothing is posted and the reconciliation flags the payout
 (``revline.payout_variance.flag``), which opens this case in the billing analyst's queue with
-the figures: the payout, what its lines come to, the variance and the lines.
+the figures: the payout, what its lines come to, the variance and the lines. Every morning the
+payout is still not deposited flags it again with the figures of the day (and a rerun with other
+figures, once the books were corrected in part): the case shows the latest, one case per payout.
 
 The case decides nothing about the books. It looks for the payout's deposit in NetSuite after
 each working morning's run (and whenever a person asks): once one is there — posted by a later
@@ -64,7 +66,7 @@ class PayoutVariance(Playbook):
         if trigger.kind == "event" and trigger.event is not None:
             found = trigger.event.payload
             return Decision(
-                _figures(found),
+                _figures(found, case.data.get("variance")),
                 state="open",
                 next_action_at=recheck,
                 data={"variance": dict(found)},
@@ -85,19 +87,26 @@ class PayoutVariance(Playbook):
         )
 
 
-def _figures(found: Mapping[str, Any]) -> str:
+def _figures(found: Mapping[str, Any], before: Mapping[str, Any] | None) -> str:
+    """The figures a run found; with how far off the run before found the lines, if not as
+    far."""
     currency = str(found["currency"])
 
     def money(amount: Any) -> str:
         return Money(int(amount), currency).format()
 
+    def gap(variance: int) -> str:
+        return f"{money(abs(variance))} {'short of' if variance > 0 else 'over'} the payout"
+
     variance = int(found["variance"])
-    side = "short of" if variance > 0 else "over"
-    return (
+    figures = (
         f"payout {found['payout']} of {money(found['amount'])} (arrived {found['arrival']}) "
         f"does not tie: its deposit lines come to {money(found['lines_total'])}, "
-        f"{money(abs(variance))} {side} the payout; nothing was posted"
+        f"{gap(variance)}; nothing was posted"
     )
+    if before is not None and int(before["variance"]) != variance:
+        figures += f" (the run before found them {gap(int(before['variance']))})"
+    return figures
 
 
 def _next_check(calendar: WorkingCalendar, policy: Policy, now: datetime) -> datetime:

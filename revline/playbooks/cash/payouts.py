@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from revline.clock import WorkingCalendar
 from revline.config import Policy
 from revline.core.cases import CaseKind, CaseView
 from revline.core.inbox import EventView
+from revline.core.jsonable import digest
 from revline.core.playbook import (
     ActionSpec,
     CaseRef,
@@ -34,6 +36,7 @@ from revline.core.playbook import (
 )
 from revline.core.scheduler import SCHEDULE_SOURCE, DailyAt
 from revline.playbooks.cash import duplicates
+from revline.playbooks.cash.arrival import arrival_day, arriving
 from revline.playbooks.cash.deposit import PAYMENT_TYPES, DepositPlan, compose
 from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG, PAYOUT_VARIANCE_FLAG
 from revline.providers.netsuite.actions import DEPOSIT_CREATE
@@ -63,6 +66,8 @@ RECORD_PAYMENT = "netsuite.customer_payment.create"
 _FOR_A_PERSON = frozenset({MatchStatus.PROPOSED, MatchStatus.BLOCKED})
 # The statuses of a payout that waits for a person; a payout being recorded waits for NetSuite.
 _HELD_FOR_A_PERSON = frozenset({"orphans_pending", "matches_pending", "variance"})
+# Enough of the figures' digest to tell one morning's sets of figures apart in a flag's key.
+_FIGURES_DIGEST = 12
 _COUNTED = (
     DEPOSIT_CREATE,
     RECORD_PAYMENT,
@@ -80,7 +85,7 @@ class SettledPayout:
     transactions: tuple[BalanceTransaction, ...]
     charges: dict[str, Charge]  # by charge id: the payer's email and Stripe customer
     deposited: bool  # NetSuite already holds a deposit for it
-    arrived_on: date  # the business date the bank received it: the deposit's date
+    arrived_on: date  # the day the bank received it (Stripe's arrival date): the deposit's date
 
 
 @dataclass(frozen=True)
@@ -137,8 +142,10 @@ class PayoutResult:
     plan: DepositPlan
 
 
-def payment_entries(settled: SettledPayout) -> list[Entry]:
-    """The payout's payments as the matching engine's left side."""
+def payment_entries(settled: SettledPayout, calendar: WorkingCalendar) -> list[Entry]:
+    """The payout's payments as the matching engine's left side, each on its business date:
+    the day NetSuite's customer payment is dated, so an evening payment is compared with the
+    payment of the same day."""
     entries = []
     for txn in settled.transactions:
         if txn.type not in PAYMENT_TYPES or txn.source is None:
@@ -149,7 +156,7 @@ def payment_entries(settled: SettledPayout) -> list[Entry]:
                 id=txn.id,
                 amount=txn.amount,
                 currency=txn.currency,
-                day=txn.created.date(),
+                day=calendar.business_date(txn.created),
                 charge_id=txn.source,
                 invoice_id=charge.invoice if charge else None,
                 customer=charge.customer if charge else None,
@@ -162,7 +169,10 @@ def payment_entries(settled: SettledPayout) -> list[Entry]:
 
 
 def reconcile(
-    payouts: Sequence[SettledPayout], undeposited: Undeposited, policy: Policy
+    payouts: Sequence[SettledPayout],
+    undeposited: Undeposited,
+    policy: Policy,
+    calendar: WorkingCalendar,
 ) -> list[PayoutResult]:
     """Match the payouts' payments and compose each payout's deposit. Pure.
 
@@ -171,7 +181,7 @@ def reconcile(
     rules = MatchRules(
         amount_drift=policy.match_amount_drift, date_window_days=policy.match_date_window_days
     )
-    left = [entry for settled in payouts for entry in payment_entries(settled)]
+    left = [entry for settled in payouts for entry in payment_entries(settled, calendar)]
     report = match(left, undeposited.entries(), rules)
     payments = {payment.id: payment for payment in undeposited.payments}
     results = []
@@ -209,13 +219,10 @@ class PayoutReconciliation(Playbook):
             return Facts(trigger)
         stripe = enrichment.adapters["stripe"]
         netsuite = enrichment.adapters["netsuite"]
-        calendar = enrichment.calendar
         today = business_date_of(case, trigger)
-        since = today - timedelta(days=MAX_LOOKBACK_DAYS)
+        arrival_from, arrival_until = arriving(today - timedelta(days=MAX_LOOKBACK_DAYS), today)
         payouts = stripe.list_payouts(
-            arrival_from=calendar.at_local(since, datetime.min.time()),
-            arrival_until=calendar.at_local(today, datetime.min.time()) - timedelta(seconds=1),
-            status="paid",
+            arrival_from=arrival_from, arrival_until=arrival_until, status="paid"
         )
         settled = []
         for payout in sorted(payouts, key=lambda p: (p.arrival_date, p.id)):
@@ -226,8 +233,9 @@ class PayoutReconciliation(Playbook):
                 for txn in transactions:
                     if txn.type in PAYMENT_TYPES and txn.source:
                         charges[txn.source] = stripe.get_charge(txn.source)
-            arrived_on = calendar.business_date(payout.arrival_date)
-            settled.append(SettledPayout(payout, transactions, charges, deposited, arrived_on))
+            settled.append(
+                SettledPayout(payout, transactions, charges, deposited, arrival_day(payout))
+            )
         undeposited = Undeposited.read(netsuite)
         recorded = {p.stripe_charge_id for p in undeposited.payments}
         invoiced = {}  # charge id → its open NetSuite invoice, for payments NetSuite lacks
@@ -245,6 +253,7 @@ class PayoutReconciliation(Playbook):
             trigger,
             {
                 "business_date": today,
+                "calendar": enrichment.calendar,
                 "payouts": settled,
                 "undeposited": undeposited,
                 "invoices": _invoices_of_payers(settled, undeposited, netsuite, today),
@@ -264,7 +273,10 @@ class PayoutReconciliation(Playbook):
         results = {
             result.payout.payout.id: result
             for result in reconcile(
-                [s for s in due if not s.deposited], facts["undeposited"], policy
+                [s for s in due if not s.deposited],
+                facts["undeposited"],
+                policy,
+                facts["calendar"],
             )
         }
         for settled in due:
@@ -312,7 +324,7 @@ class PayoutReconciliation(Playbook):
                 status = "recording_payments"
             else:
                 # Every payment is accounted for and the lines still do not tie.
-                actions.append(_variance_flag(settled, plan))
+                actions.append(_variance_flag(today, settled, plan))
                 status = "variance"
             if status in _HELD_FOR_A_PERSON:
                 exceptions += 1
@@ -418,21 +430,31 @@ def _orphan_flag(settled: SettledPayout, txn_id: str) -> ActionSpec:
     )
 
 
-def _variance_flag(settled: SettledPayout, plan: DepositPlan) -> ActionSpec:
-    """The payout whose deposit cannot tie, handed on as a ``payout_variance`` case."""
+def _variance_flag(today: date, settled: SettledPayout, plan: DepositPlan) -> ActionSpec:
+    """The payout whose deposit cannot tie, handed on to its ``payout_variance`` case with the
+    figures as this run finds them.
+
+    The books may be corrected in part between one morning and the next, or before a rerun, so
+    the figures of a payout still waiting change. The flag is keyed by the payout, the morning
+    and the figures: each morning hands the case the figures it finds, a rerun that finds other
+    figures hands those on too, and a run that finds the same figures proposes the same flag.
+    Under a key of the payout alone, other figures would be an idempotency conflict, which rolls
+    the whole morning back, every other payout's deposit with it."""
+    figures = {
+        "payout": plan.payout,
+        "amount": plan.amount,
+        "currency": plan.currency,
+        "arrival": settled.arrived_on.isoformat(),
+        "lines_total": plan.lines_total,
+        "variance": plan.variance,
+        "fees": plan.fees,
+        "lines": [line.params() for line in plan.lines],
+    }
     return ActionSpec(
         PAYOUT_VARIANCE_FLAG,
         subject=settled.payout.id,
-        params={
-            "payout": plan.payout,
-            "amount": plan.amount,
-            "currency": plan.currency,
-            "arrival": settled.arrived_on.isoformat(),
-            "lines_total": plan.lines_total,
-            "variance": plan.variance,
-            "fees": plan.fees,
-            "lines": [line.params() for line in plan.lines],
-        },
+        params=figures,
+        attempt=f"{today.isoformat()}.{digest(figures)[:_FIGURES_DIGEST]}",
     )
 
 

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from revline.clock import WorkingCalendar
 from revline.core.playbook import Enrichment
 from revline.errors import RevlineError
+from revline.playbooks.cash.arrival import arrival_day
 from revline.playbooks.cash.deposit import PAYMENT_TYPES, PAYOUT_TYPES, REFUND_TYPES
 from revline.providers.netsuite.records import CustomerPayment
 from revline.providers.stripe.records import BalanceTransaction, Payout
@@ -86,7 +87,7 @@ class PayoutAtMonthEnd:
 
     payout: Payout
     transactions: tuple[BalanceTransaction, ...]
-    arrived_on: date  # business date the bank received it
+    arrived_on: date  # the day the bank received it (its Stripe arrival date)
     deposited_on: date | None  # date of its NetSuite deposit, if any
 
 
@@ -345,7 +346,7 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
         # A failed or cancelled payout's money came back to the balance.
         if payout.currency != currency or payout.status in ("failed", "canceled"):
             continue
-        arrived_on = calendar.business_date(payout.arrival_date)
+        arrived_on = arrival_day(payout)
         deposited_on = None
         if arrived_on <= period.last_day:
             deposits = netsuite.deposits_for_payout(payout.id)

@@ -88,6 +88,33 @@ DEC_1 = date(2026, 12, 1)
             7,
             [("11", "12"), ("11", "13")],
         ),
+        (
+            "last month's invoice read with this month's and its copy",
+            [
+                invoice("11", DEC_1, subscription="sub_a"),
+                invoice("21", date(2027, 1, 1), subscription="sub_a"),
+                invoice("22", date(2027, 1, 2), subscription="sub_a"),
+            ],
+            7,
+            [("21", "22")],
+        ),
+        (
+            "a subscription's months, none billed twice",
+            [invoice(str(n), date(2027, n, 1), subscription="sub_a") for n in (1, 2, 3)],
+            27,
+            [],
+        ),
+        (
+            "a copy is compared with the invoice that stands, not with another copy",
+            [
+                invoice("11"),
+                invoice("12", DEC_1 + timedelta(5)),
+                invoice("13", DEC_1 + timedelta(10)),
+            ],
+            7,
+            [("11", "12")],
+        ),
+        ("an invoice read twice is one invoice", [invoice("11"), invoice("11")], 7, []),
     ],
 )
 def test_which_invoices_are_duplicates(

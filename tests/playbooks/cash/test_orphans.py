@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from revline.clock import SimulatedClock
 from revline.config import Company, Person, Policy
@@ -68,19 +68,23 @@ class FakeNetSuite:
         ]
 
 
-def _investigate(payer: str) -> tuple[Decision, FakeNetSuite]:
+def _investigate(
+    payer: str, trigger: Trigger | None = None, charge: Charge | None = None
+) -> tuple[Decision, FakeNetSuite]:
+    """The decision on a payment by ``payer`` (or on ``charge``), when its flag arrives or on
+    ``trigger``."""
+    trigger = trigger or Trigger("event", AT)
     netsuite = FakeNetSuite()
     enrichment = Enrichment(
-        clock=SimulatedClock(AT),
+        clock=SimulatedClock(trigger.at),
         calendar=Company().calendar(),
         company=Company(people={"ar_specialist": Person(name="Priya Nair", email="p@o.example")}),
-        adapters={"stripe": FakeStripe(_charge(payer)), "netsuite": netsuite},
+        adapters={"stripe": FakeStripe(charge or _charge(payer)), "netsuite": netsuite},
     )
     case = case_view("orphan_payment", "ch_orphan", "investigating", AT, id="cas_3")
     playbook = OrphanPaymentInvestigation()
-    trigger = Trigger("event", AT)
     facts = playbook.enrich(case, trigger, enrichment)
-    return playbook.decide(case, facts, Policy(), AT), netsuite
+    return playbook.decide(case, facts, Policy(), trigger.at), netsuite
 
 
 def test_an_email_exactly_on_file_is_found_and_its_match_proposed() -> None:
@@ -118,3 +122,15 @@ def test_an_address_nobody_has_explains_nothing() -> None:
     assert decision.state is None
     assert decision.actions == ()
     assert decision.next_action_at == datetime(2026, 12, 4, 13, 10, tzinfo=UTC)
+
+
+def test_the_cardholder_is_asked_about_the_payment_on_the_day_the_company_saw_it() -> None:
+    """Paid at 22:30 in New York on Tuesday 1 December, 03:30 UTC on the 2nd: the email quotes
+    the 1st, the date the company's books give the payment."""
+    paid = datetime(2026, 12, 2, 3, 30, tzinfo=UTC)
+    evening = succeeded_charge("ch_orphan", 42_000, paid, billing_email="someone@unknown.example")
+    asked = Trigger("timer", paid + timedelta(minutes=10))
+    decision, _ = _investigate("someone@unknown.example", asked, evening)
+    (email,) = decision.actions
+    assert email.params["subject"] == "Your payment of $420.00 on 2026-12-01"
+    assert "We received your card payment of $420.00 on 2026-12-01 " in email.params["body"]

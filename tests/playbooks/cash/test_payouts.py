@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from revline.clock import WorkingCalendar
 from revline.config import Policy
-from revline.core.playbook import Decision, Facts, Trigger
+from revline.core.playbook import ActionSpec, Decision, Facts, Trigger
 from revline.playbooks.cash.deposit import compose
 from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG, PAYOUT_VARIANCE_FLAG
 from revline.playbooks.cash.payouts import (
@@ -27,6 +28,7 @@ from tests.support.stripe_records import balance_transaction, succeeded_charge
 
 AT = datetime(2026, 12, 2, 15, tzinfo=UTC)
 POLICY = Policy()
+NEW_YORK = WorkingCalendar("America/New_York", "US")
 DEPOSIT = "netsuite.deposit.create"
 
 # NetSuite customers with their Stripe customer ids (custentity_stripe_customer_id).
@@ -215,12 +217,14 @@ def _decide(
     invoices: list[Invoice] | None = None,
     invoiced: dict[str, Invoice] | None = None,
     policy: Policy = POLICY,
+    today: date = date(2026, 12, 3),
 ) -> Decision:
-    case = case_view("payout_reconciliation", "payouts:2026-12-03", "open", AT)
+    case = case_view("payout_reconciliation", f"payouts:{today.isoformat()}", "open", AT)
     facts = Facts(
         Trigger("event", AT),
         {
-            "business_date": date(2026, 12, 3),
+            "business_date": today,
+            "calendar": NEW_YORK,
             "payouts": payouts if isinstance(payouts, list) else [payouts],
             "undeposited": payments if isinstance(payments, Undeposited) else undeposited(payments),
             "invoices": invoices or [],
@@ -282,7 +286,7 @@ def test_each_side_carries_what_the_tiers_compare() -> None:
     Stripe id (custentity_stripe_customer_id), email and name."""
     transactions = [txn(1, "charge", 42_000, 1_248)]
     stripe = settled(transactions, [charge("ch_1", 42_000, "cus_acme", invoice="in_1")])
-    (left,) = payment_entries(stripe)
+    (left,) = payment_entries(stripe, NEW_YORK)
     assert left == Entry(
         "txn_1",
         42_000,
@@ -318,6 +322,16 @@ def test_each_side_carries_what_the_tiers_compare() -> None:
         None,
         "cus_acme",
     )
+
+
+def test_a_payment_is_compared_on_the_business_date_it_was_made() -> None:
+    """Paid at 22:30 in New York on Tuesday 1 December (03:30 UTC on the 2nd): NetSuite dates its
+    customer payment the 1st, and so does the left side of the match."""
+    evening = balance_transaction(
+        "txn_1", "charge", 42_000, datetime(2026, 12, 2, 3, 30, tzinfo=UTC), source="ch_1"
+    )
+    (left,) = payment_entries(settled([evening]), NEW_YORK)
+    assert left.day == date(2026, 12, 1)
 
 
 def test_a_payment_recorded_without_its_charge_id_is_matched_by_tolerance_and_deposited() -> None:
@@ -421,6 +435,36 @@ def test_a_payment_matched_within_the_drift_for_another_amount_is_a_variance() -
     assert _matches(decision) == {"txn_1": ("matched", "tolerance")}
     (flag,) = decision.actions
     assert (flag.kind, flag.params["variance"]) == (PAYOUT_VARIANCE_FLAG, 50)
+
+
+def test_a_variance_flag_is_keyed_by_its_payout_its_morning_and_its_figures() -> None:
+    """The books corrected in part between runs: other figures are another flag of the same
+    payout (to the same case), never the same key with other parameters, which would roll the
+    whole morning back. The same figures the same morning are the same flag; the next morning
+    flags them again."""
+    transactions = [txn(1, "charge", 42_000, 1_248)]
+    drift = Policy(match_amount_drift=100)
+    charges = [charge("ch_1", 42_000, "cus_acme")]
+
+    def flag(keyed: int, today: date = date(2026, 12, 3)) -> ActionSpec:
+        decision = _decide(
+            settled(transactions, charges),
+            [ns_payment(1, keyed, charge_id=None)],
+            policy=drift,
+            today=today,
+        )
+        (found,) = decision.actions
+        assert (found.kind, found.subject) == (PAYOUT_VARIANCE_FLAG, "po_1")
+        return found
+
+    short, partly_corrected = flag(41_950), flag(41_980)
+    assert (short.params["variance"], partly_corrected.params["variance"]) == (50, 20)
+    assert short.attempt != partly_corrected.attempt
+    assert str(short.attempt).startswith("2026-12-03.")
+    assert flag(41_950) == short
+    next_morning = flag(41_950, date(2026, 12, 4))
+    assert next_morning.params == short.params
+    assert str(next_morning.attempt).startswith("2026-12-04.")
 
 
 # -- duplicates and payments NetSuite never recorded ------------------------------------------

@@ -227,14 +227,18 @@ def test_payouts_settle_on_arrival_and_can_fail_later(clock: SimulatedClock) -> 
     payout = state.create_payout()
     assert payout is not None
     assert payout["amount"] == 100_000 - 2_930 - 20_000 - 1_500
-    assert payout["arrival_date"] == int((clock.now() + timedelta(days=1)).timestamp())
+    # A day, as Stripe gives it: midnight UTC of the day the payout arrives, a day from now
+    # (the clock reads Tuesday 1 December, 14:00 UTC).
+    arrives = datetime(2026, 12, 2, tzinfo=UTC)
+    assert payout["arrival_date"] == int(arrives.timestamp())
     txns = {t["type"]: t for t in state.payout_transactions(payout["id"])}
     assert txns["adjustment"]["reporting_category"] == "dispute"
     assert txns["adjustment"]["fee_details"][0]["description"] == "Dispute fee"
     assert state.create_payout() is None  # nothing left to pay out
 
+    clock.set(arrives - timedelta(seconds=1))
     assert state.settle_payouts() == []
-    clock.advance(timedelta(days=1))
+    clock.set(arrives)
     [settled] = state.settle_payouts()
     assert (settled["status"], settled["reconciliation_status"]) == ("paid", "completed")
     assert _types(state)[-2:] == ["payout.paid", "payout.reconciliation_completed"]

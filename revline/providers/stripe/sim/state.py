@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from random import Random
 from typing import Any, Literal
@@ -1080,13 +1080,16 @@ class StripeState:
 
     def create_payout(
         self,
-        arrival_date: datetime | None = None,
+        arrival_date: date | None = None,
         fee_rate: FeeSchedule | None = None,
         currency: str = "usd",
     ) -> Obj | None:
         """An automatic payout of everything available in ``currency`` (``payout.created``),
-        in transit until ``arrival_date`` (default: ``payout_delay`` from now); None when the
-        available balance is not positive, as Stripe makes no payout then.
+        in transit until its ``arrival_date`` (default: the UTC day ``payout_delay`` from now);
+        None when the available balance is not positive, as Stripe makes no payout then.
+
+        As Stripe gives it, ``arrival_date`` is a day: midnight UTC of the day the bank receives
+        the payout, which is when the payout is paid (``settle_payouts``).
 
         Stripe fixes a charge's fee when the charge is made. ``fee_rate``, when given, is the
         account's pricing from now on and reprices the charges this payout settles, as if it
@@ -1119,13 +1122,13 @@ class StripeState:
                 source=payout_id,
                 description="STRIPE PAYOUT",
             )
-            arrival = arrival_date or self.clock.now() + self.payout_delay
+            day = arrival_date or (self.clock.now() + self.payout_delay).astimezone(UTC).date()
             payout = self._put(
                 "payout",
                 objects.payout(
                     payout_id=payout_id,
                     created=self._now(),
-                    arrival_date=int(arrival.timestamp()),
+                    arrival_date=int(datetime.combine(day, time(0), UTC).timestamp()),
                     amount=total,
                     currency=currency,
                     balance_transaction=own["id"],
