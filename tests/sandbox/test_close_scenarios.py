@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -207,3 +208,23 @@ def test_the_close_lists_a_customer_in_dunning_with_recognition_held(tmp_path: P
     text = close_report.markdown(found, timezone="America/New_York")
     row = next(line for line in text.splitlines() if line.startswith("| Initech LLC |"))
     assert f"| $2,400.00 | standard | 1/3 | 2026-12-28 10:30 EST | {dunning['id']} |" in row
+
+
+def test_a_payout_returned_after_month_end_counts_as_it_stood_at_month_end(tmp_path: Path) -> None:
+    """A paid payout can flip to failed later. December's first payout reached the bank and was
+    deposited in December; the bank returns it on 4 January, before the tie-out. At month end
+    its money was in the bank, so the month still ties: only a payout returned by month end
+    gave its money back to the balance then."""
+    scenario = load(CASH / "month_that_ties.json")
+    before_close = datetime(2027, 1, 4, 12, tzinfo=ZoneInfo("America/New_York"))
+    with World(scenario.model_copy(update={"until": before_close}), tmp_path) as world:
+        Run(world).play()
+        first = world.stripe.state.newest_first("payout")[-1]
+        assert first["status"] == "paid"
+        world.stripe.state.fail_payout(first["id"])
+        world.scenario = scenario.model_copy(update={"happenings": []})
+        report = Run(world).play()
+    (close,) = _of(report, "cases", "month_end_close")
+    assert close["state"] == "signed_off"
+    (sign_off,) = _of(report, "actions", "revline.close.sign_off")
+    assert sign_off["params"]["variance"] == 0

@@ -327,6 +327,10 @@ def _not_booked(
     )
 
 
+# The balance transactions that give a payout's money back to the balance.
+_RETURNED = frozenset({"payout_failure", "payout_cancel"})
+
+
 def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
     """Read what the tie-out of ``period`` needs from the Stripe and NetSuite adapters.
 
@@ -341,10 +345,13 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
     start = calendar.at_local(since, time(0))
     end = period.ends_at(calendar) - timedelta(seconds=1)
     transactions = stripe.list_balance_transactions(created_from=start, created_until=end)
+    # A payout returned or cancelled by month end gave its money back to the balance then: its
+    # payout_failure (payout_cancel) transaction is among the month's. One the bank returned
+    # later, even before this tie-out, was in transit or in the bank at month end and counts so.
+    returned = {t.source for t in transactions if t.type in _RETURNED}
     payouts = []
     for payout in stripe.list_payouts(created_from=start, created_until=end):
-        # A failed or cancelled payout's money came back to the balance.
-        if payout.currency != currency or payout.status in ("failed", "canceled"):
+        if payout.currency != currency or payout.id in returned:
             continue
         arrived_on = arrival_day(payout)
         deposited_on = None
