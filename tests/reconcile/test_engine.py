@@ -304,17 +304,25 @@ def test_records_that_settle_two_payments_are_proposed_for_both_saying_so() -> N
         assert found.reason.endswith("; some of these records also settle another payment")
 
 
-def test_a_wide_drift_costs_no_row_per_minor_unit() -> None:
-    """Candidates within the drift are found through buckets as wide as the drift: a drift of
-    ten million units ($100,000) finds the same record as a drift of one would."""
-    left = [Entry("t1", 100_000_000, "usd", DAY, email="pat@foo.example")]
-    right = [
-        Entry("p1", 95_000_001, "usd", DAY, email="pat@foo.example"),
-        Entry("p2", 80_000_000, "usd", DAY, email="pat@foo.example"),
-    ]
-    found = match(left, right, MatchRules(amount_drift=10_000_000)).of("t1")
-    assert (found.tier, found.rights) == (Tier.SCORED, ("p1",))
-    assert found.status is MatchStatus.PROPOSED  # two candidates with the same email
+@pytest.mark.parametrize("drift", [0, 1, 5, 10_000_000])
+@pytest.mark.parametrize("amount", [100_000_000, 7, -4_000])
+def test_candidates_are_exactly_the_records_within_the_drift(drift: int, amount: int) -> None:
+    """Candidates are found through buckets ``drift + 1`` wide, not a row per minor unit: a
+    record at the drift's edge either way is a candidate, one a unit beyond it is not, for
+    refunds as for payments and a drift of $100,000 as of nothing."""
+    offsets = {"below": -drift, "above": drift, "too_low": -drift - 1, "too_high": drift + 1}
+    matcher = Matcher.from_entries(
+        [Entry("t1", amount, "usd", DAY, email="pat@foo.example")],
+        [
+            Entry(name, amount + offset, "usd", DAY, email="pat@foo.example")
+            for name, offset in offsets.items()
+        ],
+    )
+    matcher.run(MatchRules(amount_drift=drift))
+    candidates = matcher.con.execute(
+        "SELECT r.id FROM candidates c JOIN r ON r.rowid = c.rrow ORDER BY 1"
+    ).fetchall()
+    assert [row[0] for row in candidates] == ["above", "below"]
 
 
 @pytest.mark.parametrize(
