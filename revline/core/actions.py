@@ -72,14 +72,12 @@ def propose(
         select(Action).where(Action.idempotency_key == key)
     ).scalar_one_or_none()
     if existing is not None:
-        return Proposed(_same_or_conflict(existing, params_hash), False)
+        same = _same_or_conflict(existing, params_hash)
+        if live and same.status == ActionStatus.SHADOWED:
+            _take_live(session, ledger, same, gate, proposed_by, now, event_id)
+        return Proposed(same, False)
 
-    if not live:
-        status = ActionStatus.SHADOWED
-    elif gate.required_role:
-        status = ActionStatus.AWAITING_APPROVAL
-    else:
-        status = ActionStatus.PROPOSED
+    status = _status(live, gate)
     action = Action(
         id=new_id("act"),
         case_id=case.id if case else None,
@@ -127,7 +125,89 @@ def propose(
             "required_role": gate.required_role,
         },
     )
+    if spec.supersedes:
+        _supersede(session, ledger, action, proposed_by, now, event_id)
     return Proposed(action, True)
+
+
+def _status(live: bool, gate: Gate) -> ActionStatus:
+    if not live:
+        return ActionStatus.SHADOWED
+    if gate.required_role:
+        return ActionStatus.AWAITING_APPROVAL
+    return ActionStatus.PROPOSED
+
+
+def _take_live(
+    session: Session,
+    ledger: Ledger,
+    action: Action,
+    gate: Gate,
+    actor: str,
+    now: datetime,
+    event_id: int | None,
+) -> None:
+    """A live decision proposes what the playbook decided in shadow mode: it is done now, under
+    the gates as they stand. Shadow mode records what would have been done and must not use up
+    the key (a payout shadowed before going live would never be deposited)."""
+    action.status = _status(True, gate)
+    action.not_before = gate.not_before
+    action.irreversible = gate.irreversible
+    action.required_role = gate.required_role
+    action.gate_reason = gate.reason
+    action.updated_at = now
+    _audit(
+        session,
+        ledger,
+        action,
+        actor,
+        "action.taken_live",
+        ActionStatus.SHADOWED,
+        now,
+        {"not_before": gate.not_before, "gate": gate.reason, "required_role": gate.required_role},
+        event_id=event_id,
+    )
+
+
+def _supersede(
+    session: Session,
+    ledger: Ledger,
+    latest: Action,
+    actor: str,
+    now: datetime,
+    event_id: int | None,
+) -> None:
+    """Cancel the playbook's actions of ``latest``'s kind and subject still pending under other
+    keys. One already executing is past cancelling: the executor does not start ``latest``
+    while it runs (``Executor._claim``), and the provider is asked first (a payout is deposited
+    once whatever the key)."""
+    earlier = session.execute(
+        select(Action)
+        .where(
+            Action.playbook == latest.playbook,
+            Action.kind == latest.kind,
+            Action.subject == latest.subject,
+            Action.id != latest.id,
+            Action.status.in_(PENDING_ACTION_STATUSES),
+        )
+        .with_for_update()
+    ).scalars()
+    for action in earlier:
+        prior = action.status
+        action.status = ActionStatus.CANCELLED
+        action.last_error = f"superseded by {latest.idempotency_key}"
+        action.updated_at = now
+        _audit(
+            session,
+            ledger,
+            action,
+            actor,
+            "action.cancelled",
+            prior,
+            now,
+            {"reason": "superseded", "superseded_by": latest.id},
+            event_id=event_id,
+        )
 
 
 def _same_or_conflict(existing: Action, params_hash: str) -> Action:

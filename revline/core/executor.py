@@ -141,7 +141,19 @@ class Executor:
     def _claim(self, session: Session, now: datetime) -> list[Claim]:
         claims: list[Claim] = []
         modes: dict[str, controls.Mode] = {}
+        # An effect on a subject waits while another of its kind is being carried out on it
+        # (a payout's newer deposit while the older one is at NetSuite): two at once would each
+        # find nothing done yet at the provider, and both would be done.
+        in_flight = set(
+            session.execute(
+                select(Action.kind, Action.subject).where(
+                    Action.status == ActionStatus.EXECUTING, Action.lease_until >= now
+                )
+            ).tuples()
+        )
         for action in self._select_due(session, now):
+            if (action.kind, action.subject) in in_flight:
+                continue
             if action.status == ActionStatus.EXECUTING:
                 self._abandon_open_attempt(session, action, now)
                 if self._abandoned(session, action) >= self.config.max_abandoned:

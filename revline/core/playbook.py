@@ -77,6 +77,10 @@ class ActionSpec:
     ``attempt`` distinguishes deliberate repeats of the same effect on the same subject (the
     second manual retry of an invoice); it is part of the idempotency key, so deciding the same
     thing twice yields one action.
+
+    ``supersedes``: the effect stands for the subject's latest state, so proposing it under a
+    new key (a payout's deposit composed again with other lines) cancels the playbook's actions
+    of the same kind and subject still pending under other keys: only the latest can take effect.
     """
 
     kind: str
@@ -87,6 +91,7 @@ class ActionSpec:
     requires_role: str | None = None
     approval_reason: str | None = None
     irreversible: bool = False
+    supersedes: bool = False
 
 
 @dataclass(frozen=True)

@@ -129,3 +129,71 @@ def test_rejection_cancels_with_the_reason(runtime: Runtime) -> None:
         )
     assert rejected.status == ActionStatus.CANCELLED
     assert rejected.last_error == "rejected by user:maya: customer withdrew the request"
+
+
+def test_a_superseding_action_cancels_the_ones_still_pending_for_its_subject(
+    runtime: Runtime,
+) -> None:
+    """A payout's deposit composed again with other lines: the pending one is cancelled, the
+    one already carried out, another subject's and another playbook's are left alone."""
+
+    def deposit(subject: str, lines: str) -> ActionSpec:
+        return ActionSpec(
+            "netsuite.deposit.create", subject, {"lines": lines}, attempt=lines, supersedes=True
+        )
+
+    applied = propose(runtime, deposit("po_1", "a"))
+    with runtime.db.write() as session:
+        session.get(Action, applied).status = ActionStatus.APPLIED  # type: ignore[union-attr]
+    pending = propose(runtime, deposit("po_1", "b"))
+    other_payout = propose(runtime, deposit("po_2", "b"))
+    other_playbook = propose(runtime, deposit("po_1", "b"), playbook="other")
+    latest = propose(runtime, deposit("po_1", "c"))
+    # The same deposit proposed again supersedes nothing.
+    assert propose(runtime, deposit("po_1", "c")) == latest
+
+    with runtime.db.read() as session:
+        status = {a.id: (a.status, a.last_error) for a in session.execute(select(Action)).scalars()}
+        cancelled = session.execute(
+            select(LedgerRow).where(
+                LedgerRow.action_id == pending, LedgerRow.kind == "action.cancelled"
+            )
+        ).scalar_one()
+        assert verify(session).ok
+    assert status[pending] == (
+        ActionStatus.CANCELLED,
+        "superseded by test_chase:netsuite.deposit.create:po_1:c",
+    )
+    assert cancelled.detail["superseded_by"] == latest
+    assert status[applied][0] == ActionStatus.APPLIED
+    assert status[other_payout][0] == status[other_playbook][0] == ActionStatus.PROPOSED
+    assert status[latest][0] == ActionStatus.PROPOSED
+
+
+def test_a_live_decision_takes_what_shadow_mode_recorded_live_under_todays_gates(
+    runtime: Runtime,
+) -> None:
+    """Shadow mode records what would have been done without using up its key: once the
+    playbook is live, proposing it again carries it out, gated as a new proposal is."""
+    plain = ActionSpec("fake.invoice.pay", "in_1", {"amount": 5000, "currency": "usd"})
+    gated = ActionSpec("stripe.refund.create", "ch_1", {"amount": 250_000, "currency": "usd"})
+    shadowed = [propose(runtime, spec, live=False) for spec in (plain, gated)]
+    assert [propose(runtime, spec) for spec in (plain, gated)] == shadowed
+    with runtime.db.read() as session:
+        taken = [session.get(Action, action_id) for action_id in shadowed]
+        rows = session.execute(
+            select(LedgerRow).where(LedgerRow.kind == "action.taken_live").order_by(LedgerRow.seq)
+        ).scalars()
+        assert [(row.prior_state, row.post_state) for row in rows] == [
+            (ActionStatus.SHADOWED, ActionStatus.PROPOSED),
+            (ActionStatus.SHADOWED, ActionStatus.AWAITING_APPROVAL),
+        ]
+        assert verify(session).ok
+    assert [(a.status, a.required_role) for a in taken if a is not None] == [
+        (ActionStatus.PROPOSED, None),
+        (ActionStatus.AWAITING_APPROVAL, "revops_manager"),
+    ]
+    # Shadow mode proposing it again changes nothing; other parameters are still a conflict.
+    assert propose(runtime, plain, live=False) == shadowed[0]
+    with pytest.raises(IdempotencyConflict):
+        propose(runtime, ActionSpec("fake.invoice.pay", "in_1", {"amount": 5001}))

@@ -328,3 +328,23 @@ def test_no_call_once_the_batchs_lease_has_run_out(runtime: Runtime, handlers: H
 def _all(runtime: Runtime) -> list[Action]:
     with runtime.db.read() as session:
         return list(session.execute(select(Action)).scalars())
+
+
+def test_an_effect_waits_while_another_of_its_kind_is_carried_out_on_its_subject(
+    runtime: Runtime, provider: EffectRecorder
+) -> None:
+    """Two workers never carry out two effects of one kind on one subject at once: each would
+    find nothing done yet at the provider. The second waits for the first's outcome."""
+    first = propose(runtime, ActionSpec(KIND, "po_1", {"lines": "a"}, attempt="a"))
+    with runtime.db.write() as session:
+        [claim] = runtime.executor("w1")._claim(session, runtime.clock.now())
+    second = propose(runtime, ActionSpec(KIND, "po_1", {"lines": "b"}, attempt="b"))
+    elsewhere = propose(runtime, ActionSpec(KIND, "po_2"))
+    # w1 is still at the provider with the first: w2 takes only the other subject's.
+    assert runtime.executor("w2").run_once() == 1
+    assert _action(runtime, second).status == ActionStatus.PROPOSED
+    assert _action(runtime, elsewhere).status == ActionStatus.APPLIED
+    runtime.executor("w1")._execute(claim)
+    assert _action(runtime, first).status == ActionStatus.APPLIED
+    assert runtime.executor("w2").run_once() == 1
+    assert _action(runtime, second).status == ActionStatus.APPLIED

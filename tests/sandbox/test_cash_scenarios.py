@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from revline.core import controls
 from revline.db.models import Case, Decision
 from revline.playbooks.cash.payout_day import payouts_of
 from revline.sandbox.runner import Run, report
@@ -421,6 +422,113 @@ def _corrected(world: World, amount: int) -> None:
             'UPDATE "transaction" SET foreigntotal = ? WHERE id = ?',
             (books.major(amount, keyed.currency), int(keyed.id)),
         )
+
+
+def test_a_held_deposit_composed_again_with_other_lines_is_superseded_not_a_conflict(
+    tmp_path: Path,
+) -> None:
+    """Acme pays 420.00 in the portal and the AR specialist keys it by hand. The controller
+    presses the emergency stop on Thursday evening, so Friday's run proposes the payout's
+    deposit and it is held. Friday morning she voids the payment she keyed and keys it again
+    with the Stripe charge id; the billing analyst reruns the morning. The rerun composes the
+    deposit again with the new payment: a new deposit for the payout, which cancels the held
+    one (before, the same key with other lines was a conflict that rolled the rerun back). Once
+    the stop is lifted, NetSuite books one deposit, with the payment as it now stands."""
+    scenario = _example(
+        "clean_payout",
+        happenings=[
+            _PAYOUT,
+            {"at": "2026-12-04T11:00:00-05:00", "type": "payout_rerun", "date": "2026-12-04"},
+        ],
+    )
+    with World(scenario, tmp_path) as world:
+        runtime = world.runtime
+
+        def emergency(stop: bool) -> None:
+            with runtime.db.write() as session:
+                now = runtime.clock.now()
+                if stop:
+                    controls.stop(
+                        session, runtime.ledger, actor="user:maya", reason="audit", now=now
+                    )
+                else:
+                    controls.resume(session, runtime.ledger, actor="user:maya", now=now)
+
+        def keyed_again() -> None:
+            books = world.netsuite.books
+            (keyed,) = [p for p in books.customer_payments() if p.stripe_charge_id is None]
+            books.void_customer_payment(keyed.id)
+            (charge,) = world.stripe.state.newest_first("charge")
+            (invoice,) = [i for i in books.invoices() if i.number == "INV-2026-1360"]
+            books.record_customer_payment(invoice.id, amount=42_000, stripe_charge_id=charge["id"])
+
+        _meanwhile(world, 1, 12, "Acme pays in the portal", lambda: _portal_payment(world, 42_000))
+        _meanwhile(world, 1, 15, "keyed by hand", lambda: _keyed_by_hand(world, 42_000, 42_000))
+        _meanwhile(world, 3, 17, "the emergency stop", lambda: emergency(stop=True))
+        _meanwhile(world, 4, 10, "voided and keyed again", keyed_again)
+        _meanwhile(world, 4, 12, "the stop lifted", lambda: emergency(stop=False))
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            (payout,) = payouts_of(session, date(2026, 12, 4)).payouts
+        (booked,) = world.netsuite.books.deposits()
+        rekeyed = next(p for p in world.netsuite.books.customer_payments() if p.stripe_charge_id)
+
+    held, latest = _actions(played, "netsuite.deposit.create")
+    assert held["status"] == "cancelled"
+    assert held["params"]["lines"][0]["reference"] != rekeyed.id
+    assert (latest["status"], latest["at"]) == ("applied", "2026-12-04T12:00:00-05:00")
+    assert latest["params"]["lines"][0] == {
+        "type": "payment",
+        "amount": 42_000,
+        "reference": rekeyed.id,
+    }
+    assert [line.payment_id for line in booked.lines if line.sublist == "payment"] == [rekeyed.id]
+    assert latest["result"]["deposit"] == booked.id
+    # The day shows the deposit that was posted.
+    assert payout.status == "deposit_proposed"
+    assert payout.deposit is not None
+    assert (payout.deposit.status, payout.deposit.netsuite_deposit) == ("applied", booked.id)
+    assert played["ledger"]["verified"] is True
+
+
+def test_a_payout_shadowed_before_going_live_is_deposited_by_the_first_live_run(
+    tmp_path: Path,
+) -> None:
+    """The team runs the payout reconciliation in shadow mode: Friday's run records the deposit
+    it would post and posts nothing. The controller switches the playbook live at ten and the
+    billing analyst reruns the morning at eleven: the deposit is posted then, once."""
+    scenario = _example(
+        "clean_payout",
+        mode="shadow",
+        happenings=[
+            *json.loads((CASH / "clean_payout.json").read_text())["happenings"],
+            {"at": "2026-12-04T11:00:00-05:00", "type": "payout_rerun", "date": "2026-12-04"},
+        ],
+    )
+    with World(scenario, tmp_path) as world:
+        runtime = world.runtime
+
+        def live() -> None:
+            with runtime.db.write() as session:
+                controls.set_mode(
+                    session,
+                    runtime.ledger,
+                    playbook="payout_reconciliation",
+                    mode="live",
+                    actor="user:maya",
+                    now=runtime.clock.now(),
+                    settings=runtime.settings,
+                )
+
+        _meanwhile(world, 4, 10, "the playbook goes live", live)
+        played = Run(world).play()
+        deposits = world.netsuite.books.deposits()
+
+    (deposit,) = _actions(played, "netsuite.deposit.create")
+    assert (deposit["status"], deposit["at"]) == ("applied", "2026-12-04T11:00:00-05:00")
+    (booked,) = deposits
+    assert booked.total == deposit["params"]["amount"]
+    assert played["ledger"]["verified"] is True
 
 
 def test_an_orphan_paid_from_an_address_exactly_on_file_is_matched_and_applied(

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from revline.db.models import Action, Case
+from revline.db.models import Action, ActionStatus, Case
 from revline.errors import InvalidRequest, NotFound
 from revline.playbooks.cash.flags import ORPHAN_FLAG
 from revline.playbooks.cash.orphans import ORPHAN_PAYMENT
@@ -138,14 +138,20 @@ def _subject(day: date) -> str:
 
 
 def _deposits(session: Session, payouts: list[str]) -> dict[str, Deposit]:
-    """Each payout's deposit action; the key is per payout, so there is one at most."""
+    """Each payout's deposit action: the one applied, else the latest. A payout has more than
+    one when its deposit was composed again with other lines before it was posted."""
     if not payouts:
         return {}
     rows = session.execute(
-        select(Action).where(Action.kind == DEPOSIT_CREATE, Action.subject.in_(payouts))
+        select(Action)
+        .where(Action.kind == DEPOSIT_CREATE, Action.subject.in_(payouts))
+        .order_by(Action.created_at, Action.id)
     ).scalars()
-    found = {}
+    found: dict[str, Deposit] = {}
     for action in rows:
+        standing = found.get(action.subject)
+        if standing is not None and standing.status == ActionStatus.APPLIED:
+            continue
         result = action.result or {}
         found[action.subject] = Deposit(
             action_id=action.id,

@@ -4,10 +4,10 @@ For every Stripe payout that arrived since the last working day (and any within 
 that is still not deposited), its balance transactions are matched to the customer payments
 waiting in NetSuite's Undeposited Funds through every tier of the matching engine — the payments
 of all the morning's payouts in one run, so no NetSuite payment is claimed twice — and one
-deposit is proposed per payout, keyed by the payout id so a second run posts nothing twice. A
-payment with no NetSuite record is flagged as an orphan the same morning and its payout waits:
-nothing goes to a suspense account. A payout held by a match that waits for a person says so. A
-payment that paid a duplicate of an invoice already paid is flagged for duplicate resolution
+deposit is proposed per payout, keyed by the payout and its lines so a second run posts nothing
+twice. A payment with no NetSuite record is flagged as an orphan the same morning and its payout
+waits: nothing goes to a suspense account. A payout held by a match that waits for a person says
+so. A payment that paid a duplicate of an invoice already paid is flagged for duplicate resolution
 (its money is real: the deposit still takes it). A payout whose payments are all accounted for
 but whose lines do not tie to the cent is not posted: the variance is flagged and becomes a
 ``payout_variance`` case.
@@ -66,7 +66,7 @@ RECORD_PAYMENT = "netsuite.customer_payment.create"
 _FOR_A_PERSON = frozenset({MatchStatus.PROPOSED, MatchStatus.BLOCKED})
 # The statuses of a payout that waits for a person; a payout being recorded waits for NetSuite.
 _HELD_FOR_A_PERSON = frozenset({"orphans_pending", "matches_pending", "variance"})
-# Enough of the figures' digest to tell one morning's sets of figures apart in a flag's key.
+# Enough of a digest of the figures to tell sets of them apart in a key (a flag's, a deposit's).
 _FIGURES_DIGEST = 12
 _COUNTED = (
     DEPOSIT_CREATE,
@@ -308,13 +308,7 @@ class PayoutReconciliation(Playbook):
             actions += _duplicates_paid_by(settled, result.matched, facts["invoices"], policy)
             # One status, the first that holds: what keeps the payout from its deposit now.
             if plan.postable:
-                actions.append(
-                    ActionSpec(
-                        DEPOSIT_CREATE,
-                        subject=payout.id,
-                        params=plan.params(settled.arrived_on.isoformat()),
-                    )
-                )
+                actions.append(_deposit(settled, plan))
                 status = "deposit_proposed"
             elif orphans:
                 status = "orphans_pending"
@@ -427,6 +421,26 @@ def _orphan_flag(settled: SettledPayout, txn_id: str) -> ActionSpec:
             "currency": txn.currency,
             "email": (charge.billing_email or charge.receipt_email) if charge else None,
         },
+    )
+
+
+def _deposit(settled: SettledPayout, plan: DepositPlan) -> ActionSpec:
+    """The payout's deposit, keyed by the payout and its lines.
+
+    A run that finds the same lines proposes the same deposit, so a morning run twice posts it
+    once. A deposit not posted yet (failed, held by the emergency stop) may be composed again
+    with other lines once the books change (a payment voided and keyed again is another NetSuite
+    payment): that is a new deposit for the payout, superseding the one still pending. Under a
+    key of the payout alone, other lines would be an idempotency conflict, which rolls the whole
+    morning back, every other payout's deposit with it. The payout is still deposited once: the
+    NetSuite adapter asks NetSuite first, whatever the key."""
+    params = plan.params(settled.arrived_on.isoformat())
+    return ActionSpec(
+        DEPOSIT_CREATE,
+        subject=settled.payout.id,
+        params=params,
+        attempt=digest(params)[:_FIGURES_DIGEST],
+        supersedes=True,
     )
 
 

@@ -276,6 +276,19 @@ def test_the_same_morning_decided_twice_proposes_the_same_deposit() -> None:
     assert first.actions == second.actions
 
 
+def test_a_deposit_composed_with_other_lines_is_a_new_one_that_supersedes_the_other() -> None:
+    """The payment keyed by hand was voided and keyed again (another NetSuite payment): the
+    payout's deposit has other lines, so another key, and it replaces the one not yet posted."""
+    transactions = [txn(1, "charge", 180_000, 5_250)]
+    (before,) = _decide(settled(transactions), [ns_payment(1, 180_000)]).actions
+    rekeyed = replace(ns_payment(1, 180_000), id="502")
+    (after,) = _decide(settled(transactions), [rekeyed]).actions
+    assert (before.subject, after.subject) == ("po_1", "po_1")
+    assert after.params["lines"][0]["reference"] == "502"
+    assert before.attempt != after.attempt
+    assert before.supersedes and after.supersedes
+
+
 # -- the NetSuite side as the tiers need it -------------------------------------------------------
 
 

@@ -698,6 +698,56 @@ class NetSuiteBooks:
                 )
         return False, payments
 
+    def void_customer_payment(self, payment_id: str) -> None:
+        """Void a customer payment still in Undeposited Funds, as a person does in NetSuite's
+        UI (keyed against the wrong invoice, say): its amounts go to zero and each invoice it
+        paid is open again for what it paid."""
+        with self.lock:
+            payment = self.transaction(payment_id, "CustPymt")
+            if payment["voided"] == "T":
+                return
+            if payment["status"] != "B":
+                raise BooksError(
+                    "USER_ERROR", f"Payment {payment_id} is deposited; it cannot be voided."
+                )
+            paid = self.rows(
+                "SELECT previousdoc, foreignamount FROM previoustransactionlink"
+                " WHERE nextdoc = ? AND linktype = 'Payment'",
+                (int(payment_id),),
+            )
+            reopened = [
+                (
+                    str(
+                        decimal_of(self.transaction(link["previousdoc"])["foreignamountunpaid"])
+                        + decimal_of(link["foreignamount"])
+                    ),
+                    link["previousdoc"],
+                )
+                for link in paid
+            ]
+            with self.write() as db:
+                db.executemany(
+                    "UPDATE \"transaction\" SET foreignamountunpaid = ?, status = 'A' WHERE id = ?",
+                    reopened,
+                )
+                db.execute(
+                    "DELETE FROM previoustransactionlink WHERE nextdoc = ?", (int(payment_id),)
+                )
+                db.execute(
+                    "UPDATE \"transaction\" SET voided = 'T', status = 'V', memo = 'VOID',"
+                    " foreigntotal = 0 WHERE id = ?",
+                    (int(payment_id),),
+                )
+                db.execute(
+                    "UPDATE transactionaccountingline SET amount = 0, debit = NULL, credit = NULL"
+                    ' WHERE "transaction" = ?',
+                    (int(payment_id),),
+                )
+                db.execute(
+                    'UPDATE transactionline SET foreignamount = 0 WHERE "transaction" = ?',
+                    (int(payment_id),),
+                )
+
     def exit_revenue(self, invoice_id: str) -> list[str]:
         """Take an invoice out of revenue recognition: its revenue elements and plans go; the
         plans removed (none if already out). Refused once any revenue has been recognised —
