@@ -86,7 +86,9 @@ class World:
         currency = scenario.company.currency
         self.currency = currency.lower()
         self.stripe = StripeSimulator(self.clock, seed, faults=scenario.faults)
-        self.netsuite = NetSuiteSimulator(self.clock, seed=seed, faults=scenario.faults)
+        self.netsuite = NetSuiteSimulator(
+            self.clock, seed=seed, faults=scenario.faults, timezone=scenario.company.timezone
+        )
         self.ramp_credentials = ("revline-sandbox", f"ramp-sandbox-secret-{seed}")
         self.ramp = RampSimulator(
             self.clock,

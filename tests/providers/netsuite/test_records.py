@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from revline.clock import SimulatedClock
 from revline.providers.base import ProviderError
 from revline.providers.netsuite import NetSuiteAdapter
 from revline.providers.netsuite.records import InvoiceStatus
@@ -156,3 +158,17 @@ def test_credit_memos(sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Ac
         acme.invoice,
         "goodwill",
     )
+
+
+def test_a_payment_entered_without_a_date_is_dated_the_accounts_day(
+    clock: SimulatedClock,
+) -> None:
+    """9 p.m. in New York is already tomorrow in UTC: NetSuite dates the payment by the
+    account's time zone, as a person keying it that evening sees it."""
+    clock.set(datetime(2026, 12, 1, 21, 0, tzinfo=ZoneInfo("America/New_York")))
+    with NetSuiteSimulator(clock, seed=11, timezone="America/New_York") as sim:
+        customer = sim.books.add_customer("Acme Corp", "billing@acme.example")
+        invoice = sim.books.add_invoice(customer, 42_000, number="INV-2026-1360")
+        sim.books.record_customer_payment(invoice)
+        (payment,) = sim.books.customer_payments()
+    assert payment.date == date(2026, 12, 1)

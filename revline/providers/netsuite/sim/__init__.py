@@ -58,10 +58,12 @@ class NetSuiteSimulator:
         client_id: str | None = None,
         certificate_id: str | None = None,
         certificate_public_key_pem: str | None = None,
+        timezone: str = "UTC",
     ) -> None:
         """Credentials not given are made up from ``seed``. Without a certificate's public
         key, the simulator makes a key pair and offers the private half as
-        ``private_key_pem`` (for ``settings(auth="oauth2")``)."""
+        ``private_key_pem`` (for ``settings(auth="oauth2")``). ``timezone`` is the account's
+        (its company preference): the day a transaction entered without a date is dated."""
         rng = random.Random(seed)
 
         def made_up(length: int = 64) -> str:
@@ -93,7 +95,7 @@ class NetSuiteSimulator:
             certificate_public_key_pem=certificate_public_key_pem,
         )
         self.clock = clock
-        self.books = NetSuiteBooks(clock)
+        self.books = NetSuiteBooks(clock, timezone)
         self.gatekeeper = Gatekeeper(self.integration, clock, seed)
         self.gate = ConcurrencyGate(
             AccountApp(self.books, self.gatekeeper), concurrency_limit, processing_ms / 1000

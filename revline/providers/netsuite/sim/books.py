@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from revline.clock import Clock
 from revline.providers.netsuite.records import (
@@ -80,8 +81,11 @@ def decimal_of(value: object) -> Decimal:
 class NetSuiteBooks:
     """The records of one simulated NetSuite account."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, timezone: str = "UTC") -> None:
         self.clock = clock
+        # The account's time zone (Setup > Company > Company Information): NetSuite dates a
+        # transaction entered without a date by the account's day, not UTC's.
+        self.timezone = ZoneInfo(timezone)
         self.lock = threading.RLock()
         self.db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
@@ -122,7 +126,7 @@ class NetSuiteBooks:
         return int(current) + 1 if current is not None else _FIRST_ID[table]
 
     def today(self) -> date:
-        return self.clock.now().date()
+        return self.clock.now().astimezone(self.timezone).date()
 
     def now_text(self) -> str:
         return self.clock.now().strftime("%Y-%m-%d %H:%M:%S")
