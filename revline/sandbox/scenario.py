@@ -159,11 +159,21 @@ class Refund(_Happening):
 
 
 class DuplicateInvoice(_Happening):
+    """Two invoices for one obligation, both paid: at ``at``, or the copy at ``at`` and the
+    invoice it copies at ``kept_paid_at`` (the customer paid the copy first)."""
+
     type: Literal["duplicate_invoice"]
     customer: str
     amount: MinorUnits
     kept_invoice_number: str
     duplicate_invoice_number: str
+    kept_paid_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _copy_paid_first(self) -> DuplicateInvoice:
+        if self.kept_paid_at is not None and self.kept_paid_at <= self.at:
+            raise ValueError("kept_paid_at must be after at: the copy is paid first")
+        return self
 
 
 class UndepositedFundsEntry(_Happening):

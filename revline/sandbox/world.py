@@ -455,12 +455,23 @@ class World:
             happening.amount,
             subscription=False,
         )
+        told = (
+            f"{happening.customer}: {happening.duplicate_invoice_number} duplicates "
+            f"{happening.kept_invoice_number}"
+        )
+        if happening.kept_paid_at is not None:
+            state.attempt_payment(duplicate, CARD_SUCCEEDS)
+            self.later.append(
+                Later(
+                    happening.kept_paid_at,
+                    f"{happening.kept_invoice_number} paid after its copy",
+                    lambda: state.attempt_payment(kept, CARD_SUCCEEDS),
+                )
+            )
+            return f"{told}; the copy paid first"
         state.attempt_payment(kept, CARD_SUCCEEDS)
         state.attempt_payment(duplicate, CARD_SUCCEEDS)
-        return (
-            f"{happening.customer}: {happening.duplicate_invoice_number} duplicates "
-            f"{happening.kept_invoice_number}; both paid"
-        )
+        return f"{told}; both paid"
 
     def _journal_entry(self, happening: UndepositedFundsEntry | UndepositedFundsCorrection) -> str:
         """Someone in finance keys a journal entry against Undeposited Funds, or reverses one

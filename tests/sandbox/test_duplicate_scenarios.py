@@ -147,3 +147,32 @@ def test_last_months_invoice_in_the_look_back_does_not_hide_this_months_duplicat
     assert void["params"]["invoice"] == flag["params"]["invoice"]
     assert len(_actions(report, "netsuite.deposit.create")) == 2  # both payouts, whole
     assert report["ledger"]["verified"] is True
+
+
+def test_a_copy_paid_before_the_original_is_found_the_morning_the_original_is_paid(
+    tmp_path: Path,
+) -> None:
+    """examples/cash/duplicate_paid_before_original.json: Bluefin pays the copy (INV-2026-1302)
+    on 1 December; its payout is deposited on the 4th, one payment among others. Bluefin pays
+    the original on the 7th; the morning its payout is reconciled (the 10th), both are paid and
+    the copy, deposited a week ago, is voided and its charge refunded."""
+    example = SCENARIO.with_name("duplicate_paid_before_original.json")
+    with World(load(example), tmp_path) as world:
+        report = Run(world).play()
+        by_number = {invoice.number: invoice for invoice in world.netsuite.books.invoices()}
+        copy_charge = world.stripe.state.newest_first("charge")[-1]["id"]
+
+    first, second = _actions(report, "netsuite.deposit.create")
+    assert (first["at"], first["status"]) == ("2026-12-04T08:00:00-05:00", "applied")
+    (flag,) = _actions(report, "revline.duplicate.flag")
+    assert flag["at"] == second["at"] == "2026-12-10T08:00:00-05:00"
+    assert (flag["params"]["kept_invoice_number"], flag["params"]["invoice_number"]) == (
+        "INV-2026-1301",
+        "INV-2026-1302",
+    )
+    assert flag["params"]["charge"] == copy_charge  # the charge that paid the copy
+    assert by_number["INV-2026-1302"].status is InvoiceStatus.VOIDED
+    assert by_number["INV-2026-1301"].status is InvoiceStatus.PAID_IN_FULL
+    (refund,) = _actions(report, "stripe.refund.create")
+    assert (refund["status"], refund["params"]["charge"]) == ("applied", copy_charge)
+    assert report["ledger"]["verified"] is True

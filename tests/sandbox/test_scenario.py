@@ -111,3 +111,20 @@ def test_yaml_and_json_files(tmp_path: Path) -> None:
         load(tmp_path / "bad.json")
     with pytest.raises(InvalidScenario, match="cannot read"):
         load(tmp_path / "missing.json")
+
+
+def test_the_original_of_a_copy_paid_first_is_paid_after_it() -> None:
+    happening = {
+        "at": "2026-12-01T10:00:00-05:00",
+        "type": "duplicate_invoice",
+        "customer": "acme",
+        "amount": 42_000,
+        "kept_invoice_number": "INV-2026-1301",
+        "duplicate_invoice_number": "INV-2026-1302",
+        "kept_paid_at": "2026-12-01T09:00:00-05:00",
+    }
+    with pytest.raises(InvalidScenario) as caught:
+        parse({**EXAMPLE, "happenings": [happening]})
+    assert "kept_paid_at must be after at" in caught.value.message
+    later = {**happening, "kept_paid_at": "2026-12-02T09:00:00-05:00"}
+    assert parse({**EXAMPLE, "happenings": [later]}).happenings[0].kept_paid_at is not None  # type: ignore[union-attr]

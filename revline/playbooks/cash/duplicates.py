@@ -89,14 +89,9 @@ def find_duplicates(invoices: Iterable[Invoice], window_days: int) -> list[Dupli
     period's invoice, a period after it, stands in its own right; a copy of it days later is
     its duplicate. The window keeps a subscription's next period — the same amount a month
     later — from ever looking like a duplicate of this one."""
-    # By internal id within each obligation: an invoice read twice is still one invoice.
-    groups: dict[tuple[str, str, int, str, str], dict[str, Invoice]] = {}
-    for invoice in invoices:
-        if invoice.status is InvoiceStatus.PAID_IN_FULL and invoice.amount > 0:
-            groups.setdefault(obligation(invoice), {})[invoice.id] = invoice
     window = timedelta(days=window_days)
     pairs = []
-    for group in groups.values():
+    for group in _paid_by_obligation(invoices):
         standing: Invoice | None = None
         for invoice in sorted(group.values(), key=lambda i: (i.date, _numeric(i.id))):
             if standing is not None and invoice.date - standing.date <= window:
@@ -104,6 +99,29 @@ def find_duplicates(invoices: Iterable[Invoice], window_days: int) -> list[Dupli
             else:
                 standing = invoice
     return sorted(pairs, key=lambda p: _numeric(p.duplicate.id))
+
+
+def paid_alike(invoices: Iterable[Invoice]) -> list[str]:
+    """The paid invoices that share their obligation with another paid invoice: the only ones
+    ``find_duplicates`` can pair, in any window."""
+    return sorted(
+        (
+            invoice_id
+            for group in _paid_by_obligation(invoices)
+            if len(group) > 1
+            for invoice_id in group
+        ),
+        key=_numeric,
+    )
+
+
+def _paid_by_obligation(invoices: Iterable[Invoice]) -> list[dict[str, Invoice]]:
+    # By internal id within each obligation: an invoice read twice is still one invoice.
+    groups: dict[tuple[str, str, int, str, str], dict[str, Invoice]] = {}
+    for invoice in invoices:
+        if invoice.status is InvoiceStatus.PAID_IN_FULL and invoice.amount > 0:
+            groups.setdefault(obligation(invoice), {})[invoice.id] = invoice
+    return list(groups.values())
 
 
 def _numeric(internal_id: str) -> tuple[int, str]:

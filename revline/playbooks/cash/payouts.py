@@ -249,6 +249,8 @@ class PayoutReconciliation(Playbook):
                     ]
                     if len(found) == 1:
                         invoiced[charge.id] = found[0]
+        invoices = _invoices_of_payers(settled, undeposited, netsuite, today)
+        alike = duplicates.paid_alike(invoices)
         return Facts(
             trigger,
             {
@@ -256,7 +258,9 @@ class PayoutReconciliation(Playbook):
                 "calendar": enrichment.calendar,
                 "payouts": settled,
                 "undeposited": undeposited,
-                "invoices": _invoices_of_payers(settled, undeposited, netsuite, today),
+                "invoices": invoices,
+                # How the invoices that may be paid twice were paid, deposited or not.
+                "alike_payments": netsuite.customer_payments_applied_to(alike) if alike else [],
                 "invoiced": invoiced,
             },
         )
@@ -305,7 +309,9 @@ class PayoutReconciliation(Playbook):
             orphans = [m for m in unmatched if _charge_of(settled, m.left) not in recorded]
             for orphan in orphans:
                 actions.append(_orphan_flag(settled, orphan.left))
-            actions += _duplicates_paid_by(settled, result.matched, facts["invoices"], policy)
+            actions += _duplicates_paid_by(
+                settled, result.matched, facts["invoices"], facts["alike_payments"], policy
+            )
             # One status, the first that holds: what keeps the payout from its deposit now.
             if plan.postable:
                 actions.append(_deposit(settled, plan))
@@ -495,18 +501,30 @@ def _duplicates_paid_by(
     settled: SettledPayout,
     matched: Mapping[str, CustomerPayment],
     invoices: list[Invoice],
+    alike_payments: Sequence[CustomerPayment],
     policy: Policy,
 ) -> list[ActionSpec]:
-    """A flag for each duplicate invoice paid by one of this payout's matched payments."""
+    """A flag for each duplicate invoice paid by one of this payout's matched payments, or
+    paid first, on a payout already deposited, when this payout pays the invoice it copies:
+    the customer paid the copy before the original, and the copy is found the morning the
+    second payment arrives."""
     charges = {txn.id: txn.source for txn in settled.transactions}
     paid_by = {
         invoice: (charges[txn_id], payment)
         for txn_id, payment in matched.items()
         for invoice in payment.applied_invoices
     }
+    deposited: dict[str, list[CustomerPayment]] = {}
+    for earlier in alike_payments:
+        if not earlier.undeposited and earlier.stripe_charge_id:
+            for invoice in earlier.applied_invoices:
+                deposited.setdefault(invoice, []).append(earlier)
     flags = []
     for pair in duplicates.find_duplicates(invoices, policy.duplicate_invoice_window_days):
         found = paid_by.get(pair.duplicate.id)
+        paid_first = deposited.get(pair.duplicate.id, [])
+        if found is None and pair.kept.id in paid_by and len(paid_first) == 1:
+            found = (paid_first[0].stripe_charge_id, paid_first[0])
         if found is None:
             continue
         charge, payment = found

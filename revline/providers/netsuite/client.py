@@ -367,6 +367,13 @@ class NetSuiteAdapter:
         """Customer payments recorded for one Stripe charge (``custbody_stripe_charge_id``)."""
         return self._payments(queries.payments_by_charge(stripe_charge_id))
 
+    def customer_payments_applied_to(self, invoice_ids: Iterable[str]) -> list[CustomerPayment]:
+        """Customer payments applied to any of these invoices, deposited or not."""
+        found: dict[str, CustomerPayment] = {}
+        for chunk in queries.chunks(sorted(set(invoice_ids))):
+            found.update((p.id, p) for p in self._payments(queries.payments_applied_to(chunk)))
+        return sorted(found.values(), key=lambda payment: int(payment.id))
+
     def undeposited_payments(self) -> list[CustomerPayment]:
         """Customer payments still in Undeposited Funds, waiting for their payout's deposit."""
         return self._payments(queries.undeposited_payments())

@@ -311,6 +311,15 @@ def payments_by_idempotency_key(key: str) -> str:
     return f"{_PAYMENT} AND t.custbody_revline_idempotency_key = {text(key)} ORDER BY t.id"
 
 
+def payments_applied_to(invoice_ids: list[str]) -> str:
+    """Customer payments applied to any of these invoices, deposited or not."""
+    return (
+        f"{_PAYMENT} AND t.id IN (SELECT l.nextdoc FROM previoustransactionlink l"
+        f" WHERE l.linktype = 'Payment' AND l.previousdoc IN {id_list(invoice_ids)})"
+        " ORDER BY t.id"
+    )
+
+
 def undeposited_payments() -> str:
     return f"{_PAYMENT} AND t.status = '{NOT_DEPOSITED}' ORDER BY t.id"
 

@@ -11,7 +11,11 @@ import pytest
 from revline.config import Policy
 from revline.core.cases import ActionView
 from revline.core.playbook import Decision, Facts, Trigger
-from revline.playbooks.cash.duplicates import DuplicateInvoiceResolution, find_duplicates
+from revline.playbooks.cash.duplicates import (
+    DuplicateInvoiceResolution,
+    find_duplicates,
+    paid_alike,
+)
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
 from revline.providers.stripe.records import Charge
 from tests.support.cases import case_view
@@ -122,6 +126,21 @@ def test_which_invoices_are_duplicates(
 ) -> None:
     found = find_duplicates(invoices, window)
     assert [(p.kept.id, p.duplicate.id) for p in found] == expected, case
+
+
+def test_the_invoices_that_may_be_paid_twice_are_the_paid_ones_sharing_an_obligation() -> None:
+    """What the morning run asks NetSuite the payments of: whatever the window, two paid
+    invoices of one obligation; not an open one, not one alone, not another customer's."""
+    invoices = [
+        invoice("12"),
+        invoice("11", date(2026, 10, 1)),  # a period earlier: alike, even if not a duplicate
+        invoice("13", status=InvoiceStatus.OPEN),
+        invoice("14", amount=99_000),
+        invoice("15", customer="8"),
+        invoice("12"),  # read twice
+    ]
+    assert paid_alike(invoices) == ["11", "12"]
+    assert paid_alike([invoice("11")]) == []
 
 
 FINDING = {

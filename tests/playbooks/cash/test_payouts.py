@@ -218,6 +218,7 @@ def _decide(
     invoiced: dict[str, Invoice] | None = None,
     policy: Policy = POLICY,
     today: date = date(2026, 12, 3),
+    alike_payments: Sequence[CustomerPayment] = (),
 ) -> Decision:
     case = case_view("payout_reconciliation", f"payouts:{today.isoformat()}", "open", AT)
     facts = Facts(
@@ -228,6 +229,7 @@ def _decide(
             "payouts": payouts if isinstance(payouts, list) else [payouts],
             "undeposited": payments if isinstance(payments, Undeposited) else undeposited(payments),
             "invoices": invoices or [],
+            "alike_payments": list(alike_payments),
             "invoiced": invoiced or {},
         },
     )
@@ -501,6 +503,36 @@ def test_a_payment_of_a_duplicate_invoice_is_flagged_and_still_deposited() -> No
     assert (flag["charge"], flag["payment"], flag["amount"]) == ("ch_2", "502", 180_000)
     assert decision.state == "reconciled"  # the money is real: the payout is deposited whole
     assert "1 duplicate invoice(s) flagged" in decision.explanation
+
+
+def test_a_copy_paid_first_on_a_deposited_payout_is_flagged_when_the_original_is_paid() -> None:
+    """The customer paid the copy (INV-2026-1302) first, on Tuesday's payout, deposited since;
+    Thursday's payout brings the payment of the original. Only now are both paid: the copy is
+    flagged with the charge that paid it, and the original's payout is deposited as usual."""
+    transactions = [txn(1, "charge", 180_000, 5_250)]
+    invoices = [
+        ns_invoice("11", "INV-2026-1301", 180_000, date(2026, 12, 1)),
+        ns_invoice("12", "INV-2026-1302", 180_000, date(2026, 12, 1)),
+    ]
+    original = ns_payment(1, 180_000, "11")
+    copy_paid = replace(ns_payment(2, 180_000, "12"), undeposited=False)
+    decision = _decide(
+        settled(transactions), [original], invoices, alike_payments=[original, copy_paid]
+    )
+    flag, deposit = decision.actions
+    assert (flag.kind, flag.subject, deposit.kind) == (DUPLICATE_FLAG, "12", DEPOSIT)
+    assert (flag.params["charge"], flag.params["payment"]) == ("ch_2", copy_paid.id)
+    assert flag.params["kept_invoice_number"] == "INV-2026-1301"
+    # Paid first by hand, without a charge to refund, or not yet deposited (its own payout
+    # flags it): nothing is flagged here.
+    for unflagged in (
+        replace(copy_paid, stripe_charge_id=None),
+        replace(copy_paid, undeposited=True),
+    ):
+        (only,) = _decide(
+            settled(transactions), [original], invoices, alike_payments=[original, unflagged]
+        ).actions
+        assert only.kind == DEPOSIT
 
 
 def test_a_duplicate_paid_by_a_payment_matched_without_its_charge_id_names_the_charge() -> None:

@@ -65,3 +65,17 @@ def test_a_search_for_the_variants_of_an_email_finds_customers_and_contacts(
     # A plus sign after the @ is not a tag.
     sim.books.add_customer("Odd Domain", "kim@odd+domain.example")
     assert found("kim@odd.example") == set()
+
+
+def test_the_payments_applied_to_invoices_are_read_in_one_query(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    """Where a duplicate invoice's payment is found when it was deposited on an earlier day."""
+    copy = sim.books.add_invoice(acme.customer, 1_250_000, number="INV-2026-1202")
+    first = sim.books.record_customer_payment(acme.invoice, stripe_charge_id="ch_acme_1")
+    second = sim.books.record_customer_payment(copy, stripe_charge_id="ch_acme_2")
+    (paid,) = adapter.customer_payments_applied_to([copy])
+    assert (paid.id, paid.stripe_charge_id, paid.applied_invoices) == (second, "ch_acme_2", (copy,))
+    both = adapter.customer_payments_applied_to([copy, acme.invoice, copy])
+    assert [p.id for p in both] == [first, second]
+    assert adapter.customer_payments_applied_to([]) == []
