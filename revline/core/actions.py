@@ -8,7 +8,7 @@ returns the existing action; with different parameters it is a conflict, never a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -192,22 +192,16 @@ def _supersede(
         )
         .with_for_update()
     ).scalars()
-    for action in earlier:
-        prior = action.status
-        action.status = ActionStatus.CANCELLED
-        action.last_error = f"superseded by {latest.idempotency_key}"
-        action.updated_at = now
-        _audit(
-            session,
-            ledger,
-            action,
-            actor,
-            "action.cancelled",
-            prior,
-            now,
-            {"reason": "superseded", "superseded_by": latest.id},
-            event_id=event_id,
-        )
+    _cancel(
+        session,
+        ledger,
+        earlier,
+        actor=actor,
+        now=now,
+        error=f"superseded by {latest.idempotency_key}",
+        detail={"reason": "superseded", "superseded_by": latest.id},
+        event_id=event_id,
+    )
 
 
 def _same_or_conflict(existing: Action, params_hash: str) -> Action:
@@ -316,11 +310,37 @@ def cancel_pending(
         .where(Action.case_id == case.id, Action.status.in_(PENDING_ACTION_STATUSES))
         .with_for_update()
     ).scalars()
+    return _cancel(
+        session,
+        ledger,
+        rows,
+        actor=actor,
+        now=now,
+        error=f"cancelled: {reason}",
+        detail={"reason": reason},
+        event_id=event_id,
+        correlation_id=case.correlation_id,
+    )
+
+
+def _cancel(
+    session: Session,
+    ledger: Ledger,
+    actions: Iterable[Action],
+    *,
+    actor: str,
+    now: datetime,
+    error: str,
+    detail: Mapping[str, Any],
+    event_id: int | None,
+    correlation_id: str | None = None,
+) -> list[str]:
+    """Cancel each of ``actions`` (pending, locked) with its ledger row; their ids."""
     cancelled = []
-    for action in rows:
+    for action in actions:
         prior = action.status
         action.status = ActionStatus.CANCELLED
-        action.last_error = f"cancelled: {reason}"
+        action.last_error = error
         action.updated_at = now
         _audit(
             session,
@@ -330,9 +350,9 @@ def cancel_pending(
             "action.cancelled",
             prior,
             now,
-            {"reason": reason},
+            detail,
             event_id=event_id,
-            correlation_id=case.correlation_id,
+            correlation_id=correlation_id,
         )
         cancelled.append(action.id)
     return cancelled

@@ -686,20 +686,7 @@ class NetSuiteBooks:
                     "DELETE FROM previoustransactionlink WHERE previousdoc = ?",
                     (int(invoice_id),),
                 )
-                db.execute(
-                    "UPDATE \"transaction\" SET voided = 'T', status = 'V', memo = 'VOID',"
-                    " foreigntotal = 0, foreignamountunpaid = 0 WHERE id = ?",
-                    (int(invoice_id),),
-                )
-                db.execute(
-                    "UPDATE transactionaccountingline SET amount = 0, debit = NULL, credit = NULL"
-                    ' WHERE "transaction" = ?',
-                    (int(invoice_id),),
-                )
-                db.execute(
-                    'UPDATE transactionline SET foreignamount = 0 WHERE "transaction" = ?',
-                    (int(invoice_id),),
-                )
+                _void(db, int(invoice_id))
         return False, payments
 
     def void_customer_payment(self, payment_id: str) -> None:
@@ -737,20 +724,7 @@ class NetSuiteBooks:
                 db.execute(
                     "DELETE FROM previoustransactionlink WHERE nextdoc = ?", (int(payment_id),)
                 )
-                db.execute(
-                    "UPDATE \"transaction\" SET voided = 'T', status = 'V', memo = 'VOID',"
-                    " foreigntotal = 0 WHERE id = ?",
-                    (int(payment_id),),
-                )
-                db.execute(
-                    "UPDATE transactionaccountingline SET amount = 0, debit = NULL, credit = NULL"
-                    ' WHERE "transaction" = ?',
-                    (int(payment_id),),
-                )
-                db.execute(
-                    'UPDATE transactionline SET foreignamount = 0 WHERE "transaction" = ?',
-                    (int(payment_id),),
-                )
+                _void(db, int(payment_id))
 
     def exit_revenue(self, invoice_id: str) -> list[str]:
         """Take an invoice out of revenue recognition: its revenue elements and plans go; the
@@ -1064,6 +1038,25 @@ class NetSuiteBooks:
 
     def undeposited_funds_balance(self, currency: str = "USD") -> int:
         return self.balance(UNDEPOSITED_FUNDS, currency)
+
+
+def _void(db: sqlite3.Connection, transaction_id: int) -> None:
+    """A direct void: the transaction's amounts and postings go to zero, marked VOID (what is
+    still unpaid on an invoice too; a payment has no such amount)."""
+    db.execute(
+        "UPDATE \"transaction\" SET voided = 'T', status = 'V', memo = 'VOID', foreigntotal = 0,"
+        " foreignamountunpaid = CASE WHEN foreignamountunpaid IS NULL THEN NULL ELSE 0 END"
+        " WHERE id = ?",
+        (transaction_id,),
+    )
+    db.execute(
+        "UPDATE transactionaccountingline SET amount = 0, debit = NULL, credit = NULL"
+        ' WHERE "transaction" = ?',
+        (transaction_id,),
+    )
+    db.execute(
+        'UPDATE transactionline SET foreignamount = 0 WHERE "transaction" = ?', (transaction_id,)
+    )
 
 
 def _plan_status(started: bool) -> str:
