@@ -68,6 +68,29 @@ EXPLANATION = {
 }
 
 
+# Acme as the sign-off found it: exhausted, three retries. Its case has moved on since.
+SIGNED_ON = {
+    "customer": "Acme Corp",
+    "netsuite_customer_id": "1001",
+    "stripe_customer_id": "cus_acme",
+    "plans": ["RP-301"],
+    "held_amount": 1_250_000,
+    "currency": "USD",
+    "held_since": "2026-12-10T15:00:00Z",
+    "dunning": [
+        {
+            "case_id": "case_acme",
+            "invoice": "in_acme_7",
+            "tier": "high_value",
+            "state": "exhausted",
+            "manual_attempts": 3,
+            "max_manual_attempts": 3,
+            "held_since": "2026-12-10T15:00:00Z",
+        }
+    ],
+}
+
+
 def seed_close(runtime: Runtime, *, signed_off: bool = False, awaiting: bool = False) -> str:
     """The December close after its check (its data holds the tie-out), and the dunning case
     of the customer NetSuite holds recognition for; returns the close's case id."""
@@ -111,6 +134,7 @@ def seed_close(runtime: Runtime, *, signed_off: bool = False, awaiting: bool = F
                 status="applied",
                 applied_at=now,
                 approved_by="user:jonas",
+                result={"tieout": TIEOUT.model_dump(mode="json"), "held_recognition": [SIGNED_ON]},
             )
         if awaiting:
             action(
@@ -148,12 +172,13 @@ def test_the_report_walks_stripe_to_netsuite_and_lists_the_holds(
     assert [i["kind"] for i in walk["items"]] == ["fees_not_booked", "payment_not_recorded"]
     (held,) = report["held_recognition"]
     assert held["customer"] == "Acme Corp"
-    assert (held["tier"], held["manual_attempts"], held["dunning_state"]) == (
+    (dunning,) = held["dunning"]
+    assert (dunning["tier"], dunning["manual_attempts"], dunning["state"]) == (
         "high_value",
         1,
         "retrying",
     )
-    assert held["held_since"] is not None
+    assert held["held_since"] == dunning["held_since"] is not None
     assert report["signed_off_by"] is None
     assert report["explanations"] == [EXPLANATION]
 
@@ -164,6 +189,8 @@ def test_a_signed_off_month_names_who_signed(
     seed_close(runtime, signed_off=True)
     report = client.get("/api/close/2026-12", headers=bearer(tokens["fpa_analyst"])).json()
     assert (report["state"], report["signed_off_by"]) == ("signed_off", "user:jonas")
+    # The holds as they were signed on, not the dunning case as it stands today.
+    assert report["held_recognition"] == [SIGNED_ON]
     refused = client.post(
         "/api/close/2026-12/explain",
         json={"variance": 1240, "note": "a bank fee"},

@@ -20,7 +20,8 @@ def test_markdown_shows_the_walk_the_items_and_the_holds(cli: Cli, runtime: Runt
     assert "| Stripe in-transit balance | $1,844.30 |" in out
     assert "| Variance | $12.40 |" in out
     assert "| payment_not_recorded | ch_orphan | 2026-12-30 | -$100.00 |" in out
-    assert "| Acme Corp | RP-301 | $12,500.00 | high_value | 1/3 |" in out
+    assert "| Acme Corp | RP-301 | $12,500.00 | " in out
+    assert "| in_acme_7 | high_value | retrying | 1/3 |" in out
     assert "## Explanations on record (they do not unblock the sign-off)" in out
     assert "| 2027-01-05 10:00 EST | user:jonas | $12.40 | receipt keyed twice |" in out
 
@@ -48,7 +49,8 @@ def test_out_writes_a_workbook_openpyxl_reads(cli: Cli, runtime: Runtime, tmp_pa
     (explained,) = book["Explanations"].iter_rows(min_row=2, values_only=True)
     assert explained[1:] == ("user:jonas", 12.40, "receipt keyed twice")
     (held,) = book["Dunning holds"].iter_rows(min_row=2, values_only=True)
-    assert held[0] == "Acme Corp"
+    assert (held[0], held[2]) == ("Acme Corp", 12500)
+    assert held[5:] == ("in_acme_7", "high_value", "retrying", "1/3")
     assert json.loads((tmp_path / "close-2026-12.json").read_text())["month"] == "2026-12"
     assert (tmp_path / "close-2026-12.md").read_text().startswith("# Month-end close 2026-12")
 

@@ -5,6 +5,7 @@ then sign the close off: the close is not signed until the balances tie."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -22,10 +23,11 @@ from revline.playbooks.cash import close_report
 from revline.playbooks.cash.close_actions import SIGN_OFF
 from revline.playbooks.cash.tieout import ItemKind
 from revline.sandbox.runner import Run, report
-from revline.sandbox.scenario import UndepositedFundsEntry, load
+from revline.sandbox.scenario import Scenario, UndepositedFundsEntry, load
 from revline.sandbox.world import World
 
 CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _play(name: str, workdir: Path) -> dict[str, Any]:
@@ -200,14 +202,18 @@ def test_the_close_lists_a_customer_in_dunning_with_recognition_held(tmp_path: P
     (held,) = document["held_recognition"]
     assert held["customer"] == "Initech LLC"
     assert (held["held_amount"], held["currency"]) == (240_000, "USD")
-    assert (held["case_id"], held["tier"]) == (dunning["id"], "standard")
-    # One manual retry by month end's close (31 December); the next falls on 6 January.
-    assert (held["manual_attempts"], held["max_manual_attempts"]) == (1, 3)
     assert held["held_since"] == "2026-12-28T15:30:00Z"
+    (case,) = held["dunning"]
+    assert (case["case_id"], case["tier"], case["state"]) == (dunning["id"], "standard", "retrying")
+    # One manual retry by month end's close (31 December); the next falls on 6 January.
+    assert (case["manual_attempts"], case["max_manual_attempts"]) == (1, 3)
 
     text = close_report.markdown(found, timezone="America/New_York")
     row = next(line for line in text.splitlines() if line.startswith("| Initech LLC |"))
-    assert f"| $2,400.00 | standard | 1/3 | 2026-12-28 10:30 EST | {dunning['id']} |" in row
+    assert row.endswith(
+        f"| $2,400.00 | 2026-12-28 10:30 EST | {dunning['id']} | in_initech_dec | standard "
+        "| retrying | 1/3 |"
+    )
 
 
 def test_a_payout_returned_after_month_end_counts_as_it_stood_at_month_end(tmp_path: Path) -> None:
@@ -228,3 +234,110 @@ def test_a_payout_returned_after_month_end_counts_as_it_stood_at_month_end(tmp_p
     assert close["state"] == "signed_off"
     (sign_off,) = _of(report, "actions", "revline.close.sign_off")
     assert sign_off["params"]["variance"] == 0
+
+
+def _dunning_month(start: str, until: str, *more: dict[str, Any]) -> Scenario:
+    """December with Initech in dunning (``month_with_dunning_hold``), from ``start`` to
+    ``until``, with ``more`` happenings."""
+    scenario = json.loads((CASH / "month_with_dunning_hold.json").read_text())
+    scenario.update(start=start, until=until)
+    scenario["happenings"] += more
+    return Scenario.model_validate(scenario)
+
+
+# Initech's November invoice fails on 10 December, twice by its Smart Retry: recognition is held
+# from then, eighteen days before the December invoice fails too.
+NOVEMBER_FAILS = {
+    "at": "2026-12-10T09:30:00-05:00",
+    "type": "payment_fails",
+    "customer": "initech",
+    "invoice": "in_initech_nov",
+    "invoice_number": "INV-2026-1200",
+    "amount": 240_000,
+    "code": "card_declined",
+}
+
+
+def test_a_customer_in_dunning_on_two_invoices_is_listed_with_both_cases(tmp_path: Path) -> None:
+    scenario = _dunning_month(
+        "2026-12-08T07:00:00-05:00", "2027-01-05T12:00:00-05:00", NOVEMBER_FAILS
+    )
+    with World(scenario, tmp_path) as world:
+        Run(world).play()
+        with world.runtime.db.read() as session:
+            found = close_report.load(session, "2026-12", 3)
+    (held,) = found.held_recognition
+    # Held since the November invoice's hold, and both cases behind it, oldest first.
+    assert held.held_since is not None
+    assert held.held_since.astimezone(NEW_YORK).date() == date(2026, 12, 10)
+    assert [(c.invoice, c.state, c.manual_attempts) for c in held.dunning] == [
+        ("in_initech_nov", "exhausted", 3),
+        ("in_initech_dec", "retrying", 1),
+    ]
+    text = close_report.markdown(found, timezone="America/New_York")
+    november, december = [line for line in text.splitlines() if "| in_initech_" in line]
+    assert november.startswith(
+        "| Initech LLC | RP-300, RP-301 | $4,800.00 | 2026-12-10 10:30 EST | "
+    )
+    assert november.endswith("| in_initech_nov | standard | exhausted | 3/3 |")
+    assert december.startswith("| | | | | ")
+    assert december.endswith("| in_initech_dec | standard | retrying | 1/3 |")
+
+
+def test_the_signed_report_keeps_the_holds_as_they_were_when_signed(tmp_path: Path) -> None:
+    """December is signed off on 5 January; Initech updates its card and pays both invoices on
+    the 6th. The December report still shows the hold and the cases as they stood when signed."""
+    paid = [
+        {"at": "2027-01-06T10:00:00-05:00", "type": "card_updated", "customer": "initech"},
+        *(
+            {
+                "at": f"2027-01-06T11:{minute}:00-05:00",
+                "type": "payment_succeeds",
+                "customer": "initech",
+                "invoice": invoice,
+                "via": "card",
+            }
+            for minute, invoice in (("00", "in_initech_dec"), ("30", "in_initech_nov"))
+        ),
+    ]
+    scenario = _dunning_month(
+        "2026-12-08T07:00:00-05:00", "2027-01-08T12:00:00-05:00", NOVEMBER_FAILS, *paid
+    )
+    with World(scenario, tmp_path) as world:
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            found = close_report.load(session, "2026-12", 3)
+    assert {c["state"] for c in _of(played, "cases", "failed_payment")} == {"recovered"}
+    assert found.state == "signed_off"
+    (held,) = found.held_recognition
+    assert [(c.invoice, c.state) for c in held.dunning] == [
+        ("in_initech_nov", "exhausted"),
+        ("in_initech_dec", "retrying"),
+    ]
+
+
+def test_the_signed_report_shows_the_balances_the_sign_off_read(tmp_path: Path) -> None:
+    """After the sign-off is proposed a $4.00 receipt is keyed into December: still within the
+    $5.00 threshold, so Jonas's approval signs the month, on the books as they are then."""
+    scenario = load(CASH / "month_that_ties.json").model_copy(update={"approve": "none"})
+    with World(scenario, tmp_path) as world:
+        Run(world).play()
+        world.enact(
+            UndepositedFundsEntry(
+                type="undeposited_funds_entry",
+                at=world.clock.now(),
+                id="late_receipt",
+                amount=400,
+                on=date(2026, 12, 31),
+            )
+        )
+        with _analyst(world) as client:
+            approved = client.post(f"/api/actions/{_waiting_sign_off(world)}/approve")
+            assert approved.status_code == 200, approved.text
+            world.worker.drain()
+            signed = client.get("/api/close/2026-12").json()
+        (sign_off,) = _of(report(world), "actions", "revline.close.sign_off")
+    assert (sign_off["status"], sign_off["params"]["variance"]) == ("applied", 0)
+    assert signed["state"] == "signed_off"
+    assert signed["tieout"]["variance"] == sign_off["result"]["variance"] == 400
+    assert signed["tieout"]["undeposited_funds"] == sign_off["result"]["undeposited_funds"]

@@ -307,10 +307,13 @@ def _outcome(case: CaseView, trigger: Trigger) -> Decision:
     assert trigger.event is not None
     payload = trigger.event.payload
     if payload["kind"] == SIGN_OFF and payload["status"] == ActionStatus.APPLIED:
+        # The month is signed on the books the sign-off read, not on the last check's.
+        signed = payload["result"]["tieout"]
         return Decision(
             f"{case.subject} is signed off",
             state=State.SIGNED_OFF,
             next_action_at=None,
+            data={"tieout": signed},
             queue=None,
         )
     return Decision(f"{payload['kind']} {payload['status']}: nothing changes for the close")

@@ -8,7 +8,9 @@
   tie-out ties, and gated by the ``fpa_analyst`` role; carrying it out after approval is what
   signs the month off (the close follows the outcome to ``signed_off``). The approval may come
   days after the proposal, and the books may have moved since: so the sign-off reads the books
-  again, as the close does, and refuses to sign a month that no longer ties.
+  again, as the close does, and refuses to sign a month that no longer ties. What it signed on
+  is its result: the tie-out it read, and the customers held with their dunning cases as they
+  stood then. That is the signed report (``close_report``), whatever happens to them later.
 
 Being actions, they are in the ledger, obey shadow mode and the emergency stop, and a repeated
 check proposes nothing twice.
@@ -25,6 +27,7 @@ from revline.core import inbox
 from revline.core.playbook import Enrichment
 from revline.db.engine import Database
 from revline.money import Money
+from revline.playbooks.cash.close_holds import held_customers
 from revline.playbooks.cash.flags import FINDING_SOURCE
 from revline.playbooks.cash.tieout import ClosePeriod, gather, tie_out
 from revline.providers.base import ActionRequest, Handlers, ProviderError
@@ -77,12 +80,16 @@ def register(
                 provider="revline",
                 provider_code=NO_LONGER_TIES,
             )
+        with db.read() as session:
+            held = held_customers(session, tieout.held, policy.max_manual_retries)
         return {
             "month": month,
             "signed_off_at": clock.now().isoformat(),
             "stripe_in_transit": tieout.stripe_in_transit,
             "undeposited_funds": tieout.undeposited_funds,
             "variance": tieout.variance,
+            "tieout": tieout.model_dump(mode="json"),
+            "held_recognition": [customer.model_dump(mode="json") for customer in held],
         }
 
     handlers.register(FLAG_VARIANCE, finding(VARIANCE_FLAGGED))

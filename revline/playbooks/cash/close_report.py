@@ -3,8 +3,9 @@
 ``revline close`` and ``GET /api/close/{month}`` both build a ``CloseReport`` from the month's
 close case (the tie-out of its latest check, the explanations people gave, its sign-off) and the
 billing cases (the dunning context of each customer NetSuite holds recognition for), then render
-it as Markdown, an XLSX workbook or JSON. Nothing here calls a provider: the report is what the
-close decided on.
+it as Markdown, an XLSX workbook or JSON. A signed-off month's report is what the sign-off read:
+its tie-out and the dunning context as they stood then (``close_holds``). Nothing here calls a
+provider: the report is what the close decided on.
 """
 
 from __future__ import annotations
@@ -23,29 +24,11 @@ from sqlalchemy.orm import Session
 from revline.db.models import Action, ActionStatus, Case
 from revline.errors import NotFound
 from revline.money import Money
-from revline.playbooks.billing.dunning import in_dunning
 from revline.playbooks.cash.close import MONTH_END_CLOSE, RecordedExplanation
 from revline.playbooks.cash.close_actions import SIGN_OFF
+from revline.playbooks.cash.close_holds import HeldCustomer, held_customers
 from revline.playbooks.cash.close_variance import CLOSE_VARIANCE
 from revline.playbooks.cash.tieout import ITEM_HEADINGS, ClosePeriod, TieOut, figures
-
-
-class HeldCustomer(BaseModel):
-    """A customer NetSuite holds recognition for, with the dunning case behind the hold."""
-
-    customer: str
-    netsuite_customer_id: str
-    stripe_customer_id: str | None
-    plans: list[str]
-    held_amount: int
-    currency: str
-    case_id: str | None
-    invoice: str | None
-    tier: str | None
-    dunning_state: str | None
-    manual_attempts: int | None
-    max_manual_attempts: int | None
-    held_since: datetime | None
 
 
 class VarianceCase(BaseModel):
@@ -87,28 +70,12 @@ def load(session: Session, month: str, max_manual_attempts: int) -> CloseReport:
     variance = session.execute(
         select(Case).where(Case.kind == CLOSE_VARIANCE.name, Case.subject == month)
     ).scalar_one_or_none()
-    tieout = figures(case.data["tieout"])
-    dunning = {e.customer: e for e in in_dunning(session, max_manual_attempts) if e.customer}
-    held = []
-    for hold in tieout.held:
-        entry = dunning.get(hold.stripe_customer_id or "")
-        held.append(
-            HeldCustomer(
-                customer=hold.customer,
-                netsuite_customer_id=hold.customer_id,
-                stripe_customer_id=hold.stripe_customer_id,
-                plans=hold.plans,
-                held_amount=hold.amount,
-                currency=hold.currency,
-                case_id=entry.case_id if entry else None,
-                invoice=entry.invoice if entry else None,
-                tier=entry.tier if entry else None,
-                dunning_state=entry.state if entry else None,
-                manual_attempts=entry.manual_attempts if entry else None,
-                max_manual_attempts=entry.max_manual_attempts if entry else None,
-                held_since=entry.recognition_held_since if entry else None,
-            )
-        )
+    if signed is not None and signed.result is not None:
+        tieout = figures(signed.result["tieout"])
+        held = [HeldCustomer.model_validate(h) for h in signed.result["held_recognition"]]
+    else:
+        tieout = figures(case.data["tieout"])
+        held = held_customers(session, tieout.held, max_manual_attempts)
     return CloseReport(
         month=month,
         case_id=case.id,
@@ -205,16 +172,24 @@ def markdown(report: CloseReport, locale: str = "en_US", timezone: str = "UTC") 
     out += ["", "## Customers in dunning with recognition held", ""]
     if report.held_recognition:
         out += [
-            "| customer | plans held | amount | tier | attempts | held since | case |",
-            "|---|---|---:|---|---|---|---|",
+            "| customer | plans held | amount | held since | case | invoice | tier | state "
+            "| attempts |",
+            "|---|---|---:|---|---|---|---|---|---|",
         ]
         for h in report.held_recognition:
-            attempts = f"{h.manual_attempts}/{h.max_manual_attempts}" if h.case_id else ""
-            out.append(
+            held = (
                 f"| {h.customer} | {', '.join(h.plans)} "
-                f"| {Money(h.held_amount, h.currency).format(locale)} | {h.tier or ''} "
-                f"| {attempts} | {local(h.held_since)} | {h.case_id or 'no dunning case'} |"
+                f"| {Money(h.held_amount, h.currency).format(locale)} | {local(h.held_since)} "
             )
+            if not h.dunning:
+                out.append(held + "| no dunning case | | | | |")
+            # A customer in dunning on several invoices: one line a case, the hold's on the first.
+            for case in h.dunning:
+                out.append(
+                    f"{held}| {case.case_id} | {case.invoice} | {case.tier or ''} | {case.state} "
+                    f"| {case.manual_attempts}/{case.max_manual_attempts} |"
+                )
+                held = "| | | | "
     else:
         out.append("None.")
     return "\n".join(out) + "\n"
@@ -261,20 +236,40 @@ def workbook(report: CloseReport, timezone: str = "UTC") -> bytes:
         explained.append([wall(e.at), e.by, major(e.variance), e.note])
     held = book.create_sheet("Dunning holds")
     held.append(
-        ["Customer", "Plans held", "Amount", "Tier", "Attempts", f"Held since ({timezone})", "Case"]
+        [
+            "Customer",
+            "Plans held",
+            "Amount",
+            f"Held since ({timezone})",
+            "Case",
+            "Invoice",
+            "Tier",
+            "State",
+            "Attempts",
+        ]
     )
     for h in report.held_recognition:
-        held.append(
-            [
-                h.customer,
-                ", ".join(h.plans),
-                Money(h.held_amount, h.currency).decimal,
-                h.tier,
-                h.manual_attempts,
-                wall(h.held_since),
-                h.case_id,
-            ]
-        )
+        hold: list[object] = [
+            h.customer,
+            ", ".join(h.plans),
+            Money(h.held_amount, h.currency).decimal,
+            wall(h.held_since),
+        ]
+        if not h.dunning:
+            held.append(hold)
+        # One row a dunning case; the hold's amount only on the first, so the column adds up.
+        for case in h.dunning:
+            held.append(
+                [
+                    *hold,
+                    case.case_id,
+                    case.invoice,
+                    case.tier,
+                    case.state,
+                    f"{case.manual_attempts}/{case.max_manual_attempts}",
+                ]
+            )
+            hold = [None] * len(hold)
     for sheet in book.worksheets:
         for cell in sheet[5 if sheet is summary else 1]:
             cell.font = Font(bold=True)

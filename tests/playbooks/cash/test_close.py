@@ -14,6 +14,7 @@ from revline.core.cases import ActionView, CaseView
 from revline.core.inbox import EventView
 from revline.core.playbook import Decision, Enrichment, Facts, Trigger
 from revline.core.scheduler import SCHEDULE_SOURCE
+from revline.db.engine import Database
 from revline.money import Money
 from revline.playbooks.cash.close import MonthEndClose, State, WorkingDayOfMonth
 from revline.playbooks.cash.close_actions import (
@@ -361,7 +362,9 @@ def test_explanations_stay_on_record_once_the_corrected_books_tie() -> None:
     assert decision.data["explanations"] == explained.data["explanations"]
 
 
-def outcome(status: str, error: str | None = None) -> Trigger:
+def outcome(
+    status: str, error: str | None = None, result: Mapping[str, Any] | None = None
+) -> Trigger:
     event = EventView(
         id=9,
         source="revline",
@@ -369,7 +372,7 @@ def outcome(status: str, error: str | None = None) -> Trigger:
         type=f"action.{status}",
         occurred_at=NOW,
         received_at=NOW,
-        payload={"kind": SIGN_OFF, "status": status, "error": error},
+        payload={"kind": SIGN_OFF, "status": status, "error": error, "result": result},
     )
     return Trigger("action", NOW, event)
 
@@ -397,11 +400,13 @@ def test_books_that_tie_again_after_a_refused_sign_off_propose_a_new_one() -> No
     )
 
 
-def test_the_applied_sign_off_signs_the_month_off() -> None:
+def test_the_applied_sign_off_signs_the_month_off_on_the_books_it_read() -> None:
     case = close_case(State.AWAITING_SIGN_OFF)
-    facts = Facts(outcome("applied"))
+    signed = {"tieout": {"month": "2026-12", "undeposited_funds": 190_300}}
+    facts = Facts(outcome("applied", result=signed))
     decision = MonthEndClose().decide(case, facts, POLICY, NOW)
     assert (decision.state, decision.next_action_at) == (State.SIGNED_OFF, None)
+    assert decision.data == {"tieout": signed["tieout"]}
 
 
 # -- the sign-off, carried out -------------------------------------------------------------
@@ -435,13 +440,13 @@ class Books:
         return []
 
 
-def sign_off_handler(books: Books) -> Handler:
+def sign_off_handler(books: Books, db: Database) -> Handler:
     handlers = Handlers()
     enrichment = Enrichment(
         SimulatedClock(NOW), CALENDAR, Company(), {"stripe": books, "netsuite": books}
     )
-    # The sign-off writes nothing to the database: only the variance findings do.
-    register(handlers, None, SimulatedClock(NOW), books=enrichment, policy=POLICY)
+    # The sign-off reads the dunning cases behind the holds; only the variance findings write.
+    register(handlers, db, SimulatedClock(NOW), books=enrichment, policy=POLICY)
     handler = handlers.get(SIGN_OFF)
     assert handler is not None
     return handler
@@ -457,16 +462,20 @@ PROPOSED = ActionRequest(
 )
 
 
-def test_the_sign_off_signs_a_month_that_still_ties() -> None:
-    result = sign_off_handler(Books(190_300))(PROPOSED)
+def test_the_sign_off_signs_a_month_that_still_ties_and_keeps_what_it_read(db: Database) -> None:
+    result = sign_off_handler(Books(190_300), db)(PROPOSED)
     assert result["month"] == "2026-12"
     assert (result["variance"], result["undeposited_funds"]) == (300, 190_300)
+    # The walk as signed, and the holds (none in these books) as they stood: the signed report.
+    signed = figures(result["tieout"])
+    assert (signed.month, signed.undeposited_funds, signed.variance) == ("2026-12", 190_300, 300)
+    assert result["held_recognition"] == []
 
 
-def test_the_sign_off_refuses_a_month_that_no_longer_ties() -> None:
+def test_the_sign_off_refuses_a_month_that_no_longer_ties(db: Database) -> None:
     # Approved after someone keyed $12.40 into Undeposited Funds, dated in December.
     with pytest.raises(ProviderError) as refused:
-        sign_off_handler(Books(191_240))(PROPOSED)
+        sign_off_handler(Books(191_240), db)(PROPOSED)
     assert refused.value.retryable is False
     assert refused.value.provider_code == NO_LONGER_TIES
     assert refused.value.message == (
