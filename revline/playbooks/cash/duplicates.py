@@ -32,9 +32,11 @@ from revline.core.playbook import (
     Playbook,
     Trigger,
 )
+from revline.db.models import PENDING_ACTION_STATUSES
 from revline.money import Money
 from revline.playbooks.cash.flags import DUPLICATE_FLAGGED, FINDING_SOURCE
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
+from revline.providers.stripe.records import Charge
 
 DUPLICATE_INVOICE = CaseKind(
     name="duplicate_invoice",
@@ -176,36 +178,85 @@ class DuplicateInvoiceResolution(Playbook):
             return Decision("nothing new for this duplicate invoice")
         finding = facts["finding"]
         latest = _latest(case.actions)
+        # What Stripe shows refunded on the charge that the case's own refund did not refund:
+        # refunded by hand in the dashboard, before the case got to it or while its refund waited.
+        amount, own = int(finding["amount"]), latest.get(REFUND)
+        by_hand = _refunded_by_hand(facts["charge"], own)
+        in_full, in_part = by_hand >= amount, 0 < by_hand < amount
+        cancel, by_hand_note = None, ""
+        if in_full or in_part:
+            refunded = _formatted(by_hand, finding, facts)
+            how = (
+                f"in full, {refunded}"
+                if in_full
+                else f"in part, {refunded} of {_formatted(amount, finding, facts)}"
+            )
+            seen = f"charge {finding['charge']} was refunded by hand in Stripe ({how})"
+            # Cancelling takes every pending action of the case (``Decision.cancel_pending``),
+            # so the case's own refund is cancelled when it is the only one; the outcome of the
+            # step under way brings the case back here. Meanwhile Stripe would refuse it.
+            if _only_pending(case, own):
+                cancel, seen = seen, f"{seen}; the case's own refund is cancelled"
+            elif _status(latest, REFUND) in PENDING_ACTION_STATUSES:
+                seen += "; the case's own refund is cancelled once the steps under way are done"
+            elif own is not None and own.status in ("failed", "cancelled"):
+                seen += f"; the case's own refund was not made ({own.error})"
+            by_hand_note = f"; {seen}"
         # A step that failed, or that a person rejected (a refund above the threshold), is the
-        # AR specialist's to settle; nothing is retried behind her back.
-        stopped = [kind for kind in STEPS if _status(latest, kind) in ("failed", "cancelled")]
+        # AR specialist's to settle; nothing is retried behind her back. A refund refused or
+        # rejected because the charge was refunded by hand in full is done, not stopped.
+        stopped = [
+            kind
+            for kind in STEPS
+            if _status(latest, kind) in ("failed", "cancelled") and not (kind == REFUND and in_full)
+        ]
         if stopped:
             errors = "; ".join(f"{kind}: {latest[kind].error}" for kind in stopped)
             return Decision(
-                f"a step did not go through ({errors}): the AR specialist takes it",
+                f"a step did not go through ({errors}): the AR specialist takes it{by_hand_note}",
                 state="needs_person",
+                cancel_pending=cancel,
                 data={"finding": finding},
                 queue=QUEUE,
             )
         actions = [spec for spec in _first_steps(finding, facts) if spec.kind not in latest]
+        if in_part:
+            # What the part refunded was for (the duplicate, or something else) is a person's
+            # call: the case neither refunds the rest nor tells the customer it was refunded.
+            return Decision(
+                f"the refund of {finding['invoice_number']} is the AR specialist's to settle"
+                + by_hand_note,
+                state="needs_person",
+                actions=tuple(actions),
+                cancel_pending=cancel,
+                data={"finding": finding},
+                queue=QUEUE,
+            )
         done = {kind for kind in STEPS if _status(latest, kind) == "applied"}
-        # Done by a person before the case got to it: nothing to do twice.
+        # Done by a person before (or while) the case got to it: nothing to do twice.
         duplicate: Invoice | None = facts["duplicate"]
         if VOID not in latest and duplicate and duplicate.status is InvoiceStatus.VOIDED:
             done.add(VOID)
-        if REFUND not in latest and facts["charge"].amount_refunded >= int(finding["amount"]):
+        if in_full:
             done.add(REFUND)
         if VOID in done and REFUND in done:
+            applied = own if _status(latest, REFUND) == "applied" else None
             actions += [
                 spec
-                for spec in _after_refund(finding, facts, latest.get(REFUND), policy)
+                for spec in _after_refund(finding, facts, applied, policy)
                 if spec.kind not in latest
             ]
-        if done == set(STEPS):
+        # Never resolved with the case's own refund still pending (a person's action on the
+        # case kept it from being cancelled): that action's outcome brings the case back.
+        if done == set(STEPS) and (
+            cancel or _status(latest, REFUND) not in PENDING_ACTION_STATUSES
+        ):
             return Decision(
                 f"{finding['invoice_number']} voided, its charge refunded, the customer told "
-                f"{finding['kept_invoice_number']} stands, and it is out of revenue recognition",
+                f"{finding['kept_invoice_number']} stands, and it is out of revenue recognition"
+                + by_hand_note,
                 state="resolved",
+                cancel_pending=cancel,
                 data={"finding": finding},
                 queue=None,
             )
@@ -214,18 +265,20 @@ class DuplicateInvoiceResolution(Playbook):
             actions = [a for a in actions if a.kind != EMAIL]
             return Decision(
                 f"resolving, but the apology cannot be written ({missing}): the AR specialist "
-                "writes it",
+                "writes it" + by_hand_note,
                 state="needs_person",
                 actions=tuple(actions),
+                cancel_pending=cancel,
                 data={"finding": finding},
                 queue=QUEUE,
             )
-        waiting = [kind for kind in STEPS if kind not in done]
+        waiting = ", ".join(kind for kind in STEPS if kind not in done) or "the steps under way"
         return Decision(
             f"{finding['invoice_number']} duplicates {finding['kept_invoice_number']} and both "
-            f"were paid: {len(actions)} step(s) proposed, waiting on {', '.join(waiting)}",
+            f"were paid: {len(actions)} step(s) proposed, waiting on {waiting}" + by_hand_note,
             state="resolving",
             actions=tuple(actions),
+            cancel_pending=cancel,
             data={"finding": finding},
         )
 
@@ -251,6 +304,27 @@ def _status(latest: dict[str, ActionView], kind: str) -> str | None:
     return action.status if action else None
 
 
+def _refunded_by_hand(charge: Charge, own: ActionView | None) -> int:
+    """What Stripe shows refunded on the charge that the case's own refund did not refund.
+
+    Nothing while that refund is applied or being made: what the charge shows is then its
+    own (or will be, by its outcome). Otherwise it was not made — not yet, refused by Stripe,
+    rejected — and whatever the charge shows refunded was refunded by someone else."""
+    if own is not None and own.status in ("applied", "executing"):
+        return 0
+    return charge.amount_refunded
+
+
+def _only_pending(case: CaseView, refund: ActionView | None) -> bool:
+    """The case's own refund is pending, and nothing else of the case is."""
+    pending = [a for a in case.actions if a.status in PENDING_ACTION_STATUSES]
+    return refund is not None and [a.id for a in pending] == [refund.id]
+
+
+def _formatted(amount: int, finding: dict[str, Any], facts: Facts) -> str:
+    return Money(amount, str(finding["currency"])).format(facts["locale"])
+
+
 def _first_steps(finding: dict[str, Any], facts: Facts) -> list[ActionSpec]:
     """Void, exit recognition, refund: none waits for another."""
     invoice = str(finding["invoice"])
@@ -259,15 +333,15 @@ def _first_steps(finding: dict[str, Any], facts: Facts) -> list[ActionSpec]:
     if duplicate is None or duplicate.status is not InvoiceStatus.VOIDED:
         steps.append(ActionSpec(VOID, invoice, {"invoice": invoice, "unapply_payments": True}))
     steps.append(ActionSpec(EXIT, invoice, {"invoice": invoice, "reason": REFUND_REASON}))
-    charge = facts["charge"]
-    if charge.amount_refunded < int(finding["amount"]):
+    # A charge refunded by hand, even in part, is not refunded again (see ``decide``).
+    if facts["charge"].amount_refunded == 0:
         steps.append(
             ActionSpec(
                 REFUND,
                 str(finding["charge"]),
                 {
                     "charge": finding["charge"],
-                    "amount": int(finding["amount"]) - charge.amount_refunded,
+                    "amount": int(finding["amount"]),
                     "currency": finding["currency"],
                     "reason": REFUND_REASON,
                 },
@@ -279,10 +353,15 @@ def _first_steps(finding: dict[str, Any], facts: Facts) -> list[ActionSpec]:
 def _after_refund(
     finding: dict[str, Any], facts: Facts, refund: ActionView | None, policy: Policy
 ) -> list[ActionSpec]:
-    """Once Stripe has refunded: the customer refund in NetSuite, and the apology."""
+    """Once Stripe has refunded: the customer refund in NetSuite, and the apology. ``refund``
+    is the case's own, applied; None when the charge was refunded by hand."""
     amount = int(finding["amount"])
     money = Money(amount, str(finding["currency"]))
-    by = f"Stripe refund {(refund.result or {}).get('refund')}" if refund else "Stripe refund"
+    by = (
+        f"Stripe refund {(refund.result or {}).get('refund')}"
+        if refund
+        else "Stripe refund made by hand"
+    )
     customer_refund = ActionSpec(
         CUSTOMER_REFUND,
         str(finding["payment"]),

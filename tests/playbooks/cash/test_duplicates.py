@@ -334,3 +334,112 @@ def test_without_someone_to_write_from_the_ar_specialist_writes() -> None:
 
 def test_deciding_twice_proposes_the_same() -> None:
     assert decide().actions == decide().actions
+
+
+# A refund made by hand in the Stripe dashboard while the case's own refund waits or fails.
+VOIDED_AND_OUT = (
+    action("netsuite.invoice.void", "applied"),
+    action("netsuite.revenue.exit", "applied"),
+)
+AFTER_THE_REFUND = ["netsuite.customer_refund.create", "email.send"]
+
+
+def test_a_refund_awaiting_approval_is_cancelled_when_the_charge_was_refunded_by_hand() -> None:
+    """The refund waits for the manager; meanwhile someone refunds the charge in the Stripe
+    dashboard. The case does not refund it again: it cancels its own refund, and the books
+    and the apology follow as if it had been made."""
+    waiting = (*VOIDED_AND_OUT, action("stripe.refund.create", "awaiting_approval"))
+    decision = decide(waiting, refunded=42_000)
+    assert (
+        decision.cancel_pending == "charge ch_dup was refunded by hand in Stripe (in full, $420.00)"
+    )
+    assert (decision.state, kinds(decision)) == ("resolving", AFTER_THE_REFUND)
+    books = decision.actions[0]
+    assert books.params["memo"] == "Stripe refund made by hand of duplicate invoice INV-2026-1302"
+    assert books.params["amount"] == 42_000
+    assert "the case's own refund is cancelled" in decision.explanation
+
+
+def test_a_refund_stripe_refused_as_already_made_by_hand_goes_on() -> None:
+    """Approved after the refund by hand: Stripe refuses a second refund, and the case reads
+    the charge refunded rather than a step that failed."""
+    refused = replace(
+        action("stripe.refund.create", "failed"), error="Charge ch_dup has already been refunded."
+    )
+    decision = decide((*VOIDED_AND_OUT, refused), refunded=42_000)
+    assert (decision.state, kinds(decision)) == ("resolving", AFTER_THE_REFUND)
+    assert decision.cancel_pending is None  # nothing left to cancel
+    assert "own refund was not made (Charge ch_dup has already been refunded.)" in (
+        decision.explanation
+    )
+
+
+def test_a_refund_rejected_because_it_was_made_by_hand_goes_on() -> None:
+    rejected = replace(
+        action("stripe.refund.create", "cancelled"),
+        error="rejected by user:maya: refunded by hand in the dashboard",
+    )
+    decision = decide((*VOIDED_AND_OUT, rejected), refunded=42_000)
+    assert (decision.state, kinds(decision)) == ("resolving", AFTER_THE_REFUND)
+
+
+def test_the_waiting_refund_is_cancelled_once_nothing_else_is_pending() -> None:
+    """Cancelling takes every pending action of the case: while the exit is on its way, the
+    refund is left (Stripe would refuse it anyway) and the exit's outcome cancels it; the case
+    is resolved only with it cancelled."""
+    exit_pending = (
+        action("netsuite.invoice.void", "applied"),
+        action("netsuite.revenue.exit", "proposed"),
+        action("stripe.refund.create", "awaiting_approval"),
+    )
+    first = decide(exit_pending, refunded=42_000)
+    assert (first.cancel_pending, kinds(first)) == (None, AFTER_THE_REFUND)
+    rest = tuple(
+        action(kind, "applied")
+        for kind in (
+            "netsuite.invoice.void",
+            "netsuite.revenue.exit",
+            "netsuite.customer_refund.create",
+            "email.send",
+        )
+    )
+    last = decide((*rest, action("stripe.refund.create", "awaiting_approval")), refunded=42_000)
+    assert last.state == "resolved"
+    assert last.cancel_pending == "charge ch_dup was refunded by hand in Stripe (in full, $420.00)"
+
+
+def test_a_refund_under_way_is_not_taken_for_one_made_by_hand() -> None:
+    """Stripe shows the charge refunded while the case's own refund is being made: that is the
+    case's refund, and its outcome says so."""
+    under_way = (*VOIDED_AND_OUT, action("stripe.refund.create", "executing"))
+    decision = decide(under_way, refunded=42_000)
+    assert (decision.state, decision.cancel_pending, kinds(decision)) == ("resolving", None, [])
+
+
+def test_a_charge_refunded_by_hand_only_in_part_goes_to_the_ar_specialist() -> None:
+    """$100.00 of the $420.00 refunded by hand: what that was for is a person's call. The
+    case's own refund is cancelled (the rest is not refunded behind her back) and nothing is
+    said to the customer."""
+    waiting = (*VOIDED_AND_OUT, action("stripe.refund.create", "awaiting_approval"))
+    decision = decide(waiting, refunded=10_000)
+    assert (decision.state, decision.queue, kinds(decision)) == (
+        "needs_person",
+        "ar_specialist",
+        [],
+    )
+    assert decision.cancel_pending == (
+        "charge ch_dup was refunded by hand in Stripe (in part, $100.00 of $420.00)"
+    )
+    assert "is the AR specialist's to settle" in decision.explanation
+    refused = replace(
+        action("stripe.refund.create", "failed"),
+        error="Refund amount (42000) is greater than unrefunded amount on charge (32000)",
+    )
+    after = decide((*VOIDED_AND_OUT, refused), refunded=10_000)
+    assert (after.state, after.queue, kinds(after)) == ("needs_person", "ar_specialist", [])
+
+
+def test_a_charge_found_refunded_in_part_is_voided_but_not_refunded_the_rest() -> None:
+    decision = decide(refunded=10_000)
+    assert kinds(decision) == ["netsuite.invoice.void", "netsuite.revenue.exit"]
+    assert (decision.state, decision.queue) == ("needs_person", "ar_specialist")
