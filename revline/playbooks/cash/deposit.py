@@ -8,6 +8,14 @@ payments. The lines sum to the payout to the cent, or the deposit is not posted.
 A payment line is the NetSuite customer payment it moves, at NetSuite's amount: a deposit takes
 whole payments, so a payment matched within the tolerance tier's drift but recorded for another
 amount shows as a variance rather than a deposit NetSuite would refuse.
+
+A payout the bank returned (or Stripe cancelled) gave its money back to the balance with a
+``payout_failure`` (``payout_cancel``) balance transaction, and the next payout pays it out
+again. That transaction is money coming back, not the later payout's own movement. If NetSuite
+never deposited the returned payout, its payments still wait in Undeposited Funds: its own
+movements stand in for the ``payout_failure`` (``carried``), so the later deposit moves them out
+with their refunds, adjustments and fees. If NetSuite did, the money came back from the bank,
+which only a person can book: the deposit is not posted and names the returned payout.
 """
 
 from __future__ import annotations
@@ -23,7 +31,50 @@ from revline.providers.stripe.records import BalanceTransaction, Payout
 PAYMENT_TYPES = frozenset({"charge", "payment"})
 REFUND_TYPES = frozenset({"refund", "payment_refund"})
 # The payout's own movement of the balance: it is the deposit, not a line of it.
-PAYOUT_TYPES = frozenset({"payout", "payout_cancel", "payout_failure"})
+PAYOUT_TYPES = frozenset({"payout"})
+# A returned (failed) or cancelled payout's money back on the balance; its source is that payout.
+RETURNED_TYPES = frozenset({"payout_failure", "payout_cancel"})
+
+
+@dataclass(frozen=True)
+class ReturnedPayout:
+    """A payout the bank returned (or Stripe cancelled) whose money a later payout pays out
+    again: the later payout settles its ``payout_failure`` (``payout_cancel``)."""
+
+    payout: str
+    amount: int  # what came back to the balance
+    transactions: tuple[BalanceTransaction, ...]  # what it settled; read only if not deposited
+    deposits: tuple[str, ...]  # NetSuite's deposits for it: none if it was never deposited
+
+    def params(self) -> dict[str, Any]:
+        return {"payout": self.payout, "amount": self.amount, "deposits": list(self.deposits)}
+
+
+def carried(
+    transactions: Sequence[BalanceTransaction],
+    returned: Mapping[str, Sequence[BalanceTransaction]],
+) -> tuple[BalanceTransaction, ...]:
+    """The movements a payout settles, with each returned payout in ``returned`` (its balance
+    transactions by payout id) standing in for the ``payout_failure`` (``payout_cancel``) that
+    pays its money out again: what it settled, not its own ``payout`` transaction. A returned
+    payout may itself have paid out an earlier one's money again. Pure."""
+    found: list[BalanceTransaction] = []
+    carried_in: set[str] = set()  # each returned payout stands in once
+
+    def add(of: Sequence[BalanceTransaction], standing_in: bool) -> None:
+        for txn in of:
+            if standing_in and txn.type in PAYOUT_TYPES:
+                continue  # the returned payout's own movement, undone by its payout_failure
+            source = txn.source or ""
+            if txn.type in RETURNED_TYPES and source in returned:
+                if source not in carried_in:
+                    carried_in.add(source)
+                    add(returned[source], True)
+                continue
+            found.append(txn)
+
+    add(transactions, False)
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -54,6 +105,9 @@ class DepositPlan:
     lines: tuple[DepositLine, ...]
     fees: int  # the sum of the payout's fees, positive
     unresolved: tuple[str, ...]  # balance transactions of payments with no NetSuite payment
+    # Money the bank returned from payouts NetSuite had deposited: no line of this deposit, for
+    # a person to book.
+    returned: tuple[ReturnedPayout, ...] = ()
 
     @property
     def lines_total(self) -> int:
@@ -61,12 +115,13 @@ class DepositPlan:
 
     @property
     def variance(self) -> int:
-        """Payout minus the lines: zero when the deposit ties to the cent."""
-        return self.amount - self.lines_total
+        """Payout minus the lines and the returned money a person books: zero when the lines
+        tie to the cent (and, with nothing returned, the deposit does)."""
+        return self.amount - self.lines_total - sum(r.amount for r in self.returned)
 
     @property
     def postable(self) -> bool:
-        return not self.unresolved and self.variance == 0
+        return not self.unresolved and not self.returned and self.variance == 0
 
     def params(self, deposit_date: str) -> dict[str, Any]:
         """The ``netsuite.deposit.create`` parameters."""
@@ -84,16 +139,27 @@ def compose(
     transactions: Sequence[BalanceTransaction],
     payments: Mapping[str, CustomerPayment],
     policy: Policy,
+    returned: Mapping[str, ReturnedPayout] | None = None,
 ) -> DepositPlan:
     """The deposit of ``payout``. ``payments`` maps a payment's balance transaction id to the
     NetSuite customer payment it settles; a payment missing from it is unresolved (an orphan, a
     payment being recorded or a match waiting for a person) and keeps the deposit from being
-    posted."""
+    posted.
+
+    ``transactions`` are what the deposit carries: the payout's, with the returned payouts
+    NetSuite never deposited standing in for their ``payout_failure`` (see ``carried``). A
+    ``payout_failure`` still among them is money the bank returned after NetSuite deposited it
+    (``returned`` says which deposit): it keeps the deposit from being posted."""
     lines: list[DepositLine] = []
     unresolved: list[str] = []
+    kept_out: list[ReturnedPayout] = []
     fees = 0
     for txn in sorted(transactions, key=lambda t: (t.created, t.id)):
         if txn.type in PAYOUT_TYPES:
+            continue
+        if txn.type in RETURNED_TYPES:
+            known = (returned or {}).get(txn.source or "")
+            kept_out.append(known or ReturnedPayout(str(txn.source), txn.amount, (), ()))
             continue
         fees += txn.fee
         if txn.amount == 0:
@@ -121,4 +187,5 @@ def compose(
         lines=tuple(lines),
         fees=fees,
         unresolved=tuple(unresolved),
+        returned=tuple(kept_out),
     )

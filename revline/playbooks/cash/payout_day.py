@@ -65,20 +65,35 @@ class Deposit(BaseModel):
     last_error: str | None
 
 
+class ReturnedPayout(BaseModel):
+    """A payout the bank returned whose money this payout pays out again."""
+
+    payout: str
+    amount: int
+    # NetSuite's deposits for it: none means its payments are lines of this payout's deposit;
+    # any means the money came back from the bank and a person books it (status returned_payout).
+    deposits: list[str]
+
+
 class PayoutEntry(BaseModel):
     payout: str
     amount: int | None
     currency: str | None
     arrival: date | None
     # deposit_proposed | recording_payments | already_deposited | orphans_pending |
-    # matches_pending | variance
+    # matches_pending | variance | returned_payout
     status: str
     fees: int | None
-    variance: int | None  # payout minus the deposit lines; None while payments are unresolved
+    # Payout minus the deposit lines (and the returned money a person books); None while
+    # payments are unresolved.
+    variance: int | None
     unresolved: list[str]  # balance transactions keeping the deposit from being posted
     deposit: Deposit | None
-    variance_case: CaseLink | None  # opened when the lines could not tie (status variance)
+    # Opened when the lines could not tie (status variance) or returned money waits for a
+    # person (status returned_payout).
+    variance_case: CaseLink | None
     transactions: list[TransactionMatch]
+    returned: list[ReturnedPayout] = []
 
 
 class PayoutDay(BaseModel):
@@ -112,7 +127,9 @@ def payouts_of(session: Session, day: date) -> PayoutDay:
     charges = _orphan_charges(session, day)
     investigations = _cases_of(session, ORPHAN_PAYMENT.name, set(charges.values()))
     variances = _cases_of(
-        session, PAYOUT_VARIANCE.name, {e["payout"] for e in summary if e["status"] == "variance"}
+        session,
+        PAYOUT_VARIANCE.name,
+        {e["payout"] for e in summary if e["status"] in _FLAGGED_TO_A_VARIANCE_CASE},
     )
     return PayoutDay(
         business_date=day,
@@ -131,6 +148,10 @@ def payouts_of(session: Session, day: date) -> PayoutDay:
             for entry in summary
         ],
     )
+
+
+# The statuses of a payout flagged to its ``payout_variance`` case.
+_FLAGGED_TO_A_VARIANCE_CASE = frozenset({"variance", "returned_payout"})
 
 
 def _subject(day: date) -> str:
@@ -225,4 +246,5 @@ def _entry(
         deposit=deposit,
         variance_case=variance_case,
         transactions=transactions,
+        returned=[ReturnedPayout.model_validate(r) for r in entry.get("returned", [])],
     )

@@ -9,6 +9,11 @@ the figures: the payout, what its lines come to, the variance and the lines. Eve
 payout is still not deposited flags it again with the figures of the day (and a rerun with other
 figures, once the books were corrected in part): the case shows the latest, one case per payout.
 
+A payout that pays out again the money of a payout the bank returned after NetSuite had
+deposited it is flagged the same way, with the returned payout and its deposit: the money came
+back from the bank, and only a person can book that (the return, then the later payout's deposit
+by hand), so the case says so rather than showing a bare variance.
+
 The case decides nothing about the books. It looks for the payout's deposit in NetSuite after
 each working morning's run (and whenever a person asks): once one is there — posted by a later
 run after the books were corrected, or booked by hand — it is ``resolved``.
@@ -16,7 +21,7 @@ run after the books were corrected, or booked by hand — it is ``resolved``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,6 +104,17 @@ def _figures(found: Mapping[str, Any], before: Mapping[str, Any] | None) -> str:
         return f"{money(abs(variance))} {'short of' if variance > 0 else 'over'} the payout"
 
     variance = int(found["variance"])
+    returned = found.get("returned") or []
+    if returned:
+        figures = (
+            f"payout {found['payout']} of {money(found['amount'])} (arrived {found['arrival']}) "
+            f"pays out again {'; '.join(_returned(r, money) for r in returned)}: that money "
+            "came back from the bank, which only a person can book; book the return and this "
+            "payout's deposit by hand; nothing was posted"
+        )
+        if variance:
+            figures += f" (besides the returned money, its deposit lines are {gap(variance)})"
+        return figures
     figures = (
         f"payout {found['payout']} of {money(found['amount'])} (arrived {found['arrival']}) "
         f"does not tie: its deposit lines come to {money(found['lines_total'])}, "
@@ -107,6 +123,17 @@ def _figures(found: Mapping[str, Any], before: Mapping[str, Any] | None) -> str:
     if before is not None and int(before["variance"]) != variance:
         figures += f" (the run before found them {gap(int(before['variance']))})"
     return figures
+
+
+def _returned(returned: Mapping[str, Any], money: Callable[[Any], str]) -> str:
+    deposits = list(returned.get("deposits") or [])
+    deposited = (
+        f"NetSuite deposit {', '.join(deposits)}" if deposits else "no NetSuite deposit found"
+    )
+    return (
+        f"{money(returned['amount'])} the bank returned from payout {returned['payout']} "
+        f"after it was deposited ({deposited})"
+    )
 
 
 def _next_check(calendar: WorkingCalendar, policy: Policy, now: datetime) -> datetime:

@@ -10,7 +10,10 @@ waits: nothing goes to a suspense account. A payout held by a match that waits f
 so. A payment that paid a duplicate of an invoice already paid is flagged for duplicate resolution
 (its money is real: the deposit still takes it). A payout whose payments are all accounted for
 but whose lines do not tie to the cent is not posted: the variance is flagged and becomes a
-``payout_variance`` case.
+``payout_variance`` case. A payout that pays out again the money of a payout the bank returned
+carries that payout's movements when NetSuite never deposited it; when NetSuite did, the bank
+gave the money back and a person books it: the payout is flagged to its ``payout_variance`` case
+naming the returned payout and its deposit (``deposit`` explains both).
 """
 
 from __future__ import annotations
@@ -35,10 +38,18 @@ from revline.core.playbook import (
     Trigger,
 )
 from revline.core.scheduler import SCHEDULE_SOURCE, DailyAt
+from revline.money import Money
 from revline.playbooks.cash import duplicates
 from revline.playbooks.cash.arrival import arrival_day, arriving
-from revline.playbooks.cash.deposit import PAYMENT_TYPES, DepositPlan, compose
+from revline.playbooks.cash.deposit import (
+    PAYMENT_TYPES,
+    DepositPlan,
+    ReturnedPayout,
+    carried,
+    compose,
+)
 from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG, PAYOUT_VARIANCE_FLAG
+from revline.playbooks.cash.returned import returned_payouts
 from revline.providers.netsuite.actions import DEPOSIT_CREATE
 from revline.providers.netsuite.records import Customer, CustomerPayment, Invoice, InvoiceStatus
 from revline.providers.stripe.records import BalanceTransaction, Charge, Payout
@@ -65,7 +76,9 @@ RECORD_PAYMENT = "netsuite.customer_payment.create"
 # currency mismatch) waits for a person: its payout is held, and nothing is orphaned.
 _FOR_A_PERSON = frozenset({MatchStatus.PROPOSED, MatchStatus.BLOCKED})
 # The statuses of a payout that waits for a person; a payout being recorded waits for NetSuite.
-_HELD_FOR_A_PERSON = frozenset({"orphans_pending", "matches_pending", "variance"})
+_HELD_FOR_A_PERSON = frozenset(
+    {"orphans_pending", "matches_pending", "variance", "returned_payout"}
+)
 # Enough of a digest of the figures to tell sets of them apart in a key (a flag's, a deposit's).
 _FIGURES_DIGEST = 12
 _COUNTED = (
@@ -79,13 +92,19 @@ _COUNTED = (
 
 @dataclass(frozen=True)
 class SettledPayout:
-    """A paid payout with what it settled, as read from Stripe and NetSuite."""
+    """A paid payout with what it settled, as read from Stripe and NetSuite.
+
+    ``transactions`` are what its deposit carries: its balance transactions, with the movements
+    of each returned payout NetSuite never deposited standing in for the ``payout_failure`` that
+    pays that payout's money out again (``deposit.carried``)."""
 
     payout: Payout
     transactions: tuple[BalanceTransaction, ...]
     charges: dict[str, Charge]  # by charge id: the payer's email and Stripe customer
     deposited: bool  # NetSuite already holds a deposit for it
     arrived_on: date  # the day the bank received it (Stripe's arrival date): the deposit's date
+    # Every returned payout whose money this payout pays out again, deposited in NetSuite or not.
+    returned: tuple[ReturnedPayout, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,7 +212,8 @@ def reconcile(
             for m in matches
             if m.status is MatchStatus.MATCHED and len(m.rights) == 1
         }
-        plan = compose(settled.payout, settled.transactions, matched, policy)
+        returned = {r.payout: r for r in settled.returned}
+        plan = compose(settled.payout, settled.transactions, matched, policy, returned)
         results.append(PayoutResult(settled, matches, matched, plan))
     return results
 
@@ -229,26 +249,35 @@ class PayoutReconciliation(Playbook):
             transactions = tuple(stripe.payout_transactions(payout.id))
             deposited = bool(netsuite.deposits_for_payout(payout.id))
             charges = {}
+            returned: tuple[ReturnedPayout, ...] = ()
             if not deposited:
+                returned = _returned_payouts(transactions, stripe, netsuite)
+                transactions = carried(
+                    transactions, {r.payout: r.transactions for r in returned if not r.deposits}
+                )
                 for txn in transactions:
                     if txn.type in PAYMENT_TYPES and txn.source:
                         charges[txn.source] = stripe.get_charge(txn.source)
             settled.append(
-                SettledPayout(payout, transactions, charges, deposited, arrival_day(payout))
+                SettledPayout(
+                    payout, transactions, charges, deposited, arrival_day(payout), returned
+                )
             )
         undeposited = Undeposited.read(netsuite)
         recorded = {p.stripe_charge_id for p in undeposited.payments}
         invoiced = {}  # charge id → its open NetSuite invoice, for payments NetSuite lacks
+        # charge id → the NetSuite invoices carrying its Stripe invoice id when none or several
+        # of them are open: the payment is no orphan, but no invoice can take it either.
+        in_doubt = {}
         for item in settled:
             for charge in item.charges.values():
                 if charge.id not in recorded and charge.invoice:
-                    found = [
-                        i
-                        for i in netsuite.invoices_by_stripe_invoice(charge.invoice)
-                        if i.status is InvoiceStatus.OPEN
-                    ]
-                    if len(found) == 1:
-                        invoiced[charge.id] = found[0]
+                    found = tuple(netsuite.invoices_by_stripe_invoice(charge.invoice))
+                    open_ = [i for i in found if i.status is InvoiceStatus.OPEN]
+                    if len(open_) == 1:
+                        invoiced[charge.id] = open_[0]
+                    elif found:
+                        in_doubt[charge.id] = found
         invoices = _invoices_of_payers(settled, undeposited, netsuite, today)
         alike = duplicates.paid_alike(invoices)
         return Facts(
@@ -262,6 +291,7 @@ class PayoutReconciliation(Playbook):
                 # How the invoices that may be paid twice were paid, deposited or not.
                 "alike_payments": netsuite.customer_payments_applied_to(alike) if alike else [],
                 "invoiced": invoiced,
+                "invoices_in_doubt": in_doubt,
             },
         )
 
@@ -302,11 +332,24 @@ class PayoutReconciliation(Playbook):
             recording = [
                 spec
                 for m in unmatched
-                if (spec := _record_payment(settled, m.left, facts["invoiced"])) is not None
+                if (spec := _record_payment(settled, m.left, facts["invoiced"], today)) is not None
             ]
             actions += recording
             recorded = {spec.subject for spec in recording}
-            orphans = [m for m in unmatched if _charge_of(settled, m.left) not in recorded]
+            not_recorded = [m for m in unmatched if _charge_of(settled, m.left) not in recorded]
+            # A payment whose NetSuite invoice cannot take it waits for a person, as a blocked
+            # match does; only one NetSuite has no invoice for is an orphan.
+            doubts = {
+                m.left: why
+                for m in not_recorded
+                if (
+                    why := _invoice_doubt(
+                        settled, m.left, facts["invoiced"], facts.get("invoices_in_doubt", {})
+                    )
+                )
+                is not None
+            }
+            orphans = [m for m in not_recorded if m.left not in doubts]
             for orphan in orphans:
                 actions.append(_orphan_flag(settled, orphan.left))
             actions += _duplicates_paid_by(
@@ -318,10 +361,14 @@ class PayoutReconciliation(Playbook):
                 status = "deposit_proposed"
             elif orphans:
                 status = "orphans_pending"
-            elif held:
+            elif held or doubts:
                 status = "matches_pending"
             elif recording:
                 status = "recording_payments"
+            elif plan.returned:
+                # The bank gave back money NetSuite had deposited: a person books it.
+                actions.append(_variance_flag(today, settled, plan))
+                status = "returned_payout"
             else:
                 # Every payment is accounted for and the lines still do not tie.
                 actions.append(_variance_flag(today, settled, plan))
@@ -341,10 +388,15 @@ class PayoutReconciliation(Playbook):
                             "status": m.status.value,
                             "netsuite": list(m.rights),
                             "tier": m.tier.value if m.tier else None,
-                            "reason": m.reason,
+                            "reason": doubts.get(m.left, m.reason),
                         }
                         for m in result.matches
                     ],
+                    **(
+                        {"returned": [r.params() for r in settled.returned]}
+                        if settled.returned
+                        else {}
+                    ),
                 }
             )
         counted = {kind: sum(1 for a in actions if a.kind == kind) for kind in _COUNTED}
@@ -395,9 +447,16 @@ def _charge_of(settled: SettledPayout, txn_id: str) -> str | None:
 
 
 def _record_payment(
-    settled: SettledPayout, txn_id: str, invoiced: dict[str, Invoice]
+    settled: SettledPayout, txn_id: str, invoiced: dict[str, Invoice], today: date
 ) -> ActionSpec | None:
-    """The customer payment NetSuite lacks, for a payment whose invoice it holds."""
+    """The customer payment NetSuite lacks, for a payment whose invoice it holds.
+
+    It is dated the day the payout reached the bank, the date of the deposit that moves it out
+    of Undeposited Funds: dated the morning it is recorded, after the deposit, it would leave
+    Undeposited Funds before it came in, and a month-end tie-out between the two days would
+    find NetSuite short by the payment. The date is in the key: a charge whose payout the bank
+    returned is recorded as of the payout that carries it again, superseding a record still
+    pending (NetSuite records a charge once, whatever the key)."""
     txn = next(t for t in settled.transactions if t.id == txn_id)
     invoice = invoiced.get(txn.source or "")
     if (
@@ -406,10 +465,53 @@ def _record_payment(
         or invoice.amount_remaining < txn.amount
     ):
         return None
+    on = min(settled.arrived_on, today).isoformat()
     return ActionSpec(
         RECORD_PAYMENT,
         subject=str(txn.source),
-        params={"invoice": invoice.id, "charge": txn.source, "amount": txn.amount},
+        params={"invoice": invoice.id, "charge": txn.source, "amount": txn.amount, "date": on},
+        attempt=on,
+        supersedes=True,
+    )
+
+
+def _invoice_doubt(
+    settled: SettledPayout,
+    txn_id: str,
+    invoiced: Mapping[str, Invoice],
+    in_doubt: Mapping[str, Sequence[Invoice]],
+) -> str | None:
+    """Why a payment NetSuite invoiced cannot be recorded from its invoice, for the person it
+    waits for; None when NetSuite has no invoice carrying its Stripe invoice id (an orphan).
+    Called for a payment ``_record_payment`` did not record."""
+    txn = next(t for t in settled.transactions if t.id == txn_id)
+    paid = Money(txn.amount, txn.currency)
+    invoice = invoiced.get(txn.source or "")
+    if invoice is not None:
+        name = f"NetSuite invoice {invoice.number or invoice.id}"
+        if invoice.currency != paid.currency:
+            problem = f"{name} is in {invoice.currency}, the payment in {paid.currency}"
+        else:
+            remaining = Money(invoice.amount_remaining, invoice.currency)
+            problem = (
+                f"{name} has {remaining.format()} remaining, less than the payment's "
+                f"{paid.format()}"
+            )
+        return f"{problem}: the payment cannot be recorded against it; a person decides"
+    found = in_doubt.get(txn.source or "", ())
+    if not found:
+        return None
+    carrying = f"Stripe invoice {found[0].stripe_invoice_id}"
+    open_ = [i.number or i.id for i in found if i.status is InvoiceStatus.OPEN]
+    if open_:
+        return (
+            f"{len(open_)} open NetSuite invoices carry {carrying}: {', '.join(open_)}; a "
+            "person chooses the one the payment paid"
+        )
+    listed = ", ".join(f"{i.number or i.id} ({i.status.value.replace('_', ' ')})" for i in found)
+    return (
+        f"NetSuite invoice {listed} carries {carrying}, but none is open: the payment cannot "
+        "be recorded against it; a person decides"
     )
 
 
@@ -470,11 +572,31 @@ def _variance_flag(today: date, settled: SettledPayout, plan: DepositPlan) -> Ac
         "fees": plan.fees,
         "lines": [line.params() for line in plan.lines],
     }
+    if plan.returned:
+        figures["returned"] = [r.params() for r in plan.returned]
     return ActionSpec(
         PAYOUT_VARIANCE_FLAG,
         subject=settled.payout.id,
         params=figures,
         attempt=f"{today.isoformat()}.{digest(figures)[:_FIGURES_DIGEST]}",
+    )
+
+
+def _returned_payouts(
+    transactions: Sequence[BalanceTransaction], stripe: Any, netsuite: Any
+) -> tuple[ReturnedPayout, ...]:
+    """Every returned payout whose money these transactions pay out again, with its NetSuite
+    deposits; what it settled is read only when it has none (its payments are still in
+    Undeposited Funds), and may pay out an earlier returned payout's money again in turn."""
+    deposits: dict[str, tuple[str, ...]] = {}
+
+    def settled(payout_id: str) -> list[BalanceTransaction]:
+        deposits[payout_id] = tuple(d.id for d in netsuite.deposits_for_payout(payout_id))
+        return [] if deposits[payout_id] else stripe.payout_transactions(payout_id)
+
+    return tuple(
+        ReturnedPayout(r.payout, r.amount, r.transactions, deposits[r.payout])
+        for r in returned_payouts(transactions, settled)
     )
 
 

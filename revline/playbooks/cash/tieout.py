@@ -8,9 +8,16 @@ differ for known reasons, each itemised:
 - **payouts not yet deposited**: a payout reached the bank by month end but NetSuite has no
   deposit for it dated by month end, so its payments are still in Undeposited Funds;
 - **payments not yet recorded**: a Stripe payment with no NetSuite customer payment dated by
-  month end (an orphan, or one recorded in the next month);
+  month end (an orphan, or one recorded in the next month — even on a deposit dated by month
+  end, which then moved it out of Undeposited Funds before it came in);
 - **timing differences**: Stripe's fees are withheld from the balance but booked in NetSuite
   only with each payout's deposit, and so are refunds and other balance adjustments.
+
+A payout the bank returned (or Stripe cancelled) by month end gave its money back to the balance
+(a ``payout_failure``), and the next payout pays it out again: the returned payout's movements
+are members of that later payout, in transit, not deposited or deposited as it is; while the
+``payout_failure`` is still in the balance, so are they (counted once, never the
+``payout_failure`` too).
 
 What the items do not explain is the variance. ``gather`` reads the providers (the playbook's
 ``enrich`` calls it, and so does the sign-off when it is carried out); ``tie_out`` is pure.
@@ -21,7 +28,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -33,8 +40,15 @@ from revline.clock import WorkingCalendar
 from revline.core.playbook import Enrichment
 from revline.errors import RevlineError
 from revline.playbooks.cash.arrival import arrival_day
-from revline.playbooks.cash.deposit import PAYMENT_TYPES, PAYOUT_TYPES, REFUND_TYPES
-from revline.providers.netsuite.records import CustomerPayment
+from revline.playbooks.cash.deposit import (
+    PAYMENT_TYPES,
+    PAYOUT_TYPES,
+    REFUND_TYPES,
+    RETURNED_TYPES,
+    carried,
+)
+from revline.playbooks.cash.returned import returned_payouts
+from revline.providers.netsuite.records import CustomerPayment, Deposit
 from revline.providers.stripe.records import BalanceTransaction, Payout
 
 # Stripe pays automatic payouts out within a month at most (a monthly schedule), so nothing
@@ -89,6 +103,8 @@ class PayoutAtMonthEnd:
     transactions: tuple[BalanceTransaction, ...]
     arrived_on: date  # the day the bank received it (its Stripe arrival date)
     deposited_on: date | None  # date of its NetSuite deposit, if any
+    # The customer payments its deposits dated by month end moved out of Undeposited Funds.
+    deposited_payments: tuple[CustomerPayment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,8 @@ class TieOutBooks:
     recorded: Mapping[str, CustomerPayment]  # NetSuite customer payments by Stripe charge id
     undeposited_funds: int  # NetSuite's Undeposited Funds balance at month end
     held: tuple[HeldRecognition, ...]
+    # What each payout returned (or cancelled) by month end had settled, by payout id.
+    returned_payouts: Mapping[str, tuple[BalanceTransaction, ...]] = field(default_factory=dict)
 
 
 class ItemKind(StrEnum):
@@ -213,7 +231,9 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
     """Walk the Stripe in-transit balance to Undeposited Funds, itemising what differs. Pure."""
     period = books.period
     tz = ZoneInfo(books.timezone)
-    member_of = {t.id: p for p in books.payouts for t in p.transactions}
+    # A returned payout's movements stand in for the payout_failure that pays them out again.
+    members = {p.payout.id: carried(p.transactions, books.returned_payouts) for p in books.payouts}
+    member_of = {t.id: p for p in books.payouts for t in members[p.payout.id]}
     in_transit = [p for p in books.payouts if p.arrived_on > period.last_day]
     not_deposited = [
         p
@@ -221,10 +241,15 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
         if p.arrived_on <= period.last_day
         and (p.deposited_on is None or p.deposited_on > period.last_day)
     ]
+    # A returned payout whose payout_failure no payout settled yet: its movements are in the
+    # balance, even one created before the look-back.
+    moved = {t.id: t for t in books.transactions}
+    for of_returned in books.returned_payouts.values():
+        moved.update((t.id, t) for t in of_returned)
     still_in_balance = [
         t
-        for t in books.transactions
-        if t.currency == books.currency and t.type not in PAYOUT_TYPES and t.id not in member_of
+        for t in moved.values()
+        if t.currency == books.currency and t.type not in _OWN_MOVES and t.id not in member_of
     ]
     # Every movement whose money had not reached a NetSuite deposit by month end, by payout.
     open_movements: list[tuple[str | None, BalanceTransaction]] = [
@@ -232,7 +257,7 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
     ]
     for held in (*in_transit, *not_deposited):
         open_movements += [
-            (held.payout.id, t) for t in held.transactions if t.type not in PAYOUT_TYPES
+            (held.payout.id, t) for t in members[held.payout.id] if t.type not in _OWN_MOVES
         ]
 
     items = [
@@ -247,6 +272,13 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
             on=p.arrived_on,
         )
         for p in not_deposited
+    ]
+    items += [
+        _recorded_after_deposit(p, payment, p.deposited_on)
+        for p in books.payouts
+        if p.deposited_on is not None and p.deposited_on <= period.last_day
+        for payment in p.deposited_payments
+        if payment.date > period.last_day
     ]
     fees: dict[str | None, int] = defaultdict(int)
     for payout_id, txn in open_movements:
@@ -314,6 +346,26 @@ def _unrecorded(
     ]
 
 
+def _recorded_after_deposit(
+    held: PayoutAtMonthEnd, payment: CustomerPayment, deposited_on: date
+) -> ReconcilingItem:
+    """A customer payment dated after month end on a deposit dated by then (books keyed by
+    hand): at month end the deposit had moved it out of Undeposited Funds before it came in, so
+    NetSuite's balance is short by the payment, while Stripe's in-transit balance no longer
+    holds the payout."""
+    return ReconcilingItem(
+        kind=ItemKind.PAYMENT_NOT_RECORDED,
+        reference=payment.stripe_charge_id or payment.id,
+        description=(
+            f"payment {payment.number or payment.id} on payout {held.payout.id}: recorded in "
+            f"NetSuite on {payment.date.isoformat()}, after month end, while its payout's "
+            f"deposit of {deposited_on.isoformat()} already moved it out of Undeposited Funds"
+        ),
+        amount=-payment.amount,
+        on=deposited_on,
+    )
+
+
 def _not_booked(
     kind: ItemKind, txn: BalanceTransaction, payout_id: str | None, on: date
 ) -> ReconcilingItem:
@@ -327,8 +379,9 @@ def _not_booked(
     )
 
 
-# The balance transactions that give a payout's money back to the balance.
-_RETURNED = frozenset({"payout_failure", "payout_cancel"})
+# A payout's own movement, and a returned payout's money back on the balance: never an item
+# (the returned payout's own movements count in its place).
+_OWN_MOVES = PAYOUT_TYPES | RETURNED_TYPES
 
 
 def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
@@ -348,34 +401,78 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
     # A payout returned or cancelled by month end gave its money back to the balance then: its
     # payout_failure (payout_cancel) transaction is among the month's. One the bank returned
     # later, even before this tie-out, was in transit or in the bank at month end and counts so.
-    returned = {t.source for t in transactions if t.type in _RETURNED}
+    returned = {t.source for t in transactions if t.type in RETURNED_TYPES and t.source}
+    # Customer payments dated through today, not only by month end: one recorded since is still
+    # not recorded at month end, and its item says when it was.
+    today = calendar.business_date(enrichment.clock.now())
+    payments = netsuite.customer_payments_dated(
+        since - timedelta(days=1), max(today, period.last_day)
+    )
     payouts = []
     for payout in stripe.list_payouts(created_from=start, created_until=end):
         if payout.currency != currency or payout.id in returned:
             continue
         arrived_on = arrival_day(payout)
         deposited_on = None
+        on_deposits: tuple[CustomerPayment, ...] = ()
         if arrived_on <= period.last_day:
             deposits = netsuite.deposits_for_payout(payout.id)
             deposited_on = min((d.date for d in deposits), default=None)
+            on_deposits = _deposited_payments(deposits, period, payments, netsuite)
         payouts.append(
             PayoutAtMonthEnd(
-                payout, tuple(stripe.payout_transactions(payout.id)), arrived_on, deposited_on
+                payout,
+                tuple(stripe.payout_transactions(payout.id)),
+                arrived_on,
+                deposited_on,
+                on_deposits,
             )
         )
-    payments = netsuite.customer_payments_dated(since - timedelta(days=1), period.last_day)
     return TieOutBooks(
         period=period,
         currency=currency,
         timezone=calendar.tz.key,
         transactions=tuple(transactions),
         payouts=tuple(sorted(payouts, key=lambda p: (p.payout.created, p.payout.id))),
-        recorded={p.stripe_charge_id: p for p in payments if p.stripe_charge_id},
+        recorded=_by_charge(payments),
+        returned_payouts={
+            r.payout: r.transactions
+            for r in returned_payouts(transactions, stripe.payout_transactions)
+        },
         undeposited_funds=netsuite.undeposited_funds_balance(
             currency.upper(), as_of=period.last_day
         ).amount,
         held=tuple(held_for_dunning(netsuite)),
     )
+
+
+def _by_charge(payments: list[CustomerPayment]) -> dict[str, CustomerPayment]:
+    """Each Stripe charge's earliest customer payment: the one that says whether the charge was
+    recorded by month end, whatever was keyed for it since."""
+    recorded: dict[str, CustomerPayment] = {}
+    for payment in sorted(payments, key=lambda p: (p.date, p.id)):
+        if payment.stripe_charge_id:
+            recorded.setdefault(payment.stripe_charge_id, payment)
+    return recorded
+
+
+def _deposited_payments(
+    deposits: list[Deposit], period: ClosePeriod, payments: list[CustomerPayment], netsuite: Any
+) -> tuple[CustomerPayment, ...]:
+    """The customer payments on a payout's deposits dated by month end. Those dated outside
+    the payments read (keyed by hand long before, or dated ahead) are asked for one by one."""
+    dated = {p.id: p for p in payments}
+    found = []
+    for deposit in deposits:
+        if deposit.date > period.last_day:
+            continue
+        for line in deposit.lines:
+            if line.payment_id is None:
+                continue
+            payment = dated.get(line.payment_id) or netsuite.customer_payment(line.payment_id)
+            if payment is not None:
+                found.append(payment)
+    return tuple(found)
 
 
 def held_for_dunning(netsuite: Any) -> list[HeldRecognition]:

@@ -8,7 +8,7 @@ to the payout, an unknown customer) are refused without retry: they go to a pers
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from revline.clock import to_utc
@@ -197,16 +197,23 @@ class NetSuiteActions:
         return {"message": message_id, "customer": customer.id, "replayed": replayed}
 
     def create_customer_payment(self, request: ActionRequest) -> Mapping[str, Any]:
-        """``netsuite.customer_payment.create`` {invoice, charge[, amount]}: a Stripe charge as
-        a customer payment in Undeposited Funds."""
+        """``netsuite.customer_payment.create`` {invoice, charge[, amount, date]}: a Stripe
+        charge as a customer payment in Undeposited Funds, dated ``date`` (ISO) or, without
+        one, the day NetSuite records it."""
         params = request.params
         amount = params.get("amount")
         if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
             raise errors.refused(f"params.amount must be integer minor units, got {amount!r}")
+        on = _optional_text(params, "date")
+        try:
+            day = date.fromisoformat(on) if on else None
+        except ValueError as exc:
+            raise errors.refused(f"params.date must be an ISO date, got {on!r}") from exc
         payment, replayed = self.adapter.record_payment(
             _text(params, "invoice"),
             stripe_charge_id=_text(params, "charge"),
             amount=amount,
+            on=day,
             idempotency_key=request.idempotency_key,
         )
         return {
@@ -214,6 +221,7 @@ class NetSuiteActions:
             "invoices": list(payment.applied_invoices),
             "amount": payment.amount,
             "currency": payment.currency,
+            "date": payment.date.isoformat(),
             "undeposited": payment.undeposited,
             "replayed": replayed,
         }

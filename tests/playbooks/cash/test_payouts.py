@@ -573,13 +573,19 @@ def test_a_payment_netsuite_invoiced_but_never_recorded_is_recorded_not_orphaned
     )
     (record,) = decision.actions
     assert (record.kind, record.subject) == ("netsuite.customer_payment.create", "ch_2")
-    assert record.params == {"invoice": "12", "charge": "ch_2", "amount": 42_000}
+    # Dated the day its payout reached the bank, the date of the deposit that follows.
+    assert record.params == {
+        "invoice": "12",
+        "charge": "ch_2",
+        "amount": 42_000,
+        "date": "2026-12-02",
+    }
     (summary,) = decision.data["payouts"]
     assert summary["status"] == "recording_payments"  # the deposit follows once it is recorded
     assert (decision.state, decision.queue) == ("recording", None)
 
 
-def test_an_invoice_for_less_than_the_payment_does_not_explain_it() -> None:
+def test_an_invoice_for_less_than_the_payment_holds_it_for_a_person_not_as_an_orphan() -> None:
     transactions = [txn(2, "charge", 42_000, 1_248)]
     smaller = replace(
         ns_invoice("12", "INV-2026-1302", 40_000, date(2026, 12, 1)),
@@ -587,7 +593,10 @@ def test_an_invoice_for_less_than_the_payment_does_not_explain_it() -> None:
         amount_remaining=40_000,
     )
     decision = _decide(settled(transactions), [], invoiced={"ch_2": smaller})
-    assert [a.kind for a in decision.actions] == [ORPHAN_FLAG]
+    assert decision.actions == ()
+    (summary,) = decision.data["payouts"]
+    assert summary["status"] == "matches_pending"
+    assert "INV-2026-1302 has $400.00 remaining" in summary["matches"][0]["reason"]
 
 
 # -- the morning's decision, over generated payouts ---------------------------------------------
