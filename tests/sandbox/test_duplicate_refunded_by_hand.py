@@ -17,6 +17,7 @@ from revline.db.models import Action, LedgerRow
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import load
 from revline.sandbox.world import Later, World
+from tests.support.netsuite import gl_balance
 
 SCENARIO = (
     Path(__file__).resolve().parents[2] / "examples" / "cash" / "duplicate_invoice_refunded.json"
@@ -119,17 +120,6 @@ def _explanations(world: World, case_id: str) -> list[str]:
         return [str(row.detail["explanation"]) for row in rows]
 
 
-def _gl(world: World, account_number: str) -> int:
-    """A general-ledger account's balance in the simulated NetSuite, minor units (debit +)."""
-    books = world.netsuite.books
-    row = books.row(
-        "SELECT SUM(tal.amount) AS balance FROM transactionaccountingline tal"
-        " JOIN account a ON a.id = tal.account WHERE a.acctnumber = ? AND tal.posting = 'T'",
-        (account_number,),
-    )
-    return books.minor(row["balance"] if row else None, "USD")
-
-
 def test_a_refund_approved_after_the_charge_was_refunded_by_hand_is_not_made_twice(
     tmp_path: Path,
 ) -> None:
@@ -142,7 +132,7 @@ def test_a_refund_approved_after_the_charge_was_refunded_by_hand_is_not_made_twi
             r for r in world.stripe.state.newest_first("refund") if r["charge"] == charge["id"]
         ]
         explanations = _explanations(world, _case(report)["id"])
-        refunds_gl = _gl(world, "4090")
+        refunds_gl = gl_balance(world, "4090")
         receivables = world.netsuite.books.balance("AcctRec")
 
     # The charge is refunded once, by hand; Stripe refused Revline's approved refund.

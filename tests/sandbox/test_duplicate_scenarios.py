@@ -10,6 +10,7 @@ from revline.providers.netsuite.records import InvoiceStatus
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import load, parse
 from revline.sandbox.world import World
+from tests.support.netsuite import gl_balance
 
 SCENARIO = (
     Path(__file__).resolve().parents[2] / "examples" / "cash" / "duplicate_invoice_refunded.json"
@@ -18,17 +19,6 @@ SCENARIO = (
 
 def _actions(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [a for a in report["actions"] if a["kind"] == kind]
-
-
-def _gl(world: World, account_number: str) -> int:
-    """A general-ledger account's balance in the simulated NetSuite, minor units (debit +)."""
-    books = world.netsuite.books
-    row = books.row(
-        "SELECT SUM(tal.amount) AS balance FROM transactionaccountingline tal"
-        " JOIN account a ON a.id = tal.account WHERE a.acctnumber = ? AND tal.posting = 'T'",
-        (account_number,),
-    )
-    return books.minor(row["balance"] if row else None, "USD")
 
 
 def test_a_paid_duplicate_is_voided_refunded_apologised_for_and_out_of_recognition(
@@ -41,7 +31,7 @@ def test_a_paid_duplicate_is_voided_refunded_apologised_for_and_out_of_recogniti
         kept, duplicate = by_number["INV-2026-1301"], by_number["INV-2026-1302"]
         plans = books.revenue_plans()
         receivables = books.balance("AcctRec")
-        refunds_gl = _gl(world, "4090")
+        refunds_gl = gl_balance(world, "4090")
 
     # The morning after the payout arrived, the reconciliation finds the pair and flags it.
     (flag,) = _actions(report, "revline.duplicate.flag")

@@ -37,6 +37,7 @@ from revline.providers.base import ActionRequest, Handler, Handlers, ProviderErr
 from revline.providers.netsuite.records import CustomerPayment
 from revline.providers.stripe.records import BalanceTransaction, Payout
 from tests.support.cases import case_view
+from tests.support.netsuite import customer_payment
 from tests.support.stripe_records import balance_transaction
 
 CALENDAR = WorkingCalendar("America/New_York", "US")
@@ -72,20 +73,6 @@ def payout(
     return PayoutAtMonthEnd(record, (*members, own), arrived, deposited)
 
 
-def recorded(charge: str, amount: int, on: date = date(2026, 12, 30)) -> CustomerPayment:
-    return CustomerPayment(
-        id=f"p_{charge}",
-        number=None,
-        customer_id="7",
-        amount=amount,
-        currency="USD",
-        undeposited=True,
-        date=on,
-        applied_invoices=(),
-        stripe_charge_id=charge,
-    )
-
-
 def books(
     transactions: list[BalanceTransaction],
     payouts: list[PayoutAtMonthEnd],
@@ -108,7 +95,7 @@ def books(
 IN_BALANCE = txn("ch_globex", "charge", 10_000, 320)
 ON_PAYOUT = txn("ch_bluefin", "charge", 180_000, 5_250)
 IN_TRANSIT = payout("po_transit", [ON_PAYOUT], date(2027, 1, 1), None)
-RECORDED = [recorded("ch_globex", 10_000), recorded("ch_bluefin", 180_000)]
+RECORDED = [customer_payment("ch_globex", 10_000), customer_payment("ch_bluefin", 180_000)]
 
 
 @pytest.mark.parametrize(
@@ -147,9 +134,9 @@ def test_each_kind_of_reconciling_item() -> None:
     next_month = txn("ch_jan", "charge", 7_000, 233)
     dispute = txn("dp_1", "adjustment", -1_500)
     payments = [
-        recorded("ch_old", 50_000),
-        recorded("ch_acme", 1_250_000),
-        recorded("ch_jan", 7_000, on=date(2027, 1, 2)),
+        customer_payment("ch_old", 50_000),
+        customer_payment("ch_acme", 1_250_000),
+        customer_payment("ch_jan", 7_000, on=date(2027, 1, 2)),
     ]
     # Undeposited Funds holds Acme's payment, waiting for the late payout's deposit.
     result = tie_out(
@@ -345,7 +332,7 @@ def test_an_explained_variance_is_recorded_but_the_close_stays_blocked() -> None
     }
 
 
-def test_an_explanation_of_another_amount_is_refused_and_not_recorded() -> None:
+def test_an_explanation_of_another_amount_is_refused_and_not_customer_payment() -> None:
     decision = decide(BLOCKED, 191_240, explains(1_000, "a bank fee"))
     assert decision.state == State.VARIANCE
     assert "was for $10.00, not this variance, and is not recorded" in decision.explanation

@@ -7,13 +7,14 @@ from dataclasses import replace
 from datetime import date
 
 from revline.playbooks.cash.tieout import ItemKind, tie_out
-from tests.playbooks.cash.test_close import books, payout, recorded, txn
+from tests.playbooks.cash.test_close import books, payout, txn
+from tests.support.netsuite import customer_payment
 
 ACME = txn("ch_acme", "charge", 1_250_000, 36_280)
 BLUEFIN = txn("ch_bluefin", "charge", 180_000, 5_250)
 # Bluefin's payment was recorded on 28 December; Acme's, missed by the connector, on 4 January.
-ACME_PAID = recorded("ch_acme", 1_250_000, on=date(2027, 1, 4))
-BLUEFIN_PAID = recorded("ch_bluefin", 180_000, on=date(2026, 12, 28))
+ACME_PAID = customer_payment("ch_acme", 1_250_000, on=date(2027, 1, 4))
+BLUEFIN_PAID = customer_payment("ch_bluefin", 180_000, on=date(2026, 12, 28))
 
 
 def test_a_payment_recorded_after_month_end_on_a_payout_deposited_by_then_is_itemised() -> None:

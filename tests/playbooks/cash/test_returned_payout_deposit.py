@@ -24,6 +24,7 @@ from revline.playbooks.cash.tieout import ClosePeriod, TieOut, gather, tie_out
 from revline.providers.netsuite.records import Customer, CustomerPayment, Deposit, Invoice
 from revline.providers.stripe.records import BalanceTransaction, Charge, Payout
 from tests.support.cases import case_view
+from tests.support.netsuite import customer_payment
 from tests.support.stripe_records import balance_transaction, succeeded_charge
 
 POLICY = Policy()
@@ -62,20 +63,6 @@ def stripe_payout(
     )
     own = txn(payout_id, "payout", -amount, created)
     return record, (*settled, own)
-
-
-def ns_payment(charge: str, amount: int, on: date) -> CustomerPayment:
-    return CustomerPayment(
-        id=f"p_{charge}",
-        number=f"PYMT-{charge}",
-        customer_id="7",
-        amount=amount,
-        currency="USD",
-        undeposited=True,
-        date=on,
-        applied_invoices=(),
-        stripe_charge_id=charge,
-    )
 
 
 def ns_deposit(deposit_id: str, payout_id: str, on: date, total: int) -> Deposit:
@@ -180,8 +167,8 @@ RETURNED = txn("po_a_failure", "payout_failure", 77_070, at(2, 17), source="po_a
 BLUEFIN = txn("ch_bluefin", "charge", 50_000, at(2, 18), fee=1_480)
 PAYOUT_L = stripe_payout("po_l", [RETURNED, BLUEFIN], at(2, 19), date(2026, 12, 3))
 IN_UNDEPOSITED_FUNDS = [
-    ns_payment("ch_acme", 100_000, date(2026, 12, 1)),
-    ns_payment("ch_bluefin", 50_000, date(2026, 12, 2)),
+    customer_payment("ch_acme", 100_000, date(2026, 12, 1)),
+    customer_payment("ch_bluefin", 50_000, date(2026, 12, 2)),
 ]
 
 
