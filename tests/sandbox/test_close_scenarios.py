@@ -58,6 +58,26 @@ def _waiting_sign_off(world: World) -> str:
         ).scalar_one()
 
 
+def _approved_after_a_receipt(world: World, amount: int) -> dict[str, Any]:
+    """Someone keys a receipt of ``amount`` into December's Undeposited Funds after the sign-off
+    was proposed; then Jonas approves it. The close report as it stands after."""
+    world.enact(
+        UndepositedFundsEntry(
+            type="undeposited_funds_entry",
+            at=world.clock.now(),
+            id="late_receipt",
+            amount=amount,
+            on=date(2026, 12, 31),
+        )
+    )
+    with _analyst(world) as client:
+        approved = client.post(f"/api/actions/{_waiting_sign_off(world)}/approve")
+        assert approved.status_code == 200, approved.text
+        world.worker.drain()
+        report: dict[str, Any] = client.get("/api/close/2026-12").json()
+        return report
+
+
 def test_a_month_that_ties_is_signed_off_on_the_second_working_day(tmp_path: Path) -> None:
     with World(load(CASH / "month_that_ties.json"), tmp_path) as world:
         report = Run(world).play()
@@ -155,20 +175,7 @@ def test_an_approval_after_the_books_moved_signs_nothing(tmp_path: Path) -> None
         (waiting,) = _of(report(world), "actions", "revline.close.sign_off")
         assert (waiting["status"], waiting["params"]["variance"]) == ("awaiting_approval", 0)
         # After the proposal, someone keys a $12.40 receipt into December's Undeposited Funds.
-        world.enact(
-            UndepositedFundsEntry(
-                type="undeposited_funds_entry",
-                at=world.clock.now(),
-                id="late_receipt",
-                amount=1_240,
-                on=date(2026, 12, 31),
-            )
-        )
-        with _analyst(world) as client:
-            approved = client.post(f"/api/actions/{_waiting_sign_off(world)}/approve")
-            assert approved.status_code == 200, approved.text
-            world.worker.drain()
-            blocked = client.get("/api/close/2026-12").json()
+        blocked = _approved_after_a_receipt(world, 1_240)
         after = report(world)
     (refused,) = _of(after, "actions", "revline.close.sign_off")
     assert refused["status"] == "failed"
@@ -322,20 +329,7 @@ def test_the_signed_report_shows_the_balances_the_sign_off_read(tmp_path: Path) 
     scenario = load(CASH / "month_that_ties.json").model_copy(update={"approve": "none"})
     with World(scenario, tmp_path) as world:
         Run(world).play()
-        world.enact(
-            UndepositedFundsEntry(
-                type="undeposited_funds_entry",
-                at=world.clock.now(),
-                id="late_receipt",
-                amount=400,
-                on=date(2026, 12, 31),
-            )
-        )
-        with _analyst(world) as client:
-            approved = client.post(f"/api/actions/{_waiting_sign_off(world)}/approve")
-            assert approved.status_code == 200, approved.text
-            world.worker.drain()
-            signed = client.get("/api/close/2026-12").json()
+        signed = _approved_after_a_receipt(world, 400)
         (sign_off,) = _of(report(world), "actions", "revline.close.sign_off")
     assert (sign_off["status"], sign_off["params"]["variance"]) == ("applied", 0)
     assert signed["state"] == "signed_off"
