@@ -664,7 +664,8 @@ def _duplicates_paid_by(
                     "currency": pair.duplicate.currency,
                     "charge": charge,
                     "payment": payment.id,
-                    "payout": settled.payout.id,
+                    # Not the payout that found it: another payout's morning (the original's,
+                    # held or run again) may find the same pair, and it is the same finding.
                 },
             )
         )

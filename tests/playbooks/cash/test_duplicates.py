@@ -153,7 +153,6 @@ FINDING = {
     "currency": "USD",
     "charge": "ch_dup",
     "payment": "5002",
-    "payout": "po_1",
 }
 PRIYA = {"name": "Priya Nair", "email": "priya@ourco.example"}
 KENJI = {"name": "Kenji Tanaka", "email": "kenji.tanaka@bluefin.example"}

@@ -535,6 +535,31 @@ def test_a_copy_paid_first_on_a_deposited_payout_is_flagged_when_the_original_is
         assert only.kind == DEPOSIT
 
 
+
+def test_a_duplicate_found_from_either_payout_is_the_same_flag() -> None:
+    """The copy is found on its own payout's morning, and again on a morning that reconciles the
+    original's payout (held until then, or run again by a person) while the copy is not voided
+    yet: one finding, so one flag. Were the payout that found it a parameter, the second morning
+    would propose the same key with other parameters, and roll back on the conflict."""
+    invoices = [
+        ns_invoice("11", "INV-2026-1301", 180_000, date(2026, 12, 1)),
+        ns_invoice("12", "INV-2026-1302", 180_000, date(2026, 12, 1)),
+    ]
+    original, copy_paid = ns_payment(1, 180_000, "11"), ns_payment(2, 180_000, "12")
+    on_its_own_payout = _decide(
+        settled([txn(2, "charge", 180_000, 5_250)], payout_id="po_copy"), [copy_paid], invoices
+    ).actions[0]
+    deposited = replace(copy_paid, undeposited=False)
+    on_the_originals = _decide(
+        settled([txn(1, "charge", 180_000, 5_250)], payout_id="po_original"),
+        [original],
+        invoices,
+        alike_payments=[original, deposited],
+    ).actions[0]
+    assert on_its_own_payout.kind == on_the_originals.kind == DUPLICATE_FLAG
+    assert on_its_own_payout == on_the_originals
+
+
 def test_a_duplicate_paid_by_a_payment_matched_without_its_charge_id_names_the_charge() -> None:
     """The duplicate's refund needs the Stripe charge: it comes from the payout's payment, not
     from the NetSuite record, which may lack it."""
