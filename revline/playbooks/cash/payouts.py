@@ -521,9 +521,10 @@ def _orphan_flag(settled: SettledPayout, txn_id: str) -> ActionSpec:
     return ActionSpec(
         ORPHAN_FLAG,
         subject=str(txn.source),
+        # Not the payout: a returned payout's next payout carries the same payment, the same
+        # finding (a parameter that differed would conflict with the flag already proposed).
         params={
             "charge": txn.source,
-            "payout": settled.payout.id,
             "balance_transaction": txn.id,
             "amount": txn.amount,
             "currency": txn.currency,

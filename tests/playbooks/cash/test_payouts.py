@@ -271,6 +271,21 @@ def test_an_orphan_is_flagged_and_holds_the_deposit() -> None:
     assert summary["unresolved"] == ["txn_2"]
 
 
+def test_an_orphan_carried_onto_another_payout_is_the_same_flag() -> None:
+    """The bank returns the payout holding an orphan; the next payout pays its money out again
+    and carries the orphan's payment. Still an orphan, it is the same finding, so the same flag:
+    were the payout a parameter, that morning would propose the orphan's key with other
+    parameters and roll back on the conflict."""
+    transactions = [txn(1, "charge", 180_000, 5_250), txn(2, "charge", 42_000, 1_248)]
+    flags = [
+        _decide(settled(transactions, payout_id=payout), [ns_payment(1, 180_000)]).actions
+        for payout in ("po_returned", "po_next")
+    ]
+    assert flags[0] == flags[1]
+    (flag,) = flags[0]
+    assert flag.kind == ORPHAN_FLAG
+
+
 def test_the_same_morning_decided_twice_proposes_the_same_deposit() -> None:
     transactions = [txn(1, "charge", 180_000, 5_250)]
     first = _decide(settled(transactions), [ns_payment(1, 180_000)])
