@@ -550,7 +550,6 @@ def test_a_copy_paid_first_on_a_deposited_payout_is_flagged_when_the_original_is
         assert only.kind == DEPOSIT
 
 
-
 def test_a_duplicate_found_from_either_payout_is_the_same_flag() -> None:
     """The copy is found on its own payout's morning, and again on a morning that reconciles the
     original's payout (held until then, or run again by a person) while the copy is not voided
