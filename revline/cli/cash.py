@@ -162,8 +162,26 @@ def _print_payouts(day: PayoutDay, locale: str, times: Times) -> None:
             ("reason", Col.TEXT),
         ],
     )
+    returned = table(
+        "returned payouts paid out again",
+        [
+            ("payout", Col.ID),
+            ("returned payout", Col.ID),
+            ("amount", Col.NUMBER),
+            ("its netsuite deposits", Col.ID),
+        ],
+    )
     for p in day.payouts:
         deposit = p.deposit
+        for back in p.returned:
+            # No deposit: its payments are lines of this payout's; one: a person books it.
+            add_row(
+                returned,
+                p.payout,
+                back.payout,
+                money(back.amount, p.currency),
+                ", ".join(back.deposits) or "none: carried in this deposit",
+            )
         add_row(
             summary,
             p.payout,
@@ -200,3 +218,5 @@ def _print_payouts(day: PayoutDay, locale: str, times: Times) -> None:
             )
     for t in (summary, lines, payments):
         print_table(t)
+    if any(p.returned for p in day.payouts):
+        print_table(returned)

@@ -101,6 +101,8 @@ def seed_morning(runtime: Runtime) -> Morning:
                         "fees": 37_528,
                         "variance": None,
                         "unresolved": ["txn_orphan"],
+                        # The bank returned po_0 before NetSuite deposited it: po_2 carries it.
+                        "returned": [{"payout": "po_0", "amount": 50_000, "deposits": []}],
                         "matches": [
                             {
                                 "transaction": "txn_acme",
@@ -125,7 +127,7 @@ def seed_morning(runtime: Runtime) -> Morning:
             today,
             ORPHAN_FLAG,
             "ch_orphan",
-            {"charge": "ch_orphan", "payout": "po_2", "balance_transaction": "txn_orphan"},
+            {"charge": "ch_orphan", "balance_transaction": "txn_orphan"},
             status="applied",
             applied_at=now,
         )

@@ -22,6 +22,8 @@ def test_a_day_as_json_and_as_tables(cli: Cli, runtime: Runtime) -> None:
     assert "$1,747.50" in shown and "$10,744.72" in shown  # the payouts, for people
     assert "6700-8" in shown  # po_1's fee line
     assert f"{morning.orphan} (awaiting_cardholder)" in shown
+    assert "returned payouts paid out again" in shown
+    assert "po_0" in shown and "none: carried in this deposit" in shown
 
 
 def test_an_unknown_or_malformed_date_is_an_error_not_a_traceback(
