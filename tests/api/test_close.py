@@ -200,6 +200,24 @@ def test_a_signed_off_month_names_who_signed(
     assert "already signed off" in refused.json()["error"]["message"]
 
 
+def test_a_month_signed_before_the_sign_off_kept_what_it_read_still_reports(
+    client: TestClient, runtime: Runtime, tokens: dict[str, str]
+) -> None:
+    """A sign-off carried out by an earlier Revline kept its figures only: the month reads as
+    its close's last check left it, with the dunning context read now."""
+    seed_close(runtime, signed_off=True)
+    with runtime.db.write() as session:
+        signed = session.get(Action, f"act_{SIGN_OFF}")
+        assert signed is not None
+        signed.result = {"month": "2026-12", "variance": 1_240, "undeposited_funds": 180_920}
+    response = client.get("/api/close/2026-12", headers=bearer(tokens["viewer"]))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["state"], report["tieout"]["variance"]) == ("signed_off", 1_240)
+    (held,) = report["held_recognition"]
+    assert [case["state"] for case in held["dunning"]] == ["retrying"]
+
+
 def test_an_unknown_month_is_a_404_naming_it(client: TestClient, tokens: dict[str, str]) -> None:
     response = client.get("/api/close/2026-11", headers=bearer(tokens["viewer"]))
     assert response.status_code == 404

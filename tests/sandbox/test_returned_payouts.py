@@ -198,3 +198,42 @@ def test_a_payout_returned_and_paid_out_again_is_counted_once_at_month_end(
     assert tieout.payouts_in_transit == []
     assert tieout.items == []
     assert (tieout.undeposited_funds, tieout.variance) == (0, 0)
+
+
+def test_a_payout_returned_after_its_deposit_is_an_item_of_the_month_it_was_returned_in(
+    tmp_path: Path,
+) -> None:
+    """December as ``month_that_ties`` plays it; the bank returns the payout of the 29th on the
+    31st at noon, after its deposit of the 30th, and Stripe pays it out again at 14:00 on a
+    payout still in transit at month end. Stripe holds the money again; NetSuite's books have it
+    in the bank. The walk says so in one item, counts the returned payout's fees once, and ties."""
+    document = json.loads((CASH / "month_that_ties.json").read_text())
+    document["happenings"].append({"at": "2026-12-31T14:00:00-05:00", "type": "payout"})
+    with World(parse(document), tmp_path) as world:
+
+        def returned() -> str:
+            deposited = world.stripe.state.newest_first("payout")[-1]
+            world.stripe.state.fail_payout(deposited["id"])
+            return f"payout {deposited['id']} returned"
+
+        world.later.append(
+            Later(datetime(2026, 12, 31, 12, tzinfo=NEW_YORK), "the bank returns it", returned)
+        )
+        Run(world).play()
+        first = world.stripe.state.newest_first("payout")[-1]
+        (its_deposit,) = [
+            d for d in world.netsuite.books.deposits() if d.stripe_payout_id == first["id"]
+        ]
+        tieout = _close_of_december(world).tieout
+
+    assert first["status"] == "failed" and its_deposit.date == date(2026, 12, 30)
+    returned_item = [i for i in tieout.items if i.kind.value == "payout_returned_after_deposit"]
+    assert [(i.reference, i.amount, i.on) for i in returned_item] == [
+        (first["id"], -first["amount"], date(2026, 12, 31))
+    ]
+    assert f"after NetSuite deposit {its_deposit.id} of 2026-12-30" in returned_item[0].description
+    # The returned payout's fees were booked on its deposit: the fee items are the two payouts
+    # in transit at month end, the morning's (5,250) and the afternoon's (11,630), no more.
+    fees = [i.amount for i in tieout.items if i.kind.value == "fees_not_booked"]
+    assert sorted(fees) == [5_250, 11_630]
+    assert tieout.variance == 0 and tieout.ties

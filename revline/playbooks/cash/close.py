@@ -307,13 +307,14 @@ def _outcome(case: CaseView, trigger: Trigger) -> Decision:
     assert trigger.event is not None
     payload = trigger.event.payload
     if payload["kind"] == SIGN_OFF and payload["status"] == ActionStatus.APPLIED:
-        # The month is signed on the books the sign-off read, not on the last check's.
-        signed = payload["result"]["tieout"]
+        # The month is signed on the books the sign-off read, not on the last check's (a
+        # sign-off carried out before 2026-12-07 kept its figures only).
+        signed = payload["result"] or {}
         return Decision(
             f"{case.subject} is signed off",
             state=State.SIGNED_OFF,
             next_action_at=None,
-            data={"tieout": signed},
+            data={"tieout": signed["tieout"]} if "tieout" in signed else {},
             queue=None,
         )
     return Decision(f"{payload['kind']} {payload['status']}: nothing changes for the close")

@@ -70,9 +70,12 @@ def load(session: Session, month: str, max_manual_attempts: int) -> CloseReport:
     variance = session.execute(
         select(Case).where(Case.kind == CLOSE_VARIANCE.name, Case.subject == month)
     ).scalar_one_or_none()
-    if signed is not None and signed.result is not None:
-        tieout = figures(signed.result["tieout"])
-        held = [HeldCustomer.model_validate(h) for h in signed.result["held_recognition"]]
+    # A sign-off kept what it read since 2026-12-07; one carried out before kept its figures
+    # only, and its month reads as the close's last check left it.
+    kept = signed.result if signed is not None and "tieout" in (signed.result or {}) else None
+    if kept is not None:
+        tieout = figures(kept["tieout"])
+        held = [HeldCustomer.model_validate(h) for h in kept["held_recognition"]]
     else:
         tieout = figures(case.data["tieout"])
         held = held_customers(session, tieout.held, max_manual_attempts)

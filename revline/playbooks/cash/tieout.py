@@ -14,10 +14,12 @@ differ for known reasons, each itemised:
   only with each payout's deposit, and so are refunds and other balance adjustments.
 
 A payout the bank returned (or Stripe cancelled) by month end gave its money back to the balance
-(a ``payout_failure``), and the next payout pays it out again: the returned payout's movements
-are members of that later payout, in transit, not deposited or deposited as it is; while the
-``payout_failure`` is still in the balance, so are they (counted once, never the
-``payout_failure`` too).
+(a ``payout_failure``), and the next payout pays it out again. If NetSuite had not deposited it
+by month end, its movements are members of that later payout, in transit, not deposited or
+deposited as it is; while the ``payout_failure`` is still in the balance, so are they (counted
+once, never the ``payout_failure`` too). If NetSuite had, its movements stay deposited and the
+``payout_failure`` is money like any other, Stripe's again: an item of its own says NetSuite's
+books still have it in the bank.
 
 What the items do not explain is the variance. ``gather`` reads the providers (the playbook's
 ``enrich`` calls it, and so does the sign-off when it is carried out); ``tie_out`` is pure.
@@ -108,6 +110,18 @@ class PayoutAtMonthEnd:
 
 
 @dataclass(frozen=True)
+class ReturnedAfterDeposit:
+    """A payout the bank returned by month end after NetSuite had deposited it by then."""
+
+    payout: str
+    amount: int  # what came back to Stripe's balance
+    back: str  # its payout_failure (payout_cancel) balance transaction
+    returned_on: date  # the day that was created, company time
+    deposits: tuple[str, ...]  # NetSuite's deposits for it dated by month end
+    deposited_on: date
+
+
+@dataclass(frozen=True)
 class TieOutBooks:
     """What the tie-out reads from Stripe and NetSuite for one month."""
 
@@ -119,12 +133,16 @@ class TieOutBooks:
     recorded: Mapping[str, CustomerPayment]  # NetSuite customer payments by Stripe charge id
     undeposited_funds: int  # NetSuite's Undeposited Funds balance at month end
     held: tuple[HeldRecognition, ...]
-    # What each payout returned (or cancelled) by month end had settled, by payout id.
+    # What each payout returned (or cancelled) by month end and not deposited by then had
+    # settled, by payout id: its movements are the balance's, or the payout's that pays them out.
     returned_payouts: Mapping[str, tuple[BalanceTransaction, ...]] = field(default_factory=dict)
+    # The payouts returned by month end that NetSuite had deposited by then.
+    returned_after_deposit: tuple[ReturnedAfterDeposit, ...] = ()
 
 
 class ItemKind(StrEnum):
     PAYOUT_NOT_DEPOSITED = "payout_not_deposited"
+    PAYOUT_RETURNED_AFTER_DEPOSIT = "payout_returned_after_deposit"
     PAYMENT_NOT_RECORDED = "payment_not_recorded"
     FEES_NOT_BOOKED = "fees_not_booked"
     REFUND_NOT_BOOKED = "refund_not_booked"
@@ -133,6 +151,7 @@ class ItemKind(StrEnum):
 
 ITEM_HEADINGS = {
     ItemKind.PAYOUT_NOT_DEPOSITED: "Payouts not yet deposited in NetSuite",
+    ItemKind.PAYOUT_RETURNED_AFTER_DEPOSIT: "Payouts the bank returned after their deposit",
     ItemKind.PAYMENT_NOT_RECORDED: "Payments not yet recorded in NetSuite",
     ItemKind.FEES_NOT_BOOKED: "Timing: Stripe fees booked with the deposit",
     ItemKind.REFUND_NOT_BOOKED: "Timing: refunds booked with the deposit",
@@ -246,14 +265,19 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
     moved = {t.id: t for t in books.transactions}
     for of_returned in books.returned_payouts.values():
         moved.update((t.id, t) for t in of_returned)
+    # The money of a payout returned after its deposit is Stripe's again, in the balance or on
+    # the payout that pays it out; its own item says NetSuite's books still have it in the bank.
+    back_after_deposit = {r.payout for r in books.returned_after_deposit}
     still_in_balance = [
         t
         for t in moved.values()
-        if t.currency == books.currency and t.type not in _OWN_MOVES and t.id not in member_of
+        if t.currency == books.currency
+        and t.id not in member_of
+        and (t.type not in _OWN_MOVES or t.source in back_after_deposit)
     ]
     # Every movement whose money had not reached a NetSuite deposit by month end, by payout.
     open_movements: list[tuple[str | None, BalanceTransaction]] = [
-        (None, t) for t in still_in_balance
+        (None, t) for t in still_in_balance if t.type not in _OWN_MOVES
     ]
     for held in (*in_transit, *not_deposited):
         open_movements += [
@@ -272,6 +296,24 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
             on=p.arrived_on,
         )
         for p in not_deposited
+    ]
+    items += [
+        ReconcilingItem(
+            kind=ItemKind.PAYOUT_RETURNED_AFTER_DEPOSIT,
+            reference=r.payout,
+            description=(
+                f"returned by the bank on {r.returned_on.isoformat()} after NetSuite deposit "
+                f"{', '.join(r.deposits)} of {r.deposited_on.isoformat()}: Stripe holds its "
+                "money again, NetSuite's books have it in the bank until a person books the "
+                "return"
+            ),
+            amount=-r.amount,
+            on=r.returned_on,
+        )
+        for r in books.returned_after_deposit
+        # Only while Stripe holds the money: a later payout deposited by month end (a person
+        # booked it) took it to the bank, and NetSuite with it.
+        if r.back not in member_of or member_of[r.back] in (*in_transit, *not_deposited)
     ]
     items += [
         _recorded_after_deposit(p, payment, p.deposited_on)
@@ -408,9 +450,30 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
     payments = netsuite.customer_payments_dated(
         since - timedelta(days=1), max(today, period.last_day)
     )
+    # A returned payout NetSuite deposited by month end: its payments had left Undeposited
+    # Funds, so nothing of what it settled is followed (as the daily reconciliation does).
+    deposited: dict[str, list[Deposit]] = {}
+
+    def settled(payout_id: str) -> list[BalanceTransaction]:
+        by_then = [d for d in netsuite.deposits_for_payout(payout_id) if d.date <= period.last_day]
+        if by_then:
+            deposited[payout_id] = by_then
+            return []
+        return list(stripe.payout_transactions(payout_id))
+
+    walked = returned_payouts(transactions, settled)
+    # Each returned payout's payout_failure and its day: among the month's movements, or those
+    # of a returned payout that paid it out again.
+    failures = {
+        str(t.source): (t.id, t.created.astimezone(calendar.tz).date())
+        for t in (*transactions, *(t for r in walked for t in r.transactions))
+        if t.type in RETURNED_TYPES and t.source
+    }
     payouts = []
     for payout in stripe.list_payouts(created_from=start, created_until=end):
-        if payout.currency != currency or payout.id in returned:
+        # A payout returned by month end is not one of them, unless NetSuite had deposited it
+        # by then: what it settled had left Undeposited Funds with that deposit.
+        if payout.currency != currency or (payout.id in returned and payout.id not in deposited):
             continue
         arrived_on = arrival_day(payout)
         deposited_on = None
@@ -435,10 +498,18 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
         transactions=tuple(transactions),
         payouts=tuple(sorted(payouts, key=lambda p: (p.payout.created, p.payout.id))),
         recorded=_by_charge(payments),
-        returned_payouts={
-            r.payout: r.transactions
-            for r in returned_payouts(transactions, stripe.payout_transactions)
-        },
+        returned_payouts={r.payout: r.transactions for r in walked if r.payout not in deposited},
+        returned_after_deposit=tuple(
+            ReturnedAfterDeposit(
+                r.payout,
+                r.amount,
+                *failures[r.payout],
+                tuple(d.id for d in deposited[r.payout]),
+                min(d.date for d in deposited[r.payout]),
+            )
+            for r in walked
+            if r.payout in deposited
+        ),
         undeposited_funds=netsuite.undeposited_funds_balance(
             currency.upper(), as_of=period.last_day
         ).amount,

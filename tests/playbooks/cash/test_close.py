@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -29,6 +30,7 @@ from revline.playbooks.cash.tieout import (
     InvalidMonth,
     ItemKind,
     PayoutAtMonthEnd,
+    ReturnedAfterDeposit,
     TieOutBooks,
     figures,
     tie_out,
@@ -138,13 +140,24 @@ def test_each_kind_of_reconciling_item() -> None:
         customer_payment("ch_acme", 1_250_000),
         customer_payment("ch_jan", 7_000, on=date(2027, 1, 2)),
     ]
+    # po_back reached the bank and was deposited on the 30th; the bank returned it on the 31st
+    # and its 300.00 is in Stripe's balance again, while NetSuite has it in the bank.
+    back = txn("po_back", "payout_failure", 30_000, at=datetime(2026, 12, 31, 17, tzinfo=UTC))
+    returned = ReturnedAfterDeposit(
+        "po_back", 30_000, back.id, date(2026, 12, 31), ("5009",), date(2026, 12, 30)
+    )
     # Undeposited Funds holds Acme's payment, waiting for the late payout's deposit.
     result = tie_out(
-        books([orphan, next_month, dispute], [deposited, late], payments, 1_250_000), 500
+        replace(
+            books([orphan, next_month, dispute, back], [deposited, late], payments, 1_250_000),
+            returned_after_deposit=(returned,),
+        ),
+        500,
     )
     by_kind = {(i.kind, i.reference): i.amount for i in result.items}
     assert by_kind == {
         (ItemKind.PAYOUT_NOT_DEPOSITED, "po_late"): 1_250_000 - 36_280 - 20_000,
+        (ItemKind.PAYOUT_RETURNED_AFTER_DEPOSIT, "po_back"): -30_000,
         (ItemKind.PAYMENT_NOT_RECORDED, "ch_orphan"): -42_000,
         (ItemKind.PAYMENT_NOT_RECORDED, "ch_jan"): -7_000,
         (ItemKind.FEES_NOT_BOOKED, "balance"): 1_248 + 233,
@@ -153,6 +166,8 @@ def test_each_kind_of_reconciling_item() -> None:
         (ItemKind.ADJUSTMENT_NOT_BOOKED, "dp_1"): 1_500,
     }
     assert result.payouts_in_transit == []
+    # The returned 300.00 is in the balance, once: not as an adjustment as well.
+    assert result.balance_not_paid_out == (42_000 - 1_248) + (7_000 - 233) - 1_500 + 30_000
     assert result.variance == 0
     recorded_late = next(i for i in result.items if i.reference == "ch_jan")
     assert "after month end" in recorded_late.description
@@ -394,6 +409,9 @@ def test_the_applied_sign_off_signs_the_month_off_on_the_books_it_read() -> None
     decision = MonthEndClose().decide(case, facts, POLICY, NOW)
     assert (decision.state, decision.next_action_at) == (State.SIGNED_OFF, None)
     assert decision.data == {"tieout": signed["tieout"]}
+    # One carried out before the sign-off kept what it read leaves the last check's walk.
+    before = MonthEndClose().decide(case, Facts(outcome("applied", result={})), POLICY, NOW)
+    assert (before.state, before.data) == (State.SIGNED_OFF, {})
 
 
 # -- the sign-off, carried out -------------------------------------------------------------
