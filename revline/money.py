@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency
 
 from revline.errors import RevlineError
 
@@ -76,17 +76,62 @@ class Money:
         return Decimal(self.amount).scaleb(-minor_unit_digits(self.currency))
 
     def format(self, locale: str = "en_US") -> str:
-        """For people: ``$12,500.00``, ``12.500,00 €``, ``¥1,200``."""
-        return format_currency(self.decimal, self.currency, locale=locale)
+        """For people: ``$12,500.00``, ``12.500,00 €``, ``¥1,200``, ``HUF 10.45``.
+
+        Babel writes the digits CLDR gives a currency, which are fewer than its minor units for
+        some (CLDR: 0 for HUF and ISK); a fraction is shown rather than rounded away."""
+        return format_currency(
+            self.decimal, self.currency, locale=locale, decimal_quantization=False
+        )
 
     def __str__(self) -> str:
         return self.format()
 
 
+# Minor units are Stripe's, because Stripe's integer amounts enter Revline as they are and every
+# decimal amount (NetSuite's, Ramp's legacy fields, an export's) is converted to match them.
+# Stripe (docs.stripe.com/currencies) gives every currency two decimals except its zero-decimal
+# and three-decimal lists. That is ISO 4217's exponent except for two: ISK, zero-decimal in ISO,
+# which Stripe keeps at two decimals (``100`` is 1 króna, and a charge must be a multiple of
+# 100), and MGA, two in ISO, zero-decimal in Stripe. CLDR (Babel) is not used here: it gives 0
+# for HUF, IDR, COP and others whose Stripe amounts have two decimals, 100 times off.
+ZERO_DECIMAL = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
+# Stripe's three-decimal currencies, then ISO 4217's others (which Stripe does not process).
+THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND", "IQD", "LYD"])
+# ISO 4217's units of account with four decimals (Chile's UF, Uruguay's wage index unit).
+FOUR_DECIMAL = frozenset({"CLF", "UYW"})
+
+
 def minor_unit_digits(currency: str) -> int:
-    """Digits of a currency's minor unit: 2 for USD, 0 for JPY, 3 for KWD (CLDR, through Babel).
-    The one definition of "minor units" for every provider's amounts."""
-    return int(get_currency_precision(currency.upper()))
+    """Digits of a currency's minor unit: 2 for USD and ISK, 0 for JPY, 3 for KWD. The one
+    definition of "minor units" for every provider's amounts (Stripe's, see above)."""
+    code = currency.upper()
+    if code in ZERO_DECIMAL:
+        return 0
+    if code in THREE_DECIMAL:
+        return 3
+    if code in FOUR_DECIMAL:
+        return 4
+    return 2
 
 
 def to_minor_units(major: Decimal | int, currency: str) -> int:

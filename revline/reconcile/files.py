@@ -215,7 +215,7 @@ def _text(column: str) -> str:
     return f"nullif(trim({_column(column)}), '')"
 
 
-# Each currency's minor-unit digits (CLDR, through Babel: ``money.minor_unit_digits``), the one
+# Each currency's minor-unit digits (Stripe's: ``money.minor_unit_digits``), the one
 # definition of minor units everywhere in Revline; a code missing here is not a currency.
 _MINOR_UNITS = {code: minor_unit_digits(code) for code in sorted(list_currencies())}
 

@@ -78,3 +78,31 @@ def test_major_units_become_minor_units_exactly(
 def test_a_fraction_of_a_minor_unit_is_refused(major: Decimal) -> None:
     with pytest.raises(ValueError, match="not a whole number of minor units"):
         to_minor_units(major, "USD")
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "major"),
+    [
+        (50_000, "ISK", Decimal("500")),  # Stripe keeps ISK at two decimals; ISO has none
+        (1_045, "HUF", Decimal("10.45")),  # CLDR gives HUF no decimals; Stripe two
+        (150_000, "IDR", Decimal("1500")),
+        (1_200, "MGA", Decimal("1200")),  # ISO has two; Stripe none
+        (1_200, "UGX", Decimal("1200")),
+        (12_345, "IQD", Decimal("12.345")),
+    ],
+)
+def test_minor_units_are_stripes(minor: int, currency: str, major: Decimal) -> None:
+    assert Money(minor, currency).decimal == major
+    assert to_minor_units(major, currency) == minor
+
+
+@pytest.mark.parametrize(
+    ("money", "text"),
+    [
+        (Money(50_000, "isk"), "ISK500"),
+        (Money(1_045, "huf"), "HUF10.45"),  # a fraction CLDR would round away is shown
+        (Money(1_000, "huf"), "HUF10"),
+    ],
+)
+def test_a_currency_babel_rounds_is_formatted_in_full(money: Money, text: str) -> None:
+    assert money.format("en_US") == text

@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from revline.clock import Clock
+from revline.money import Money, to_minor_units
 from revline.providers.netsuite.records import (
     CustomerMessage,
     CustomerPayment,
@@ -141,13 +142,21 @@ class NetSuiteBooks:
         return found
 
     def major(self, amount: int, currency: str | int) -> str:
-        """Minor units as the decimal text stored in an amount column."""
-        precision = int(self.currency(currency)["currencyprecision"])
-        return str(Decimal(amount).scaleb(-precision))
+        """Revline's minor units (Stripe's) as the decimal text stored in an amount column, at
+        the currency's NetSuite precision: 50000 ISK is ``500``, as NetSuite shows 500 kr."""
+        found = self.currency(currency)
+        step = Decimal(1).scaleb(-int(found["currencyprecision"]))
+        value = Money(amount, found["symbol"]).decimal
+        if value != value.quantize(step):
+            raise BooksError(
+                "INVALID_FLD_VALUE",
+                f"{value} {found['symbol']} has more decimals than NetSuite keeps",
+            )
+        return str(value.quantize(step))
 
     def minor(self, value: object, currency: str | int) -> int:
-        precision = int(self.currency(currency)["currencyprecision"])
-        return int(decimal_of(value).scaleb(precision))
+        """A stored amount in Revline's minor units (Stripe's)."""
+        return to_minor_units(decimal_of(value), self.currency(currency)["symbol"])
 
     def account_id(self, accttype: str) -> int:
         found = self.row("SELECT id FROM account WHERE accttype = ? ORDER BY id", (accttype,))

@@ -86,6 +86,9 @@ CURRENCIES = (
     (3, "British Pound", "GBP", 2, "F"),
     (4, "Canadian Dollar", "CAD", 2, "F"),
     (5, "Japanese Yen", "JPY", 0, "F"),
+    # Whole krónur in NetSuite, as in ISO 4217; Stripe and Revline count them in hundredths.
+    (6, "Icelandic Krona", "ISK", 0, "F"),
+    (7, "Hungarian Forint", "HUF", 2, "F"),
 )
 
 # The chart of accounts a Stripe-billing company starts with; the sandbox can add more.
