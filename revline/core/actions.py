@@ -23,7 +23,7 @@ from revline.core.cases import CaseView, new_id
 from revline.core.gates import Gate, may_approve
 from revline.core.jsonable import digest, jsonable
 from revline.core.ledger import Ledger
-from revline.core.playbook import ActionSpec
+from revline.core.playbook import ActionSpec, Withdrawal
 from revline.db.models import PENDING_ACTION_STATUSES, Action, ActionStatus, Case
 from revline.errors import Conflict, Forbidden, NotFound
 
@@ -181,27 +181,56 @@ def _supersede(
     keys. One already executing is past cancelling: the executor does not start ``latest``
     while it runs (``Executor._claim``), and the provider is asked first (a payout is deposited
     once whatever the key)."""
-    earlier = session.execute(
-        select(Action)
-        .where(
-            Action.playbook == latest.playbook,
-            Action.kind == latest.kind,
-            Action.subject == latest.subject,
-            Action.id != latest.id,
-            Action.status.in_(PENDING_ACTION_STATUSES),
-        )
-        .with_for_update()
-    ).scalars()
+    earlier = _pending_of(session, latest.playbook, latest.kind, latest.subject)
     _cancel(
         session,
         ledger,
-        earlier,
+        (action for action in earlier if action.id != latest.id),
         actor=actor,
         now=now,
         error=f"superseded by {latest.idempotency_key}",
         detail={"reason": "superseded", "superseded_by": latest.id},
         event_id=event_id,
     )
+
+
+def withdraw(
+    session: Session,
+    ledger: Ledger,
+    *,
+    playbook: str,
+    withdrawal: Withdrawal,
+    actor: str,
+    now: datetime,
+    event_id: int | None = None,
+) -> list[str]:
+    """Cancel the playbook's actions of the withdrawal's kind and subject not yet started, in
+    whichever case they were proposed; their ids. Nothing pending is nothing to do: one already
+    executing is past cancelling, and the playbook reads what it did on its next run."""
+    return _cancel(
+        session,
+        ledger,
+        _pending_of(session, playbook, withdrawal.kind, withdrawal.subject),
+        actor=actor,
+        now=now,
+        error=f"withdrawn: {withdrawal.reason}",
+        detail={"reason": "withdrawn", "why": withdrawal.reason},
+        event_id=event_id,
+    )
+
+
+def _pending_of(session: Session, playbook: str, kind: str, subject: str) -> Iterable[Action]:
+    """The playbook's actions of ``kind`` on ``subject`` not yet started, locked."""
+    return session.execute(
+        select(Action)
+        .where(
+            Action.playbook == playbook,
+            Action.kind == kind,
+            Action.subject == subject,
+            Action.status.in_(PENDING_ACTION_STATUSES),
+        )
+        .with_for_update()
+    ).scalars()
 
 
 def _same_or_conflict(existing: Action, params_hash: str) -> Action:

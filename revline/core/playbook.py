@@ -95,6 +95,18 @@ class ActionSpec:
 
 
 @dataclass(frozen=True)
+class Withdrawal:
+    """An effect the playbook proposed that no longer stands: its actions of ``kind`` on
+    ``subject`` not yet started, from any of its cases and under any key, are cancelled with
+    ``reason``. A payout's deposit once the bank has returned the payout, say: the money never
+    reached the bank account the deposit would book it to."""
+
+    kind: str
+    subject: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Decision:
     """What a playbook chose, and in a sentence why: the explanation goes to the ledger."""
 
@@ -103,6 +115,7 @@ class Decision:
     actions: tuple[ActionSpec, ...] = ()
     next_action_at: datetime | Keep | None = KEEP
     cancel_pending: str | None = None
+    withdraw: tuple[Withdrawal, ...] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
     flags: Mapping[str, Any] | Keep = KEEP
     queue: str | Keep | None = KEEP

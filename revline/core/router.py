@@ -409,6 +409,10 @@ class Router:
                 "mode": str(mode),
                 "actions": keys,
                 "cancel_pending": decision.cancel_pending,
+                "withdraw": [
+                    {"kind": w.kind, "subject": w.subject, "reason": w.reason}
+                    for w in decision.withdraw
+                ],
                 "next_action_at": next_action_at,
             },
         )
@@ -425,6 +429,19 @@ class Router:
             )
         if cancelled or decision.contradiction:
             CONTRADICTIONS.labels(playbook.name).inc()
+        withdrawn = [
+            action_id
+            for withdrawal in decision.withdraw
+            for action_id in outbox.withdraw(
+                session,
+                self.ledger,
+                playbook=playbook.name,
+                withdrawal=withdrawal,
+                actor=actor,
+                now=now,
+                event_id=event_id,
+            )
+        ]
         proposed = []
         for spec in decision.actions:
             gate = gates.evaluate(
@@ -459,7 +476,12 @@ class Router:
                 post_state=post_state,
                 explanation=decision.explanation,
                 mode=str(mode),
-                detail={"actions": proposed, "cancelled": cancelled, **dict(trigger.detail)},
+                detail={
+                    "actions": proposed,
+                    "cancelled": cancelled,
+                    "withdrawn": withdrawn,
+                    **dict(trigger.detail),
+                },
             )
         )
         DECISIONS.labels(playbook.name, str(mode)).inc()

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from revline.core import actions
 from revline.core.actions import IdempotencyConflict, idempotency_key
 from revline.core.ledger import verify
-from revline.core.playbook import ActionSpec
+from revline.core.playbook import ActionSpec, Withdrawal
 from revline.core.runtime import Runtime
 from revline.db.models import Action, ActionStatus, LedgerRow
 from revline.errors import Conflict, Forbidden
@@ -168,6 +168,50 @@ def test_a_superseding_action_cancels_the_ones_still_pending_for_its_subject(
     assert status[applied][0] == ActionStatus.APPLIED
     assert status[other_payout][0] == status[other_playbook][0] == ActionStatus.PROPOSED
     assert status[latest][0] == ActionStatus.PROPOSED
+
+
+def test_a_withdrawal_cancels_what_is_still_pending_of_its_kind_and_subject(
+    runtime: Runtime,
+) -> None:
+    """A payout the bank returned: its deposits not yet started are cancelled under every key,
+    the one already carried out, another payout's and another playbook's are left alone, and
+    withdrawing again finds nothing."""
+
+    def deposit(subject: str, lines: str) -> ActionSpec:
+        return ActionSpec("netsuite.deposit.create", subject, {"lines": lines}, attempt=lines)
+
+    applied = propose(runtime, deposit("po_1", "a"))
+    with runtime.db.write() as session:
+        session.get(Action, applied).status = ActionStatus.APPLIED  # type: ignore[union-attr]
+    pending = [propose(runtime, deposit("po_1", lines)) for lines in ("b", "c")]
+    other_payout = propose(runtime, deposit("po_2", "b"))
+    other_playbook = propose(runtime, deposit("po_1", "b"), playbook="other")
+    returned = Withdrawal("netsuite.deposit.create", "po_1", "payout po_1 was returned")
+
+    def withdraw() -> list[str]:
+        with runtime.db.write() as session:
+            return actions.withdraw(
+                session,
+                runtime.ledger,
+                playbook="test_chase",
+                withdrawal=returned,
+                actor="playbook:test_chase",
+                now=runtime.clock.now(),
+            )
+
+    assert sorted(withdraw()) == sorted(pending)
+    assert withdraw() == []
+    with runtime.db.read() as session:
+        status = {a.id: (a.status, a.last_error) for a in session.execute(select(Action)).scalars()}
+        rows = session.execute(
+            select(LedgerRow).where(LedgerRow.kind == "action.cancelled")
+        ).scalars()
+        assert [row.detail["why"] for row in rows] == ["payout po_1 was returned"] * 2
+        assert verify(session).ok
+    for action_id in pending:
+        assert status[action_id] == (ActionStatus.CANCELLED, "withdrawn: payout po_1 was returned")
+    assert status[applied][0] == ActionStatus.APPLIED
+    assert status[other_payout][0] == status[other_playbook][0] == ActionStatus.PROPOSED
 
 
 def test_a_live_decision_takes_what_shadow_mode_recorded_live_under_todays_gates(

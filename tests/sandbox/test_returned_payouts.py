@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from revline.core import controls
 from revline.db.models import Case, Decision
 from revline.playbooks.cash import close_report
 from revline.playbooks.cash.payout_day import payouts_of
@@ -150,6 +151,66 @@ def test_a_payout_returned_after_its_deposit_holds_the_next_payout_for_a_person(
     assert explanation is not None
     assert payout_a["id"] in explanation and deposit_a.id in explanation
     assert "returned" in explanation and "by hand" in explanation
+    assert played["ledger"]["verified"] is True
+
+
+def _emergency_stop(world: World, day: int, hour: int, *, pressed: bool) -> None:
+    def press() -> str:
+        runtime = world.runtime
+        with runtime.db.write() as session:
+            now = runtime.clock.now()
+            if pressed:
+                controls.stop(session, runtime.ledger, actor="user:maya", reason="audit", now=now)
+            else:
+                controls.resume(session, runtime.ledger, actor="user:maya", now=now)
+        return "the emergency stop " + ("pressed" if pressed else "lifted")
+
+    what = "the controller presses the emergency stop" if pressed else "the stop is lifted"
+    world.later.append(Later(datetime(2026, 12, day, hour, tzinfo=NEW_YORK), what, press))
+
+
+def test_a_held_deposit_of_a_payout_the_bank_returns_is_withdrawn_and_never_posts(
+    tmp_path: Path,
+) -> None:
+    """The controller presses the emergency stop on Thursday evening, so Friday's run proposes
+    payout A's deposit and it is held. At noon the bank returns A; Stripe says so
+    (``payout.failed``) and Revline withdraws A's held deposit at once: A's money never reached
+    the bank account. The stop is lifted at three and nothing posts for A. That afternoon
+    payout B pays A's money out again with Bluefin's 500.00, and Monday's run deposits B with
+    A's payments: NetSuite books one deposit, B's."""
+    scenario = _scenario(
+        "2026-12-07T18:00:00-05:00", _payout(2, 6), _bluefin_pays(4, 13), _payout(4, 14)
+    )
+    with World(scenario, tmp_path) as world:
+        _emergency_stop(world, 3, 17, pressed=True)
+        _the_bank_returns_the_first_payout(world, 4, 12)
+        _emergency_stop(world, 4, 15, pressed=False)
+        played = Run(world).play()
+        payout_b, payout_a = world.stripe.state.newest_first("payout")
+        deposits = world.netsuite.books.deposits()
+        with world.runtime.db.read() as session:
+            cases = session.execute(
+                select(Case.kind, Case.state, Decision.explanation)
+                .join(Decision, Decision.case_id == Case.id)
+                .where(Case.subject == f"payout:{payout_a['id']}")
+            ).all()
+
+    held, posted = _actions(played, DEPOSIT)
+    assert (held["subject"], held["status"]) == (payout_a["id"], "cancelled")
+    assert held["error"] == f"withdrawn: payout {payout_a['id']} was returned by the bank"
+    assert (posted["subject"], posted["status"]) == (payout_b["id"], "applied")
+    assert [line["type"] for line in posted["params"]["lines"]] == [
+        "payment",
+        "payment",
+        "payment",
+        "fee",
+    ]
+    assert posted["params"]["amount"] == payout_b["amount"]
+    assert [d.stripe_payout_id for d in deposits] == [payout_b["id"]]
+    ((kind, state, explanation),) = cases
+    assert (kind, state) == ("payout_reconciliation", "reconciled")
+    assert explanation.startswith(f"payout {payout_a['id']} of $13,884.70 was returned by the bank")
+    assert "a deposit proposed for it and not yet posted is withdrawn" in explanation
     assert played["ledger"]["verified"] is True
 
 

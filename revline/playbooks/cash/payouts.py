@@ -36,6 +36,7 @@ from revline.core.playbook import (
     Facts,
     Playbook,
     Trigger,
+    Withdrawal,
 )
 from revline.core.scheduler import SCHEDULE_SOURCE, DailyAt
 from revline.money import Money
@@ -49,7 +50,12 @@ from revline.playbooks.cash.deposit import (
     compose,
 )
 from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG, PAYOUT_VARIANCE_FLAG
-from revline.playbooks.cash.returned import returned_payouts
+from revline.playbooks.cash.returned import (
+    decide_returned,
+    deposit_withdrawn,
+    returned_payout_id,
+    returned_payouts,
+)
 from revline.providers.netsuite.actions import DEPOSIT_CREATE
 from revline.providers.netsuite.records import Customer, CustomerPayment, Invoice, InvoiceStatus
 from revline.providers.stripe.records import BalanceTransaction, Charge, Payout
@@ -230,15 +236,23 @@ class PayoutReconciliation(Playbook):
         return [DailyAt(SCHEDULE, policy.payout_reconciliation_time)]
 
     def case_for(self, event: EventView) -> CaseRef | None:
+        returned = returned_payout_id(event)
+        if returned is not None:
+            # A case of its own: the return is on record beside the mornings it touches.
+            return CaseRef(subject=f"payout:{returned}")
         if event.source != SCHEDULE_SOURCE or event.type != f"schedule.{SCHEDULE}":
             return None
         return CaseRef(subject=f"payouts:{event.payload['business_date']}")
 
     def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
-        if not _reconciles(trigger):
-            return Facts(trigger)
         stripe = enrichment.adapters["stripe"]
         netsuite = enrichment.adapters["netsuite"]
+        given_back = returned_payout_id(trigger.event) if trigger.event else None
+        if given_back is not None:
+            deposits = tuple(d.id for d in netsuite.deposits_for_payout(given_back))
+            return Facts(trigger, {"returned": stripe.get_payout(given_back), "deposits": deposits})
+        if not _reconciles(trigger):
+            return Facts(trigger)
         today = business_date_of(case, trigger)
         arrival_from, arrival_until = arriving(today - timedelta(days=MAX_LOOKBACK_DAYS), today)
         payouts = stripe.list_payouts(
@@ -296,10 +310,13 @@ class PayoutReconciliation(Playbook):
         )
 
     def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
+        if "returned" in facts.values:
+            return decide_returned(facts["returned"], facts["deposits"])
         if "business_date" not in facts.values:
             return Decision("nothing to do outside the morning run or a person's rerun")
         today: date = facts["business_date"]
         actions: list[ActionSpec] = []
+        withdrawn: list[Withdrawal] = []
         summary: list[dict[str, Any]] = []
         exceptions = 0
         oldest = today - timedelta(days=policy.payout_lookback_days)
@@ -327,6 +344,13 @@ class PayoutReconciliation(Playbook):
                 continue
             result = results[payout.id]
             plan = result.plan
+            # A returned payout's deposit still waiting must not post: this payout deposits its
+            # payments (Stripe's ``payout.failed`` withdrew it already, unless that was missed).
+            withdrawn += [
+                deposit_withdrawn(r.payout, f"payout {payout.id} pays its money out again")
+                for r in settled.returned
+                if not r.deposits
+            ]
             unmatched = [m for m in result.matches if m.status is MatchStatus.UNMATCHED]
             held = [m for m in result.matches if m.status in _FOR_A_PERSON]
             recording = [
@@ -415,6 +439,7 @@ class PayoutReconciliation(Playbook):
             explanation,
             state=state,
             actions=tuple(actions),
+            withdraw=tuple(withdrawn),
             data={"business_date": today.isoformat(), "payouts": summary},
             queue="ar_specialist" if exceptions else None,
         )

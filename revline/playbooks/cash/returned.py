@@ -5,6 +5,11 @@ balance transaction naming the payout, and a later payout pays it out again. The
 may itself have paid out an earlier one's money again, so the chain is followed through what
 each settled. The daily reconciliation and the month-end tie-out both walk it, each with its own
 reading of what a returned payout settled.
+
+The money of a returned payout never reached the bank account, so its deposit must not be
+posted: the deposit the daily reconciliation proposed and that is still waiting (held by the
+emergency stop, say) is withdrawn as soon as Stripe says the payout failed or was cancelled, and
+again by any morning whose payout pays that money out again.
 """
 
 from __future__ import annotations
@@ -12,8 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from revline.core.inbox import EventView
+from revline.core.playbook import Decision, Withdrawal
+from revline.money import Money
 from revline.playbooks.cash.deposit import RETURNED_TYPES
-from revline.providers.stripe.records import BalanceTransaction
+from revline.providers.netsuite.actions import DEPOSIT_CREATE
+from revline.providers.stripe.records import BalanceTransaction, Payout
+
+# Stripe's events for a payout whose money came back to the balance: the bank returned it, or it
+# was cancelled before it left.
+RETURNED_EVENTS = frozenset({"payout.failed", "payout.canceled"})
 
 
 @dataclass(frozen=True)
@@ -40,3 +53,51 @@ def returned_payouts(
         found[payout] = Returned(payout, back.amount, tuple(settled(payout)))
         waiting += [t for t in found[payout].transactions if t.type in RETURNED_TYPES and t.source]
     return list(found.values())
+
+
+def returned_payout_id(event: EventView) -> str | None:
+    """The payout a Stripe ``payout.failed`` or ``payout.canceled`` event names, else None."""
+    if event.source != "stripe" or event.type not in RETURNED_EVENTS:
+        return None
+    payout = (event.payload.get("data") or {}).get("object") or {}
+    found = payout.get("id")
+    return found if isinstance(found, str) and found else None
+
+
+def deposit_withdrawn(payout: str, why: str) -> Withdrawal:
+    """The payout's deposit, proposed and not yet posted, withdrawn."""
+    return Withdrawal(DEPOSIT_CREATE, payout, why)
+
+
+def decide_returned(payout: Payout, deposits: Sequence[str]) -> Decision:
+    """A payout the bank returned (or Stripe cancelled): its deposit not yet posted is
+    withdrawn. One NetSuite already holds stays: the money came back from the bank, and the
+    morning whose payout pays it out again hands the return to a person."""
+    amount = Money(payout.amount, payout.currency).format()
+    what = "cancelled" if payout.status == "canceled" else "returned by the bank"
+    returned = {
+        "payout": payout.id,
+        "amount": payout.amount,
+        "currency": payout.currency.upper(),
+        "status": payout.status,
+        "failure_code": payout.failure_code,
+        "netsuite_deposits": list(deposits),
+    }
+    if deposits:
+        explanation = (
+            f"payout {payout.id} of {amount} was {what} after NetSuite deposit "
+            f"{', '.join(deposits)} booked it; the payout that pays its money out again waits "
+            "for a person to book the return"
+        )
+    else:
+        explanation = (
+            f"payout {payout.id} of {amount} was {what} before it was deposited: a deposit "
+            "proposed for it and not yet posted is withdrawn, and the payout that pays its money "
+            "out again deposits its payments"
+        )
+    return Decision(
+        explanation,
+        state="reconciled",
+        withdraw=(deposit_withdrawn(payout.id, f"payout {payout.id} was {what}"),),
+        data={"returned_payout": returned},
+    )

@@ -9,13 +9,14 @@ payout L pays it out again with Bluefin's 500.00 (fee 14.80): 1,255.90.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from revline.clock import SimulatedClock, WorkingCalendar
 from revline.config import Company, Policy
 from revline.core.inbox import EventView
-from revline.core.playbook import Decision, Enrichment, Facts, Trigger
+from revline.core.playbook import CaseRef, Decision, Enrichment, Facts, Trigger, Withdrawal
 from revline.money import Money
 from revline.playbooks.cash.flags import FINDING_SOURCE, PAYOUT_VARIANCE_FLAGGED
 from revline.playbooks.cash.payout_variance import PayoutVariance
@@ -110,6 +111,10 @@ class Books:
             if status is None or (status == "paid" and p.id not in self.returned)
         ]
 
+    def get_payout(self, payout_id: str) -> Payout:
+        payout = self.payouts[payout_id][0]
+        return replace(payout, status="failed") if payout_id in self.returned else payout
+
     def payout_transactions(self, payout_id: str) -> list[BalanceTransaction]:
         self.read.append(payout_id)
         return list(self.payouts[payout_id][1])
@@ -184,6 +189,32 @@ def the_morning_of(books: Books, day: date = date(2026, 12, 4)) -> Decision:
     return playbook.decide(case, facts, POLICY, now)
 
 
+def stripe_says(event_type: str, payout: str) -> tuple[CaseRef | None, Trigger]:
+    """Stripe's webhook for a payout, the case it goes to and the trigger it makes."""
+    event = EventView(
+        id=7,
+        source="stripe",
+        external_id=f"evt_{payout}",
+        type=event_type,
+        occurred_at=at(4, 17),
+        received_at=at(4, 17),
+        payload={"type": event_type, "data": {"object": {"id": payout, "object": "payout"}}},
+    )
+    return PayoutReconciliation().case_for(event), Trigger("event", at(4, 17), event)
+
+
+def on_stripes_word(books: Books, event_type: str, payout: str) -> Decision:
+    ref, trigger = stripe_says(event_type, payout)
+    assert ref is not None
+    enrichment = Enrichment(
+        SimulatedClock(at(4, 17)), CALENDAR, Company(), {"stripe": books, "netsuite": books}
+    )
+    case = case_view("payout_reconciliation", ref.subject, "open", at(4, 17))
+    playbook = PayoutReconciliation()
+    facts = playbook.enrich(case, trigger, enrichment)
+    return playbook.decide(case, facts, POLICY, at(4, 17))
+
+
 def lines_of(decision: Decision, kind: str) -> list[tuple[str, int, str | None]]:
     (action,) = [a for a in decision.actions if a.kind == kind]
     return [(line["type"], line["amount"], line.get("account")) for line in action.params["lines"]]
@@ -210,6 +241,10 @@ def test_the_payout_after_a_payout_returned_before_its_deposit_carries_its_movem
     assert summary["status"] == "deposit_proposed"
     assert summary["returned"] == [{"payout": "po_a", "amount": 77_070, "deposits": []}]
     assert books.read == ["po_l", "po_a"]
+    # A's own deposit, if one still waits (Stripe's payout.failed missed), is withdrawn.
+    assert decision.withdraw == (
+        Withdrawal(DEPOSIT, "po_a", "payout po_l pays its money out again"),
+    )
 
 
 def test_the_payout_after_a_payout_returned_after_its_deposit_waits_for_a_person() -> None:
@@ -236,6 +271,7 @@ def test_the_payout_after_a_payout_returned_after_its_deposit_waits_for_a_person
         "ar_specialist",
     )
     assert "po_a" not in books.read  # its movements are not the deposit's
+    assert decision.withdraw == ()  # NetSuite's deposit of A stands
 
     opened = PayoutVariance().decide(
         case_view("payout_variance", "po_l", "open", at(4)),
@@ -330,3 +366,46 @@ def test_a_returned_payout_whose_money_is_still_in_the_balance_counts_once() -> 
         ("refund_not_booked", "re_acme", 20_000),
     ]
     assert walk.variance == 0
+
+
+def test_stripes_word_that_the_bank_returned_a_payout_withdraws_its_deposit() -> None:
+    """Stripe says A failed: the bank returned it. Its deposit, proposed and held (by the
+    emergency stop, say), must never post, since the money never reached the bank account: the
+    return opens a case of its own that withdraws it at once, whichever morning proposed it."""
+    ref, _ = stripe_says("payout.failed", "po_a")
+    assert ref == CaseRef("payout:po_a")
+    books = Books([PAYOUT_A], IN_UNDEPOSITED_FUNDS[:1], returned=["po_a"])
+    decision = on_stripes_word(books, "payout.failed", "po_a")
+
+    assert decision.withdraw == (
+        Withdrawal(DEPOSIT, "po_a", "payout po_a was returned by the bank"),
+    )
+    assert decision.actions == ()
+    assert decision.state == "reconciled"
+    assert decision.explanation == (
+        "payout po_a of $770.70 was returned by the bank before it was deposited: a deposit "
+        "proposed for it and not yet posted is withdrawn, and the payout that pays its money out "
+        "again deposits its payments"
+    )
+    assert decision.data["returned_payout"]["netsuite_deposits"] == []
+
+
+def test_a_payout_returned_after_netsuite_deposited_it_keeps_that_deposit() -> None:
+    books = Books(
+        [PAYOUT_A],
+        [],
+        deposits=[ns_deposit("5004", "po_a", date(2026, 12, 3), 77_070)],
+        returned=["po_a"],
+    )
+    decision = on_stripes_word(books, "payout.failed", "po_a")
+
+    assert decision.explanation == (
+        "payout po_a of $770.70 was returned by the bank after NetSuite deposit 5004 booked it; "
+        "the payout that pays its money out again waits for a person to book the return"
+    )
+    assert decision.data["returned_payout"]["netsuite_deposits"] == ["5004"]
+
+
+def test_other_payout_events_open_no_case() -> None:
+    assert stripe_says("payout.paid", "po_a")[0] is None
+    assert stripe_says("payout.canceled", "po_a")[0] == CaseRef("payout:po_a")
