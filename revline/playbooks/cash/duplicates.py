@@ -202,13 +202,30 @@ class DuplicateInvoiceResolution(Playbook):
             elif own is not None and own.status in ("failed", "cancelled"):
                 seen += f"; the case's own refund was not made ({own.error})"
             by_hand_note = f"; {seen}"
+        # Voided in NetSuite by someone other than the case's own void, which is not applied:
+        # not proposed yet, failed, or still waiting (it will find the invoice voided, and do
+        # nothing).
+        duplicate: Invoice | None = facts["duplicate"]
+        voided_by_hand = (
+            duplicate is not None
+            and duplicate.status is InvoiceStatus.VOIDED
+            and _status(latest, VOID) != "applied"
+        )
+        if voided_by_hand and _status(latest, VOID) in ("failed", "cancelled"):
+            by_hand_note += (
+                f"; {finding['invoice_number']} was voided by hand in NetSuite after the case's "
+                f"own void was not made ({latest[VOID].error})"
+            )
         # A step that failed, or that a person rejected (a refund above the threshold), is the
         # AR specialist's to settle; nothing is retried behind her back. A refund refused or
-        # rejected because the charge was refunded by hand in full is done, not stopped.
+        # rejected because the charge was refunded by hand in full is done, not stopped; so is
+        # a void that failed on an invoice since voided by hand.
         stopped = [
             kind
             for kind in STEPS
-            if _status(latest, kind) in ("failed", "cancelled") and not (kind == REFUND and in_full)
+            if _status(latest, kind) in ("failed", "cancelled")
+            and not (kind == REFUND and in_full)
+            and not (kind == VOID and voided_by_hand)
         ]
         if stopped:
             errors = "; ".join(f"{kind}: {latest[kind].error}" for kind in stopped)
@@ -234,8 +251,7 @@ class DuplicateInvoiceResolution(Playbook):
             )
         done = {kind for kind in STEPS if _status(latest, kind) == "applied"}
         # Done by a person before (or while) the case got to it: nothing to do twice.
-        duplicate: Invoice | None = facts["duplicate"]
-        if VOID not in latest and duplicate and duplicate.status is InvoiceStatus.VOIDED:
+        if voided_by_hand:
             done.add(VOID)
         if in_full:
             done.add(REFUND)
@@ -280,6 +296,8 @@ class DuplicateInvoiceResolution(Playbook):
             actions=tuple(actions),
             cancel_pending=cancel,
             data={"finding": finding},
+            # Back from the AR specialist's queue once what stopped the case is settled.
+            queue=None,
         )
 
 

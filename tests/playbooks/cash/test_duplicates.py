@@ -320,6 +320,35 @@ def test_an_invoice_voided_by_hand_is_not_voided_again() -> None:
     assert "netsuite.invoice.void" not in kinds(decision)
 
 
+def test_an_invoice_voided_by_hand_after_the_cases_void_failed_goes_on() -> None:
+    """The case's void failed (NetSuite said no) and went to the AR specialist; she voided the
+    duplicate by hand in NetSuite and asks the case to decide again. The void is done: the case
+    goes on to the books and the apology, and says how the invoice came to be voided."""
+    done = (
+        action("netsuite.invoice.void", "failed"),
+        action("netsuite.revenue.exit", "applied"),
+        action("stripe.refund.create", "applied", {"refund": "re_1"}),
+    )
+    decision = decide(done, state="needs_person", duplicate_status=InvoiceStatus.VOIDED)
+    assert (decision.state, decision.queue, kinds(decision)) == (
+        "resolving",
+        None,
+        ["netsuite.customer_refund.create", "email.send"],
+    )
+    assert decision.explanation.endswith(
+        "; INV-2026-1302 was voided by hand in NetSuite after the case's own void was not made "
+        "(NetSuite said no)"
+    )
+    # Not voided: the failure is still the AR specialist's.
+    assert decide(done, state="needs_person").state == "needs_person"
+
+
+def test_an_invoice_voided_by_hand_while_the_cases_void_waits_is_done() -> None:
+    waiting = (action("netsuite.invoice.void", "held"), action("netsuite.revenue.exit", "applied"))
+    decision = decide(waiting, refunded=42_000, duplicate_status=InvoiceStatus.VOIDED)
+    assert kinds(decision) == ["netsuite.customer_refund.create", "email.send"]
+
+
 def test_without_someone_to_write_from_the_ar_specialist_writes() -> None:
     done = (
         action("netsuite.invoice.void", "applied"),
