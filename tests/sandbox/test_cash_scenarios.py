@@ -546,6 +546,7 @@ def test_an_orphan_paid_from_an_address_exactly_on_file_is_matched_and_applied(
                 select(Case).where(Case.kind == "orphan_payment")
             ).scalar_one()
             evidence = investigation.data["evidence"]
+        recorded = {p.stripe_charge_id: p.date for p in world.netsuite.books.customer_payments()}
 
     assert evidence[0].startswith(
         "payer email dana.reyes@acme.example is on file as dana.reyes@acme.example (Acme Corp"
@@ -554,6 +555,10 @@ def test_an_orphan_paid_from_an_address_exactly_on_file_is_matched_and_applied(
     assert (orphan["state"], orphan["queue"]) == ("resolved", None)
     (apply,) = _actions(played, "netsuite.customer_payment.create")
     assert apply["status"] == "applied"
+    # Recorded on the day Dana paid, as the connector would have, not on the day it was applied.
+    paid_on = date.fromisoformat(apply["params"]["date"])
+    assert recorded[apply["params"]["charge"]] == paid_on
+    assert paid_on < date.fromisoformat(apply["at"][:10])
     (deposit,) = _actions(played, "netsuite.deposit.create")
     assert deposit["status"] == "applied"
 

@@ -192,16 +192,27 @@ def _proposal(facts: Facts) -> dict[str, Any]:
 
 def _apply_match(facts: Facts, evidence: list[str]) -> tuple[ActionSpec, ...]:
     """With one open invoice of the payment's amount for the probable customer, the match is
-    ready to apply — recording the payment against it — once the AR specialist approves."""
+    ready to apply — recording the payment against it — once the AR specialist approves.
+
+    The payment is dated the day the customer paid (the company's business date of the charge),
+    as the connector would have recorded it, not the day the match is applied: the payout that
+    carried it arrived on or after that day, so its deposit is never dated before the payment,
+    and a match applied after month end does not leave the month's Undeposited Funds short."""
     if len(facts["invoices"]) != 1:
         return ()
     charge = facts["charge"]
     invoice = facts["invoices"][0]
+    paid_on = facts["calendar"].business_date(charge.created).isoformat()
     return (
         ActionSpec(
             APPLY_MATCH,
             subject=charge.id,
-            params={"invoice": invoice["id"], "charge": charge.id, "amount": charge.amount},
+            params={
+                "invoice": invoice["id"],
+                "charge": charge.id,
+                "amount": charge.amount,
+                "date": paid_on,
+            },
             requires_role=QUEUE,
             approval_reason=(
                 f"apply the proposed match to invoice {invoice['number']}: " + "; ".join(evidence)

@@ -88,7 +88,10 @@ def _investigate(
 
 
 def test_an_email_exactly_on_file_is_found_and_its_match_proposed() -> None:
-    decision, netsuite = _investigate("dana.reyes@acme.example")
+    # Paid on Tuesday evening in New York (Wednesday in UTC); investigated on Friday.
+    paid = datetime(2026, 12, 2, 3, 30, tzinfo=UTC)
+    tuesday = succeeded_charge("ch_orphan", 42_000, paid, billing_email="dana.reyes@acme.example")
+    decision, netsuite = _investigate("dana.reyes@acme.example", charge=tuesday)
     # NetSuite was searched for the variants of the payer's email, not read whole.
     (keys,) = netsuite.searched
     assert search_key("dana.reyes@acme.example") in keys
@@ -101,7 +104,8 @@ def test_an_email_exactly_on_file_is_found_and_its_match_proposed() -> None:
     (apply,) = decision.actions
     assert (apply.kind, apply.params) == (
         APPLY_MATCH,
-        {"invoice": "12", "charge": "ch_orphan", "amount": 42_000},
+        # Dated the day Dana paid, not the day the match is applied.
+        {"invoice": "12", "charge": "ch_orphan", "amount": 42_000, "date": "2026-12-01"},
     )
     # Applied as every orphan match is: once the AR specialist approves it.
     assert apply.requires_role == "ar_specialist"
