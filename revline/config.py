@@ -203,7 +203,15 @@ class NetSuite(BaseModel):
     private_key_pem: SecretStr | None = None
     restlet_url: str | None = None  # the deployed Revline RESTlet (void, revenue hold/release)
     deposit_bank_account: str | None = None  # account number deposits go to; None: the only bank
+    # A payout in another currency settles into the bank account Stripe pays that currency to:
+    # its NetSuite account number by currency code ({EUR = "1010"}), before the default above.
+    deposit_bank_accounts: dict[str, str] = Field(default_factory=dict)
     concurrency_limit: Annotated[int, Field(ge=1, le=100)] = 5
+
+    @field_validator("deposit_bank_accounts")
+    @classmethod
+    def _codes_in_upper_case(cls, value: dict[str, str]) -> dict[str, str]:
+        return {code.upper(): number for code, number in value.items()}
 
 
 class Ramp(BaseModel):

@@ -94,12 +94,17 @@ class NetSuiteAdapter:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         bank_account: str | None = None,
+        bank_accounts: Mapping[str, str] | None = None,
     ) -> None:
         """``bank_account`` is the account number deposits go to when an action names none;
-        without it the account's only Bank account is used."""
+        without it the account's only Bank account is used. ``bank_accounts`` names, by currency
+        code, the account of each other currency Stripe settles in."""
         self.transport = Transport(settings, clock=clock, http=http, retry=retry, sleep=sleep)
         self.clock = clock
         self.bank_account = bank_account
+        self.bank_accounts = {
+            code.upper(): number for code, number in (bank_accounts or {}).items()
+        }
         self._reference_lock = threading.Lock()
         self._accounts: dict[str, Account] | None = None
         self._currencies: dict[str, str] | None = None
@@ -107,7 +112,10 @@ class NetSuiteAdapter:
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock) -> NetSuiteAdapter:
         return cls(
-            settings.netsuite, clock=clock, bank_account=settings.netsuite.deposit_bank_account
+            settings.netsuite,
+            clock=clock,
+            bank_account=settings.netsuite.deposit_bank_account,
+            bank_accounts=settings.netsuite.deposit_bank_accounts,
         )
 
     def close(self) -> None:
@@ -193,10 +201,10 @@ class NetSuiteAdapter:
                     return account.number
         return None
 
-    def deposit_bank_account(self, number: str | None = None) -> Account:
-        """The bank account deposits go to: the one named, the adapter's default, or the only
-        Bank account there is."""
-        wanted = number or self.bank_account
+    def deposit_bank_account(self, number: str | None = None, currency: str = "") -> Account:
+        """The bank account deposits go to: the one named, the one named for the deposit's
+        currency, the adapter's default, or the only Bank account there is."""
+        wanted = number or self.bank_accounts.get(currency.upper()) or self.bank_account
         if wanted:
             account = self.account_by_number(wanted)
             if account.type != "Bank":
@@ -487,7 +495,7 @@ class NetSuiteAdapter:
                     "conflict",
                 )
             return deposit, True
-        bank = self.deposit_bank_account(request.bank_account)
+        bank = self.deposit_bank_account(request.bank_account, request.currency)
         account_ids = {
             str(line.account): self.account_by_number(str(line.account)).id
             for line in request.lines

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from revline.clock import SimulatedClock
 from revline.providers.base import ActionRequest, Handlers, ProviderError
 from revline.providers.netsuite import NetSuiteAdapter, register
 from revline.providers.netsuite.sim import NetSuiteSimulator
-from tests.providers.netsuite.conftest import Acme
+from tests.providers.netsuite.conftest import FAST_RETRY, Acme
 
 GROSS = 1_250_000
 FEE = 36_280  # 2.9 % + 30¢
@@ -152,3 +153,43 @@ def test_refunds_and_adjustments_are_lines_of_their_own(
         ("cashback", "4090"),
     ]
     assert adapter.deposit(str(result["deposit"])) == sim.books.deposits()[0]
+
+
+def test_a_payout_in_another_currency_is_deposited_to_that_currencys_bank_account(
+    sim: NetSuiteSimulator, clock: SimulatedClock
+) -> None:
+    """Stripe settles euros into the company's euro account: a EUR payout's deposit goes to the
+    bank account named for EUR, a USD payout's to the default, whatever order they come in."""
+    books = sim.books
+    books.add_account("1010", "Operating Bank EUR", "Bank")
+    customer = books.add_customer("Fjord Analytics", "ap@fjord.example", currency="EUR")
+    invoice = books.add_invoice(customer, 90_000, number="INV-2026-1500", stripe_charge_id="ch_eu")
+    books.record_customer_payment(invoice, stripe_charge_id="ch_eu")
+    usd = books.add_customer("Acme Corp", "billing@acme.example")
+    books.record_customer_payment(
+        books.add_invoice(usd, 50_000, number="INV-2026-1501", stripe_charge_id="ch_us"),
+        stripe_charge_id="ch_us",
+    )
+    with NetSuiteAdapter(
+        sim.settings(),
+        clock=clock,
+        retry=FAST_RETRY,
+        bank_account="1000",
+        bank_accounts={"eur": "1010"},
+    ) as adapter:
+        handlers = Handlers()
+        register(handlers, adapter)
+        handler = handlers.get("netsuite.deposit.create")
+        assert handler is not None
+        for payout, currency, charge, amount in (
+            ("po_eu", "eur", "ch_eu", 90_000),
+            ("po_us", "usd", "ch_us", 50_000),
+        ):
+            lines = [{"type": "payment", "amount": amount, "reference": charge}]
+            params = {"payout": payout, "amount": amount, "currency": currency, "lines": lines}
+            key = f"cash:netsuite.deposit.create:{payout}:1"
+            handler(
+                ActionRequest(f"act_{payout}", "netsuite.deposit.create", payout, params, key, 1)
+            )
+        booked = {d.stripe_payout_id: d.bank_account_number for d in books.deposits()}
+    assert booked == {"po_eu": "1010", "po_us": "1000"}
