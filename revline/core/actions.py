@@ -24,7 +24,13 @@ from revline.core.gates import Gate, may_approve
 from revline.core.jsonable import digest, jsonable
 from revline.core.ledger import Ledger
 from revline.core.playbook import ActionSpec, Withdrawal
-from revline.db.models import PENDING_ACTION_STATUSES, Action, ActionStatus, Case
+from revline.db.models import (
+    PENDING_ACTION_STATUSES,
+    Action,
+    ActionStatus,
+    Case,
+    WithdrawnEffect,
+)
 from revline.errors import Conflict, Forbidden, NotFound
 
 MAX_KEY = 255
@@ -75,6 +81,7 @@ def propose(
         same = _same_or_conflict(existing, params_hash)
         if live and same.status == ActionStatus.SHADOWED:
             _take_live(session, ledger, same, gate, proposed_by, now, event_id)
+            _unless_withdrawn(session, ledger, same, proposed_by, now, event_id)
         return Proposed(same, False)
 
     status = _status(live, gate)
@@ -127,6 +134,7 @@ def propose(
     )
     if spec.supersedes:
         _supersede(session, ledger, action, proposed_by, now, event_id)
+    _unless_withdrawn(session, ledger, action, proposed_by, now, event_id)
     return Proposed(action, True)
 
 
@@ -204,9 +212,26 @@ def withdraw(
     now: datetime,
     event_id: int | None = None,
 ) -> list[str]:
-    """Cancel the playbook's actions of the withdrawal's kind and subject not yet started, in
-    whichever case they were proposed; their ids. Nothing pending is nothing to do: one already
-    executing is past cancelling, and the playbook reads what it did on its next run."""
+    """Withdraw an effect for good: the playbook's actions of the withdrawal's kind and subject
+    not yet started are cancelled, in whichever case they were proposed (their ids are
+    returned), and one proposed later, or claimed again after an attempt that did not go
+    through, is cancelled then (``withdrawn_reason``). Only an attempt at the provider when the
+    withdrawal is made is past stopping; the playbook reads what it did on its next run."""
+    if withdrawn_reason(session, playbook, withdrawal.kind, withdrawal.subject) is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    WithdrawnEffect(
+                        playbook=playbook,
+                        kind=withdrawal.kind,
+                        subject=withdrawal.subject,
+                        reason=withdrawal.reason,
+                        withdrawn_by=actor,
+                        withdrawn_at=now,
+                    )
+                )
+        except IntegrityError:
+            pass  # withdrawn by another writer between our read and our insert: as good
     return _cancel(
         session,
         ledger,
@@ -217,6 +242,41 @@ def withdraw(
         detail={"reason": "withdrawn", "why": withdrawal.reason},
         event_id=event_id,
     )
+
+
+def withdrawn_reason(session: Session, playbook: str, kind: str, subject: str) -> str | None:
+    """Why the playbook withdrew this effect for good; None if it did not."""
+    return session.execute(
+        select(WithdrawnEffect.reason).where(
+            WithdrawnEffect.playbook == playbook,
+            WithdrawnEffect.kind == kind,
+            WithdrawnEffect.subject == subject,
+        )
+    ).scalar_one_or_none()
+
+
+def _unless_withdrawn(
+    session: Session,
+    ledger: Ledger,
+    action: Action,
+    actor: str,
+    now: datetime,
+    event_id: int | None,
+) -> None:
+    """An action proposed (or taken live) after its effect was withdrawn is cancelled at once:
+    a decision that read its facts before the withdrawal never carries it out."""
+    reason = withdrawn_reason(session, action.playbook, action.kind, action.subject)
+    if reason is not None and action.status in PENDING_ACTION_STATUSES:
+        _cancel(
+            session,
+            ledger,
+            [action],
+            actor=actor,
+            now=now,
+            error=f"withdrawn: {reason}",
+            detail={"reason": "withdrawn", "why": reason},
+            event_id=event_id,
+        )
 
 
 def _pending_of(session: Session, playbook: str, kind: str, subject: str) -> Iterable[Action]:

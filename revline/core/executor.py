@@ -40,6 +40,7 @@ from revline.db.models import (
     Attempt,
     AttemptOutcome,
     Case,
+    WithdrawnEffect,
 )
 from revline.providers.base import ActionRequest, Handlers, ProviderError
 
@@ -151,8 +152,29 @@ class Executor:
                 )
             ).tuples()
         )
-        for action in self._select_due(session, now):
+        due = self._select_due(session, now)
+        withdrawn = self._withdrawn(session, due)
+        for action in due:
             if (action.kind, action.subject) in in_flight:
+                continue
+            reason = withdrawn.get((action.playbook, action.kind, action.subject))
+            if reason is not None:
+                # Withdrawn since it was proposed (a returned payout's deposit): requeued after
+                # an attempt that did not go through, or left by a worker that stopped. The
+                # attempt left open is the stopped worker's; none is made now.
+                if action.status == ActionStatus.EXECUTING:
+                    self._abandon_open_attempt(session, action, now)
+                action.lease_token = None
+                action.lease_until = None
+                action.last_error = f"withdrawn: {reason}"
+                self._set_status(
+                    session,
+                    action,
+                    ActionStatus.CANCELLED,
+                    now,
+                    "action.cancelled",
+                    {"reason": "withdrawn", "why": reason},
+                )
                 continue
             if action.status == ActionStatus.EXECUTING:
                 self._abandon_open_attempt(session, action, now)
@@ -216,6 +238,17 @@ class Executor:
                 )
             )
         return claims
+
+    def _withdrawn(self, session: Session, due: list[Action]) -> dict[tuple[str, str, str], str]:
+        """Why each of the due actions' effects was withdrawn for good, by (playbook, kind,
+        subject); most batches have none."""
+        subjects = {action.subject for action in due}
+        if not subjects:
+            return {}
+        rows = session.execute(
+            select(WithdrawnEffect).where(WithdrawnEffect.subject.in_(subjects))
+        ).scalars()
+        return {(row.playbook, row.kind, row.subject): row.reason for row in rows}
 
     def _abandon_open_attempt(self, session: Session, action: Action, now: datetime) -> None:
         attempt = session.execute(

@@ -180,6 +180,24 @@ class Action(Base):
     applied_at: Mapped[datetime | None]
 
 
+class WithdrawnEffect(Base):
+    """An effect a playbook withdrew for good (a returned payout's deposit): an action of this
+    kind on this subject is never carried out, whenever it was proposed or claimed."""
+
+    __tablename__ = "withdrawn_effects"
+    __table_args__ = (
+        UniqueConstraint("playbook", "kind", "subject", name="uq_withdrawn_effects_effect"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    playbook: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    withdrawn_by: Mapped[str] = mapped_column(String(128))
+    withdrawn_at: Mapped[datetime]
+
+
 class Attempt(Base):
     """One row per provider call an action made."""
 

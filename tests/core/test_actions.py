@@ -201,14 +201,16 @@ def test_a_withdrawal_cancels_what_is_still_pending_of_its_kind_and_subject(
 
     assert sorted(withdraw()) == sorted(pending)
     assert withdraw() == []
+    # For good: the same effect proposed again, under any key, is cancelled as it is proposed.
+    later = propose(runtime, deposit("po_1", "d"))
     with runtime.db.read() as session:
         status = {a.id: (a.status, a.last_error) for a in session.execute(select(Action)).scalars()}
         rows = session.execute(
             select(LedgerRow).where(LedgerRow.kind == "action.cancelled")
         ).scalars()
-        assert [row.detail["why"] for row in rows] == ["payout po_1 was returned"] * 2
+        assert [row.detail["why"] for row in rows] == ["payout po_1 was returned"] * 3
         assert verify(session).ok
-    for action_id in pending:
+    for action_id in [*pending, later]:
         assert status[action_id] == (ActionStatus.CANCELLED, "withdrawn: payout po_1 was returned")
     assert status[applied][0] == ActionStatus.APPLIED
     assert status[other_payout][0] == status[other_playbook][0] == ActionStatus.PROPOSED

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from revline.core import controls
+from revline.core import actions, controls
 from revline.core.executor import backoff_delay
 from revline.core.ledger import verify
-from revline.core.playbook import ActionSpec
+from revline.core.playbook import ActionSpec, Withdrawal
 from revline.core.runtime import Runtime, Worker
 from revline.db.models import Action, ActionStatus, Attempt, AttemptOutcome, LedgerRow
 from revline.providers.base import Handlers, ProviderError
@@ -348,3 +348,58 @@ def test_an_effect_waits_while_another_of_its_kind_is_carried_out_on_its_subject
     assert _action(runtime, first).status == ActionStatus.APPLIED
     assert runtime.executor("w2").run_once() == 1
     assert _action(runtime, second).status == ActionStatus.APPLIED
+
+
+def _withdraw(runtime: Runtime, subject: str) -> list[str]:
+    with runtime.db.write() as session:
+        return actions.withdraw(
+            session,
+            runtime.ledger,
+            playbook="test_chase",
+            withdrawal=Withdrawal(KIND, subject, f"{subject} was returned"),
+            actor="playbook:test_chase",
+            now=runtime.clock.now(),
+        )
+
+
+def test_an_attempt_under_way_when_its_effect_is_withdrawn_is_not_tried_again(
+    runtime: Runtime, provider: EffectRecorder
+) -> None:
+    """The effect is withdrawn while an attempt is at the provider, which answers 503: nothing
+    was done there, and the action is not tried again; it is cancelled when next claimed."""
+    provider.fail_next(ProviderError("unavailable", retryable=True, status=503))
+    action_id = propose(runtime, ActionSpec(KIND, "in_1"))
+    executor = runtime.executor("w1")
+    with runtime.db.write() as session:
+        [claim] = executor._claim(session, runtime.clock.now())
+    assert _withdraw(runtime, "in_1") == []  # under way: nothing pending to cancel
+    with runtime.db.write() as session:
+        executor._lock_batch(session, [claim])
+        executor._record(session, claim, *executor._call(claim.request))
+    assert _action(runtime, action_id).status == ActionStatus.PROPOSED  # requeued, as ever
+    runtime.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
+    assert runtime.executor("w2").run_once() == 0
+    action = _action(runtime, action_id)
+    assert (action.status, action.last_error) == (
+        ActionStatus.CANCELLED,
+        "withdrawn: in_1 was returned",
+    )
+    assert provider.effects == {}
+    assert [a.outcome for a in _attempts(runtime, action_id)] == ["retryable_error"]
+
+
+def test_a_stopped_workers_action_is_not_taken_over_once_withdrawn(
+    runtime: Runtime, provider: EffectRecorder
+) -> None:
+    action_id = propose(runtime, ActionSpec(KIND, "in_1"))
+    with runtime.db.write() as session:
+        runtime.executor("w1")._claim(session, runtime.clock.now())
+    _withdraw(runtime, "in_1")
+    runtime.clock.advance(timedelta(seconds=runtime.settings.executor.lease_seconds + 1))  # type: ignore[attr-defined]
+    assert runtime.executor("w2").run_once() == 0
+    assert _action(runtime, action_id).status == ActionStatus.CANCELLED
+    [attempt] = _attempts(runtime, action_id)
+    assert attempt.outcome == AttemptOutcome.ABANDONED
+    assert provider.calls == {}
+    with runtime.db.read() as session:
+        assert verify(session).ok

@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from revline.core import controls
+from revline.core.cases import CaseView
+from revline.core.playbook import Facts, Trigger
 from revline.db.models import Case, Decision
 from revline.playbooks.cash import close_report
 from revline.playbooks.cash.payout_day import payouts_of
+from revline.playbooks.cash.payouts import PayoutReconciliation
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import Scenario, parse
 from revline.sandbox.world import Later, World
@@ -212,6 +216,71 @@ def test_a_held_deposit_of_a_payout_the_bank_returns_is_withdrawn_and_never_post
     assert explanation.startswith(f"payout {payout_a['id']} of $13,884.70 was returned by the bank")
     assert "a deposit proposed for it and not yet posted is withdrawn" in explanation
     assert played["ledger"]["verified"] is True
+
+
+def test_a_payout_returned_while_the_morning_reads_its_facts_is_never_deposited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Friday's run reads payout A as paid. While it gathers its facts, the bank returns A and
+    another worker routes Stripe's ``payout.failed``: A's own case withdraws A's deposit before
+    any was proposed. The morning then proposes it from what it read, and it is cancelled as it
+    is proposed: NetSuite never books money that did not reach the bank. Monday's run deposits
+    B with A's payments."""
+    reads = PayoutReconciliation.enrich
+    returned: list[str] = []
+
+    with World(
+        _scenario("2026-12-07T18:00:00-05:00", _payout(2, 6), _payout(4, 14)), tmp_path
+    ) as world:
+
+        def meanwhile(self: Any, case: CaseView, trigger: Trigger, enrichment: Any) -> Facts:
+            facts = reads(self, case, trigger, enrichment)
+            if not returned and case.subject == "payouts:2026-12-04":
+                payout_a = world.stripe.state.newest_first("payout")[-1]
+                world.stripe.state.fail_payout(payout_a["id"])
+                world.stripe.flush_webhooks()
+                world.runtime.router().route_pending()
+                returned.append(payout_a["id"])
+            return facts
+
+        monkeypatch.setattr(PayoutReconciliation, "enrich", meanwhile)
+        played = Run(world).play()
+        payout_b, payout_a = world.stripe.state.newest_first("payout")
+        deposits = world.netsuite.books.deposits()
+
+    assert returned == [payout_a["id"]]
+    late, posted = _actions(played, DEPOSIT)
+    assert (late["subject"], late["status"]) == (payout_a["id"], "cancelled")
+    assert late["error"] == f"withdrawn: payout {payout_a['id']} was returned by the bank"
+    assert (posted["subject"], posted["status"]) == (payout_b["id"], "applied")
+    assert [d.stripe_payout_id for d in deposits] == [payout_b["id"]]
+    assert played["ledger"]["verified"] is True
+
+
+def test_a_person_asking_the_returned_payouts_case_to_decide_again_gets_the_same_answer(
+    tmp_path: Path,
+) -> None:
+    scenario = _scenario("2026-12-04T18:00:00-05:00", _payout(2, 6))
+    with World(scenario, tmp_path) as world:
+        _the_bank_returns_the_first_payout(world, 3, 12)
+        Run(world).play()
+        (payout_a,) = world.stripe.state.newest_first("payout")
+        router = world.runtime.router()
+        with world.runtime.db.read() as session:
+            (case_id,) = session.execute(
+                select(Case.id).where(Case.subject == f"payout:{payout_a['id']}")
+            ).scalars()
+        router.decide_now(case_id, "user:priya", {"reason": "check"})
+        with world.runtime.db.read() as session:
+            case = session.get(Case, case_id)
+            explanations = session.execute(
+                select(Decision.explanation).where(Decision.case_id == case_id)
+            ).scalars()
+            said = list(explanations)
+
+    assert case is not None and case.state == "reconciled"
+    assert len(said) == 2 and said[0] == said[1]
+    assert said[0].startswith(f"payout {payout_a['id']} of $13,884.70 was returned by the bank")
 
 
 def _close_of_december(world: World) -> close_report.CloseReport:

@@ -263,9 +263,12 @@ class DuplicateInvoiceResolution(Playbook):
                 if spec.kind not in latest
             ]
         # Never resolved with the case's own refund still pending (a person's action on the
-        # case kept it from being cancelled): that action's outcome brings the case back.
-        if done == set(STEPS) and (
-            cancel or _status(latest, REFUND) not in PENDING_ACTION_STATUSES
+        # case kept it from being cancelled), nor its own void (waiting on an invoice since
+        # voided by hand): that action's outcome brings the case back.
+        if (
+            done == set(STEPS)
+            and (cancel or _status(latest, REFUND) not in PENDING_ACTION_STATUSES)
+            and _status(latest, VOID) not in PENDING_ACTION_STATUSES
         ):
             return Decision(
                 f"{finding['invoice_number']} voided, its charge refunded, the customer told "

@@ -51,8 +51,10 @@ from revline.playbooks.cash.deposit import (
 )
 from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG, PAYOUT_VARIANCE_FLAG
 from revline.playbooks.cash.returned import (
+    RETURNED_CASE,
     decide_returned,
     deposit_withdrawn,
+    returned_case_payout,
     returned_payout_id,
     returned_payouts,
 )
@@ -239,7 +241,7 @@ class PayoutReconciliation(Playbook):
         returned = returned_payout_id(event)
         if returned is not None:
             # A case of its own: the return is on record beside the mornings it touches.
-            return CaseRef(subject=f"payout:{returned}")
+            return CaseRef(subject=f"{RETURNED_CASE}{returned}")
         if event.source != SCHEDULE_SOURCE or event.type != f"schedule.{SCHEDULE}":
             return None
         return CaseRef(subject=f"payouts:{event.payload['business_date']}")
@@ -247,7 +249,7 @@ class PayoutReconciliation(Playbook):
     def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
         stripe = enrichment.adapters["stripe"]
         netsuite = enrichment.adapters["netsuite"]
-        given_back = returned_payout_id(trigger.event) if trigger.event else None
+        given_back = returned_case_payout(case.subject, trigger.event)
         if given_back is not None:
             deposits = tuple(d.id for d in netsuite.deposits_for_payout(given_back))
             return Facts(trigger, {"returned": stripe.get_payout(given_back), "deposits": deposits})

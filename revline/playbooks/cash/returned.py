@@ -25,8 +25,11 @@ from revline.providers.netsuite.actions import DEPOSIT_CREATE
 from revline.providers.stripe.records import BalanceTransaction, Payout
 
 # Stripe's events for a payout whose money came back to the balance: the bank returned it, or it
-# was cancelled before it left.
+# was cancelled before it left; and the statuses Stripe then shows.
 RETURNED_EVENTS = frozenset({"payout.failed", "payout.canceled"})
+RETURNED_STATUSES = frozenset({"failed", "canceled"})
+# The subject of a returned payout's own case: ``payout:<id>`` (a morning's is ``payouts:<date>``).
+RETURNED_CASE = "payout:"
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,15 @@ def returned_payout_id(event: EventView) -> str | None:
     return found if isinstance(found, str) and found else None
 
 
+def returned_case_payout(subject: str, event: EventView | None) -> str | None:
+    """The payout a returned payout's case concerns: the one Stripe's event names, else (a
+    person asking the case to decide again) its subject's; None for any other case."""
+    found = returned_payout_id(event) if event is not None else None
+    if found is None and subject.startswith(RETURNED_CASE):
+        found = subject.removeprefix(RETURNED_CASE)
+    return found
+
+
 def deposit_withdrawn(payout: str, why: str) -> Withdrawal:
     """The payout's deposit, proposed and not yet posted, withdrawn."""
     return Withdrawal(DEPOSIT_CREATE, payout, why)
@@ -74,6 +86,15 @@ def decide_returned(payout: Payout, deposits: Sequence[str]) -> Decision:
     withdrawn. One NetSuite already holds stays: the money came back from the bank, and the
     morning whose payout pays it out again hands the return to a person."""
     amount = Money(payout.amount, payout.currency).format()
+    if payout.status not in RETURNED_STATUSES:
+        # Acted on as Stripe shows the payout now, not as an event said it was.
+        return Decision(
+            f"Stripe shows payout {payout.id} of {amount} as {payout.status}, not returned: "
+            "nothing is withdrawn; the AR specialist checks why it was said to be",
+            state="exceptions",
+            queue="ar_specialist",
+            data={"returned_payout": {"payout": payout.id, "status": payout.status}},
+        )
     what = "cancelled" if payout.status == "canceled" else "returned by the bank"
     returned = {
         "payout": payout.id,

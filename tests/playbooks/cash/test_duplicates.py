@@ -347,6 +347,15 @@ def test_an_invoice_voided_by_hand_while_the_cases_void_waits_is_done() -> None:
     waiting = (action("netsuite.invoice.void", "held"), action("netsuite.revenue.exit", "applied"))
     decision = decide(waiting, refunded=42_000, duplicate_status=InvoiceStatus.VOIDED)
     assert kinds(decision) == ["netsuite.customer_refund.create", "email.send"]
+    # Every other step confirmed: still not resolved while its own void waits (the emergency
+    # stop holds it); that void's outcome brings the case back.
+    rest = (
+        action("stripe.refund.create", "applied", {"refund": "re_1"}),
+        action("netsuite.customer_refund.create", "applied"),
+        action("email.send", "applied"),
+    )
+    held = decide((*waiting, *rest), duplicate_status=InvoiceStatus.VOIDED)
+    assert (held.state, kinds(held)) == ("resolving", [])
 
 
 def test_without_someone_to_write_from_the_ar_specialist_writes() -> None:

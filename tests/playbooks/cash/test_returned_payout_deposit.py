@@ -406,6 +406,18 @@ def test_a_payout_returned_after_netsuite_deposited_it_keeps_that_deposit() -> N
     assert decision.data["returned_payout"]["netsuite_deposits"] == ["5004"]
 
 
+def test_a_payout_stripe_shows_paid_is_not_taken_for_returned() -> None:
+    """Acted on as Stripe shows the payout when the case decides, not as the event said."""
+    books = Books([PAYOUT_A], IN_UNDEPOSITED_FUNDS[:1])
+    decision = on_stripes_word(books, "payout.failed", "po_a")
+
+    assert decision.withdraw == ()
+    assert (decision.state, decision.queue) == ("exceptions", "ar_specialist")
+    assert decision.explanation.startswith(
+        "Stripe shows payout po_a of $770.70 as paid, not returned: nothing is withdrawn"
+    )
+
+
 def test_other_payout_events_open_no_case() -> None:
     assert stripe_says("payout.paid", "po_a")[0] is None
     assert stripe_says("payout.canceled", "po_a")[0] == CaseRef("payout:po_a")
