@@ -210,8 +210,15 @@ class NetSuite(BaseModel):
 
     @field_validator("deposit_bank_accounts")
     @classmethod
-    def _codes_in_upper_case(cls, value: dict[str, str]) -> dict[str, str]:
-        return {code.upper(): number for code, number in value.items()}
+    def _currency_codes_and_account_numbers(cls, value: dict[str, str]) -> dict[str, str]:
+        # A key that is no currency code, or an empty number, would never be used: the deposit
+        # would go to the default account without a word, so it is refused here.
+        for code, number in value.items():
+            if len(code) != 3 or not code.isalpha():
+                raise ValueError(f"{code!r} is not an ISO 4217 currency code (EUR, GBP, ...)")
+            if not number.strip():
+                raise ValueError(f"the bank account number for {code.upper()} is empty")
+        return {code.upper(): number.strip() for code, number in value.items()}
 
 
 class Ramp(BaseModel):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from decimal import Decimal
 
-from babel.numbers import format_currency
+from babel import Locale
+from babel.numbers import format_currency, get_currency_precision
 
 from revline.errors import RevlineError
 
@@ -76,13 +78,18 @@ class Money:
         return Decimal(self.amount).scaleb(-minor_unit_digits(self.currency))
 
     def format(self, locale: str = "en_US") -> str:
-        """For people: ``$12,500.00``, ``12.500,00 €``, ``¥1,200``, ``HUF 10.45``.
-
-        Babel writes the digits CLDR gives a currency, which are fewer than its minor units for
-        some (CLDR: 0 for HUF and ISK); a fraction is shown rather than rounded away."""
-        return format_currency(
-            self.decimal, self.currency, locale=locale, decimal_quantization=False
-        )
+        """For people: ``$12,500.00``, ``12.500,00 €``, ``¥1,200``, ``HUF1,000.50``."""
+        value = self.decimal
+        if value == value.quantize(Decimal(1).scaleb(-get_currency_precision(self.currency))):
+            return format_currency(value, self.currency, locale=locale)
+        # CLDR gives some currencies fewer digits than their minor unit (none for HUF and ISK,
+        # two in Stripe): a fraction there is shown with every digit of the minor unit, never
+        # rounded away, in the locale's currency pattern.
+        where = Locale.parse(locale)
+        pattern = copy.copy(where.currency_formats["standard"])
+        digits = minor_unit_digits(self.currency)
+        pattern.frac_prec = (digits, digits)
+        return str(pattern.apply(value, where, currency=self.currency, currency_digits=False))
 
     def __str__(self) -> str:
         return self.format()

@@ -408,9 +408,49 @@ def _netsuite(ns: NetSuite, clock: Clock, timeout: float) -> list[Check]:
     if not touched:
         return findings
     if not missing:
-        findings.append(_netsuite_connection(ns, clock, timeout))
+        connection = _netsuite_connection(ns, clock, timeout)
+        findings.append(connection)
+        if connection.ok and (ns.deposit_bank_account or ns.deposit_bank_accounts):
+            findings.append(_netsuite_deposit_accounts(ns, clock, timeout))
     findings.append(_netsuite_restlet(ns))
     return findings
+
+
+def _netsuite_deposit_accounts(ns: NetSuite, clock: Clock, timeout: float) -> Check:
+    """Each bank account the settings name for payouts' deposits is a Bank account in
+    NetSuite: a wrong number is found now, not by the first morning's deposit."""
+    from revline.providers.netsuite.client import NetSuiteAdapter
+    from revline.providers.netsuite.transport import RetryPolicy
+
+    named = {"default": ns.deposit_bank_account} if ns.deposit_bank_account else {}
+    named.update(ns.deposit_bank_accounts)
+    http = httpx.Client(timeout=timeout)
+    try:
+        adapter = NetSuiteAdapter(ns, clock=clock, http=http, retry=RetryPolicy(attempts=1))
+        banks = {a.number for a in adapter.accounts() if a.type == "Bank" and a.number}
+    except ProviderError as exc:
+        return Check(
+            "netsuite",
+            "deposit accounts",
+            False,
+            f"the chart of accounts could not be read: {' '.join(exc.message.split())}",
+            "give the integration role Lists → Accounts (view), then run the doctor again",
+        )
+    finally:
+        http.close()
+    wrong = {which: number for which, number in named.items() if number not in banks}
+    shown = ", ".join(f"{which} {number}" for which, number in named.items())
+    if wrong:
+        return Check(
+            "netsuite",
+            "deposit accounts",
+            False,
+            "not a bank account in NetSuite: "
+            + ", ".join(f"{number} ({which})" for which, number in wrong.items()),
+            "set [netsuite] deposit_bank_account / deposit_bank_accounts to the numbers of "
+            f"NetSuite Bank accounts (there: {', '.join(sorted(banks)) or 'none'})",
+        )
+    return Check("netsuite", "deposit accounts", True, f"Bank accounts in NetSuite: {shown}")
 
 
 def _netsuite_connection(ns: NetSuite, clock: Clock, timeout: float) -> Check:

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import inspect
 
 from revline.cli.context import display_url
 from revline.core.runtime import Runtime
@@ -53,7 +54,7 @@ def test_db_upgrade_creates_the_schema_and_is_repeatable(cli: Cli, database_url:
     refused = cli.fails("status")
     assert "revline db upgrade" in refused.stderr
     first = cli.ok("db", "upgrade")
-    assert "revision 0001" in first.stdout
+    assert "revision 0002" in first.stdout
     cli.ok("db", "upgrade")
     database = Database(database_url)
     try:
@@ -61,6 +62,18 @@ def test_db_upgrade_creates_the_schema_and_is_repeatable(cli: Cli, database_url:
     finally:
         database.dispose()
     assert cli.json("status")["ledger_rows"] == 0
+
+
+def test_a_database_at_the_first_schema_is_brought_to_the_newest(database_url: str) -> None:
+    """A database made before withdrawals were kept gains their table, and nothing else moves."""
+    database = Database(database_url)
+    try:
+        migrate.upgrade(database, "0001")
+        assert not inspect(database.engine).has_table("withdrawn_effects")
+        migrate.upgrade(database)
+        assert inspect(database.engine).has_table("withdrawn_effects")
+    finally:
+        database.dispose()
 
 
 def test_serve_migrates_a_fresh_database_then_runs_the_app(

@@ -62,6 +62,8 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ('[company]\ntimezone = "Mars/Olympus"\n', "Mars/Olympus"),
         ("[policy\n", "invalid configuration file"),
         ('[[policy.approval_rules]]\naction = "x"\nabove = 1\nrole = "boss"\n', "role"),
+        ('[netsuite]\ndeposit_bank_accounts = { EURO = "1010" }\n', "'EURO' is not an ISO 4217"),
+        ('[netsuite]\ndeposit_bank_accounts = { EUR = " " }\n', "number for EUR is empty"),
     ],
 )
 def test_invalid_file_names_the_key(tmp_path: Path, toml: str, names: str) -> None:

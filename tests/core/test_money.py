@@ -97,12 +97,16 @@ def test_minor_units_are_stripes(minor: int, currency: str, major: Decimal) -> N
 
 
 @pytest.mark.parametrize(
-    ("money", "text"),
+    ("money", "locale", "text"),
     [
-        (Money(50_000, "isk"), "ISK500"),
-        (Money(1_045, "huf"), "HUF10.45"),  # a fraction CLDR would round away is shown
-        (Money(1_000, "huf"), "HUF10"),
+        (Money(50_000, "isk"), "en_US", "ISK500"),
+        (Money(1_045, "huf"), "en_US", "HUF10.45"),  # a fraction CLDR would round away is shown
+        (Money(100_050, "huf"), "en_US", "HUF1,000.50"),  # with every digit of the minor unit
+        (Money(1_010, "isk"), "de_DE", "10,10\xa0ISK"),
+        (Money(-123_450, "idr"), "en_US", "-IDR1,234.50"),
+        (Money(1_000, "huf"), "en_US", "HUF10"),
+        (Money(100_050, "huf"), "hu_HU", "1\xa0000,50\xa0Ft"),
     ],
 )
-def test_a_currency_babel_rounds_is_formatted_in_full(money: Money, text: str) -> None:
-    assert money.format("en_US") == text
+def test_a_currency_babel_rounds_is_formatted_in_full(money: Money, locale: str, text: str) -> None:
+    assert money.format(locale) == text

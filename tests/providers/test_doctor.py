@@ -529,3 +529,22 @@ def test_a_database_password_is_not_shown() -> None:
     assert not found.ok and found.detail.startswith("unreachable: ")
     assert "db-doctor-password-3c5e" not in found.detail
     assert "***" in found.detail
+
+
+def test_the_deposit_accounts_named_are_netsuites_bank_accounts(
+    services: Services, configured: dict[str, Any]
+) -> None:
+    netsuite = configured["netsuite"]
+    right = netsuite.model_copy(update={"deposit_bank_account": "1000"})
+    found = finding(run({**configured, "netsuite": right}), "netsuite", "deposit accounts")
+    assert (found.ok, found.detail) == (True, "Bank accounts in NetSuite: default 1000")
+
+    wrong = netsuite.model_copy(
+        update={"deposit_bank_account": "1000", "deposit_bank_accounts": {"EUR": "4000"}}
+    )
+    findings = run({**configured, "netsuite": wrong})
+    found = finding(findings, "netsuite", "deposit accounts")
+    assert (found.ok, found.detail) == (False, "not a bank account in NetSuite: 4000 (EUR)")
+    assert found.fix is not None and "(there: 1000)" in found.fix
+    assert not passed(findings)
+    assert_no_secret(findings)

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from revline.money import Money
+from revline.providers.base import ProviderError
 from revline.providers.netsuite import NetSuiteAdapter
 from revline.providers.netsuite.sim import NetSuiteSimulator
 from revline.providers.netsuite.sim.books import BooksError
@@ -57,3 +58,18 @@ def test_an_amount_netsuite_cannot_hold_in_the_currency_is_refused(
     customer = sim.books.add_customer("Reykjavik Roasters", currency="ISK")
     with pytest.raises(BooksError, match="more decimals than NetSuite keeps"):
         sim.books.add_invoice(customer, 50_050, number="INV-2026-1401")  # 500.50 kr.
+
+
+def test_netsuite_refuses_an_amount_it_cannot_hold_over_its_api(
+    adapter: NetSuiteAdapter, sim: NetSuiteSimulator
+) -> None:
+    """250.50 kr. on a whole-króna invoice: refused, as the books' own helpers refuse it."""
+    customer = sim.books.add_customer("Reykjavik Roasters", currency="ISK")
+    invoice = sim.books.add_invoice(customer, 50_000, number="INV-2026-1402")
+    with pytest.raises(ProviderError) as refused:
+        adapter.record_payment(
+            invoice, stripe_charge_id="ch_rr", idempotency_key="pay-half", amount=25_050
+        )
+    assert (refused.value.status, refused.value.retryable) == (400, False)
+    assert "more decimals than NetSuite keeps" in refused.value.message
+    assert adapter.customer_payments_by_charge("ch_rr") == []

@@ -161,7 +161,7 @@ def test_a_payout_in_another_currency_is_deposited_to_that_currencys_bank_accoun
     """Stripe settles euros into the company's euro account: a EUR payout's deposit goes to the
     bank account named for EUR, a USD payout's to the default, whatever order they come in."""
     books = sim.books
-    books.add_account("1010", "Operating Bank EUR", "Bank")
+    books.add_account("1010", "Operating Bank EUR", "Bank", currency="EUR")
     customer = books.add_customer("Fjord Analytics", "ap@fjord.example", currency="EUR")
     invoice = books.add_invoice(customer, 90_000, number="INV-2026-1500", stripe_charge_id="ch_eu")
     books.record_customer_payment(invoice, stripe_charge_id="ch_eu")
@@ -193,3 +193,46 @@ def test_a_payout_in_another_currency_is_deposited_to_that_currencys_bank_accoun
             )
         booked = {d.stripe_payout_id: d.bank_account_number for d in books.deposits()}
     assert booked == {"po_eu": "1010", "po_us": "1000"}
+
+
+def test_a_deposit_is_in_its_bank_accounts_currency(
+    sim: NetSuiteSimulator, clock: SimulatedClock, acme: Acme
+) -> None:
+    """A EUR payout of a Stripe adjustment alone is a EUR deposit in the EUR account, and the
+    same action again finds it; the EUR account takes no USD payment."""
+    sim.books.add_account("1010", "Operating Bank EUR", "Bank", currency="EUR")
+    usd_payment = sim.books.record_customer_payment(acme.invoice, stripe_charge_id="ch_acme_1")
+    with NetSuiteAdapter(
+        sim.settings(), clock=clock, retry=FAST_RETRY, bank_accounts={"EUR": "1010"}
+    ) as adapter:
+        handlers = Handlers()
+        register(handlers, adapter)
+        handler = handlers.get("netsuite.deposit.create")
+        assert handler is not None
+        lines = [{"type": "adjustment", "amount": 5_000, "account": "6710", "reference": "txn_1"}]
+        params = {"payout": "po_eu", "amount": 5_000, "currency": "eur", "lines": lines}
+        request = ActionRequest("act_1", "netsuite.deposit.create", "po_eu", params, "k-eu", 1)
+        first = handler(request)
+        assert handler(request) == {**first, "replayed": True}
+        (deposit,) = adapter.deposits_for_payout("po_eu")
+        assert (deposit.bank_account_number, deposit.total, deposit.currency) == (
+            "1010",
+            5_000,
+            "EUR",
+        )
+        usd = [{"type": "payment", "amount": GROSS, "reference": "ch_acme_1"}]
+        into_eur = {"payout": "po_x", "amount": GROSS, "currency": "usd", "lines": usd}
+        with pytest.raises(ProviderError) as refused:
+            handler(
+                ActionRequest(
+                    "act_2",
+                    "netsuite.deposit.create",
+                    "po_x",
+                    {**into_eur, "bank_account": "1010"},
+                    "k-x",
+                    1,
+                )
+            )
+    assert "takes EUR payments only" in str(refused.value)
+    assert not refused.value.retryable
+    assert usd_payment in {p.id for p in sim.books.customer_payments() if p.undeposited}

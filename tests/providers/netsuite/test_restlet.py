@@ -176,3 +176,21 @@ def test_recent_invoices_of_several_customers_voided_ones_included(
     found = adapter.customer_invoices([acme.customer, other], december)
     assert {i.id for i in found} == {acme.invoice, bluefin, voided}  # not Acme's history
     assert {i.id: i.status for i in found}[voided] is InvoiceStatus.VOIDED
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [("abc", "amount must be a decimal string"), ("1.005", "not a whole number of minor units")],
+)
+def test_a_refund_amount_that_is_not_money_is_a_bad_request_never_retried(
+    adapter: NetSuiteAdapter, sim: NetSuiteSimulator, acme: Acme, amount: str, why: str
+) -> None:
+    payment = sim.books.record_customer_payment(acme.invoice, stripe_charge_id="ch_acme_1")
+    with pytest.raises(ProviderError) as refused:
+        adapter.transport.restlet(
+            "customer_refund",
+            {"payment": int(payment), "amount": amount, "account": "4090", "memo": "x"},
+            f"refund-{amount}",
+        )
+    assert (refused.value.status, refused.value.retryable) == (400, False)
+    assert why in refused.value.message

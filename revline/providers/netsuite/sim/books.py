@@ -144,15 +144,19 @@ class NetSuiteBooks:
     def major(self, amount: int, currency: str | int) -> str:
         """Revline's minor units (Stripe's) as the decimal text stored in an amount column, at
         the currency's NetSuite precision: 50000 ISK is ``500``, as NetSuite shows 500 kr."""
+        return str(self.kept(Money(amount, self.currency(currency)["symbol"]).decimal, currency))
+
+    def kept(self, value: Decimal, currency: str | int) -> Decimal:
+        """An amount as NetSuite keeps it, at the currency's precision; one with more decimals
+        (250.5 ISK) is refused, on every path an amount comes in by."""
         found = self.currency(currency)
         step = Decimal(1).scaleb(-int(found["currencyprecision"]))
-        value = Money(amount, found["symbol"]).decimal
         if value != value.quantize(step):
             raise BooksError(
                 "INVALID_FLD_VALUE",
                 f"{value} {found['symbol']} has more decimals than NetSuite keeps",
             )
-        return str(value.quantize(step))
+        return value.quantize(step)
 
     def minor(self, value: object, currency: str | int) -> int:
         """A stored amount in Revline's minor units (Stripe's)."""
@@ -210,15 +214,26 @@ class NetSuiteBooks:
 
     # -- seeding: the sandbox's API ------------------------------------------------------------
 
-    def add_account(self, number: str, name: str, accttype: str) -> str:
-        """Add a GL account (``accttype`` as SuiteQL has it: Bank, Expense, Income, …)."""
+    def add_account(
+        self, number: str, name: str, accttype: str, currency: str | None = None
+    ) -> str:
+        """Add a GL account (``accttype`` as SuiteQL has it: Bank, Expense, Income, …); a bank
+        account in ``currency`` (default the base currency)."""
+        currency_id = int(self.currency(currency)["id"]) if currency else None
         with self.write() as db:
             account_id = self._next_id("account")
             db.execute(
-                "INSERT INTO account (id, acctnumber, fullname, accttype) VALUES (?, ?, ?, ?)",
-                (account_id, number, name, accttype),
+                "INSERT INTO account (id, acctnumber, fullname, accttype, currency)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (account_id, number, name, accttype, currency_id),
             )
         return str(account_id)
+
+    def base_currency(self) -> sqlite3.Row:
+        found = self.row("SELECT * FROM currency WHERE isbasecurrency = 'T'")
+        if found is None:
+            raise BooksError("INVALID_KEY_OR_REF", "No base currency.")
+        return found
 
     def add_employee(self, name: str, email: str) -> str:
         """An employee (a NetSuite user); returns the existing one with the same email."""
@@ -537,7 +552,7 @@ class NetSuiteBooks:
             if invoice["voided"] == "T":
                 raise BooksError("USER_ERROR", f"Invoice {invoice_id} is voided.")
             unpaid = decimal_of(invoice["foreignamountunpaid"])
-            value = unpaid if amount is None else decimal_of(amount)
+            value = unpaid if amount is None else self.kept(decimal_of(amount), invoice["currency"])
             if value <= 0 or value > unpaid:
                 raise BooksError(
                     "USER_ERROR",
@@ -610,7 +625,22 @@ class NetSuiteBooks:
                     raise BooksError("INVALID_KEY_OR_REF", f"Invalid account reference {account}.")
             if len(currencies) > 1:
                 raise BooksError("USER_ERROR", "Payments in several currencies on one deposit.")
-            currency = currencies.pop() if currencies else self.currency("USD")["id"]
+            # A deposit is in its bank account's currency. Payments in another currency go only
+            # into a base-currency account (NetSuite converts them; the simulator keeps the
+            # payments' currency and models no rate).
+            base = int(self.base_currency()["id"])
+            account_currency = int(bank["currency"]) if bank["currency"] is not None else base
+            if account_currency != base and currencies - {account_currency}:
+                raise BooksError(
+                    "USER_ERROR",
+                    f"Account {bank['acctnumber']} takes "
+                    f"{self.currency(account_currency)['symbol']} payments only.",
+                )
+            currency = currencies.pop() if currencies else account_currency
+            other = [(account, self.kept(value, currency), note) for account, value, note in other]
+            cashback = [
+                (account, self.kept(value, currency), note) for account, value, note in cashback
+            ]
             payments_total = sum((value for _, value in payment_rows), Decimal(0))
             other_total = sum((value for _, value, _ in other), Decimal(0))
             cashback_total = sum((value for _, value, _ in cashback), Decimal(0))

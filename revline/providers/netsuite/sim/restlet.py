@@ -129,6 +129,8 @@ class Restlet:
             amount = self.books.minor(_text(payload, "amount"), currency)
         except ArithmeticError as exc:
             raise RestletError("REVLINE_BAD_REQUEST", "amount must be a decimal string") from exc
+        except ValueError as exc:  # a fraction of a minor unit (1.005 USD)
+            raise RestletError("REVLINE_BAD_REQUEST", f"amount: {exc}") from exc
         memo = payload.get("memo")
         refund_id = self.books.refund_customer(
             payment,

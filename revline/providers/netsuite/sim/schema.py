@@ -15,7 +15,8 @@ CREATE TABLE currency (
 );
 CREATE TABLE account (
     id INTEGER PRIMARY KEY, acctnumber TEXT UNIQUE, fullname TEXT NOT NULL,
-    accttype TEXT NOT NULL, isinactive TEXT NOT NULL DEFAULT 'F'
+    accttype TEXT NOT NULL, isinactive TEXT NOT NULL DEFAULT 'F',
+    currency INTEGER  -- a bank account's currency; none: the base currency
 );
 CREATE TABLE employee (
     id INTEGER PRIMARY KEY, entityid TEXT NOT NULL, firstname TEXT, lastname TEXT, email TEXT
