@@ -13,6 +13,7 @@ from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
+from babel.numbers import list_currencies
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -214,7 +215,7 @@ class NetSuite(BaseModel):
         # A key that is no currency code, or an empty number, would never be used: the deposit
         # would go to the default account without a word, so it is refused here.
         for code, number in value.items():
-            if len(code) != 3 or not code.isalpha():
+            if code.upper() not in list_currencies():
                 raise ValueError(f"{code!r} is not an ISO 4217 currency code (EUR, GBP, ...)")
             if not number.strip():
                 raise ValueError(f"the bank account number for {code.upper()} is empty")

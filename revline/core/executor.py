@@ -17,7 +17,6 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,27 +49,40 @@ log = logging.getLogger(__name__)
 _BATCH_KEY = "revline_executor_batch"
 
 
-def _stop_check(connection: Connection, cursor: DBAPICursor) -> Callable[[], bool]:
-    """The emergency stop, read before every call: one statement on the batch's held connection,
-    straight on its DB-API cursor in autocommit, so each read sees the latest committed switch.
+class _Latest:
+    """What must be read again before every call, as last committed: the emergency stop and
+    whether the call's effect was withdrawn. One statement each on the batch's held connection,
+    straight on its DB-API cursor in autocommit, so each read sees the latest committed value.
 
-    Through SQLAlchemy's transaction and result machinery the same read cost ~470 µs of CPU on
+    Through SQLAlchemy's transaction and result machinery the stop read cost ~470 µs of CPU on
     PostgreSQL and ~210 µs on SQLite; this way ~90 µs and ~6 µs (measured).
     """
-    dialect = connection.dialect
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    query = f"SELECT value FROM controls WHERE name = {mark}"  # noqa: S608 (a placeholder)
 
-    def stopped() -> bool:
-        cursor.execute(query, (controls.STOP,))
-        row = cursor.fetchone()
+    def __init__(self, connection: Connection, cursor: DBAPICursor) -> None:
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        self.cursor = cursor
+        self.stop_query = f"SELECT value FROM controls WHERE name = {mark}"  # noqa: S608
+        self.withdrawn_query = (
+            "SELECT reason FROM withdrawn_effects"  # noqa: S608 (placeholders only)
+            f" WHERE playbook = {mark} AND kind = {mark} AND subject = {mark}"
+        )
+
+    def stopped(self) -> bool:
+        self.cursor.execute(self.stop_query, (controls.STOP,))
+        row = self.cursor.fetchone()
         if row is None:
             return False
         # JSON text from sqlite3; psycopg decodes the json column itself.
         value = json.loads(row[0]) if isinstance(row[0], str) else row[0]
         return bool(value and value.get("stopped"))
 
-    return stopped
+    def withdrawn(self, claim: Claim) -> str | None:
+        """Why the claim's effect was withdrawn, if it was since the claim (withdrawn while the
+        batch was being claimed, the claim did not see it)."""
+        request = claim.request
+        self.cursor.execute(self.withdrawn_query, (claim.playbook, request.kind, request.subject))
+        row = self.cursor.fetchone()
+        return None if row is None else str(row[0])
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,7 @@ class Claim:
     request: ActionRequest
     lease_token: str
     lease_until: datetime
+    playbook: str
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -160,21 +173,11 @@ class Executor:
             reason = withdrawn.get((action.playbook, action.kind, action.subject))
             if reason is not None:
                 # Withdrawn since it was proposed (a returned payout's deposit): requeued after
-                # an attempt that did not go through, or left by a worker that stopped. The
-                # attempt left open is the stopped worker's; none is made now.
+                # an attempt that did not go through, or left by a worker that stopped. No
+                # attempt is made now; the one left open is the stopped worker's.
                 if action.status == ActionStatus.EXECUTING:
                     self._abandon_open_attempt(session, action, now)
-                action.lease_token = None
-                action.lease_until = None
-                action.last_error = f"withdrawn: {reason}"
-                self._set_status(
-                    session,
-                    action,
-                    ActionStatus.CANCELLED,
-                    now,
-                    "action.cancelled",
-                    {"reason": "withdrawn", "why": reason},
-                )
+                self._end_withdrawn(session, action, reason, action.attempts, now)
                 continue
             if action.status == ActionStatus.EXECUTING:
                 self._abandon_open_attempt(session, action, now)
@@ -235,9 +238,43 @@ class Executor:
                     ),
                     token,
                     action.lease_until,
+                    action.playbook,
                 )
             )
         return claims
+
+    def _end_withdrawn(
+        self, session: Session, action: Action, reason: str, attempts_made: int, now: datetime
+    ) -> None:
+        """An action whose effect was withdrawn is never called again. With no attempt made it
+        is cancelled; after one that may have reached the provider (a worker that stopped, a
+        timeout, even a 503 from a proxy) whether it was done is unknown, and a person checks:
+        Revline does not call again to find out, since a call may do it."""
+        action.lease_token = None
+        action.lease_until = None
+        if attempts_made == 0:
+            action.last_error = f"withdrawn: {reason}"
+            self._set_status(
+                session,
+                action,
+                ActionStatus.CANCELLED,
+                now,
+                "action.cancelled",
+                {"reason": "withdrawn", "why": reason},
+            )
+            return
+        action.last_error = (
+            f"withdrawn ({reason}) after {attempts_made} attempt(s) that may have reached the "
+            "provider: not tried again; check at the provider whether it was done"
+        )
+        self._set_status(
+            session,
+            action,
+            ActionStatus.FAILED,
+            now,
+            "action.failed",
+            {"error": action.last_error, "queue": "manual", "why": reason},
+        )
 
     def _withdrawn(self, session: Session, due: list[Action]) -> dict[tuple[str, str, str], str]:
         """Why each of the due actions' effects was withdrawn for good, by (playbook, kind,
@@ -288,14 +325,15 @@ class Executor:
         """
         outcomes: list[tuple[Claim, dict[str, Any] | None, ProviderError | None]] = []
         held: list[Claim] = []
+        withdrawn: list[tuple[Claim, str]] = []
         engine = self.db.engine
         if self.db.is_postgres:
             # SQLite connections are in autocommit already (see db.engine).
             engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         with engine.connect() as connection, closing(connection.connection.cursor()) as cursor:
-            stopped = _stop_check(connection, cursor)
+            latest = _Latest(connection, cursor)
             for n, claim in enumerate(claims):
-                if stopped():
+                if latest.stopped():
                     # A stop pressed after the claim still wins: nothing more goes out.
                     held = claims[n:]
                     break
@@ -303,11 +341,25 @@ class Executor:
                     # Slow calls ate the batch's lease: another worker may hold this one now,
                     # and two calls with one key at once would collide at the provider.
                     continue
+                reason = latest.withdrawn(claim)
+                if reason is not None:
+                    withdrawn.append((claim, reason))
+                    continue
                 outcomes.append((claim, *self._call(claim.request)))
         with self.db.write() as session:
             self._lock_batch(session, claims)
             for claim, result, error in outcomes:
                 self._record(session, claim, result, error)
+            for claim, reason in withdrawn:
+                action = self._leased(session, claim)
+                if action is not None:
+                    self._finish_attempt(
+                        session, claim, AttemptOutcome.ABANDONED, "withdrawn before the call"
+                    )
+                    # This attempt made no call: only the ones before it may have.
+                    self._end_withdrawn(
+                        session, action, reason, action.attempts - 1, self.clock.now()
+                    )
             for claim in held:
                 action = self._leased(session, claim)
                 if action is not None:

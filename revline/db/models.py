@@ -186,7 +186,7 @@ class WithdrawnEffect(Base):
 
     __tablename__ = "withdrawn_effects"
     __table_args__ = (
-        UniqueConstraint("playbook", "kind", "subject", name="uq_withdrawn_effects_effect"),
+        UniqueConstraint("subject", "kind", "playbook", name="uq_withdrawn_effects_effect"),
     )
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)

@@ -63,6 +63,7 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("[policy\n", "invalid configuration file"),
         ('[[policy.approval_rules]]\naction = "x"\nabove = 1\nrole = "boss"\n', "role"),
         ('[netsuite]\ndeposit_bank_accounts = { EURO = "1010" }\n', "'EURO' is not an ISO 4217"),
+        ('[netsuite]\ndeposit_bank_accounts = { XYZ = "1010" }\n', "'XYZ' is not an ISO 4217"),
         ('[netsuite]\ndeposit_bank_accounts = { EUR = " " }\n', "number for EUR is empty"),
     ],
 )

@@ -362,11 +362,42 @@ def _withdraw(runtime: Runtime, subject: str) -> list[str]:
         )
 
 
+def test_an_effect_withdrawn_after_the_claim_is_not_carried_out(
+    runtime: Runtime, provider: EffectRecorder
+) -> None:
+    """Withdrawn between the claim and the call (the claim read before the withdrawal
+    committed): the call is not made, and with no attempt made before, it is cancelled."""
+    action_id = propose(runtime, ActionSpec(KIND, "in_1"))
+    executor = runtime.executor("w1")
+    with runtime.db.write() as session:
+        claims = executor._claim(session, runtime.clock.now())
+    assert _withdraw(runtime, "in_1") == []  # claimed: nothing pending to cancel
+    executor._execute_batch(claims)
+    action = _action(runtime, action_id)
+    assert (action.status, action.last_error) == (
+        ActionStatus.CANCELLED,
+        "withdrawn: in_1 was returned",
+    )
+    assert provider.calls == {}
+    [attempt] = _attempts(runtime, action_id)
+    assert (attempt.outcome, attempt.error) == (
+        AttemptOutcome.ABANDONED,
+        "withdrawn before the call",
+    )
+
+
+UNKNOWN = (
+    "withdrawn (in_1 was returned) after 1 attempt(s) that may have reached the provider: not "
+    "tried again; check at the provider whether it was done"
+)
+
+
 def test_an_attempt_under_way_when_its_effect_is_withdrawn_is_not_tried_again(
     runtime: Runtime, provider: EffectRecorder
 ) -> None:
-    """The effect is withdrawn while an attempt is at the provider, which answers 503: nothing
-    was done there, and the action is not tried again; it is cancelled when next claimed."""
+    """The effect is withdrawn while an attempt is at the provider, which answers 503. That
+    may come from a proxy after the provider did it: the action is not tried again (a call may
+    do it) and goes to a person to check, in the manual queue."""
     provider.fail_next(ProviderError("unavailable", retryable=True, status=503))
     action_id = propose(runtime, ActionSpec(KIND, "in_1"))
     executor = runtime.executor("w1")
@@ -380,10 +411,7 @@ def test_an_attempt_under_way_when_its_effect_is_withdrawn_is_not_tried_again(
     runtime.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
     assert runtime.executor("w2").run_once() == 0
     action = _action(runtime, action_id)
-    assert (action.status, action.last_error) == (
-        ActionStatus.CANCELLED,
-        "withdrawn: in_1 was returned",
-    )
+    assert (action.status, action.last_error) == (ActionStatus.FAILED, UNKNOWN)
     assert provider.effects == {}
     assert [a.outcome for a in _attempts(runtime, action_id)] == ["retryable_error"]
 
@@ -391,15 +419,19 @@ def test_an_attempt_under_way_when_its_effect_is_withdrawn_is_not_tried_again(
 def test_a_stopped_workers_action_is_not_taken_over_once_withdrawn(
     runtime: Runtime, provider: EffectRecorder
 ) -> None:
+    """The worker stopped after calling the provider, which did it: the action is not called
+    again and is not said to be cancelled; a person checks what the provider did."""
     action_id = propose(runtime, ActionSpec(KIND, "in_1"))
     with runtime.db.write() as session:
-        runtime.executor("w1")._claim(session, runtime.clock.now())
+        [claim] = runtime.executor("w1")._claim(session, runtime.clock.now())
+    provider(claim.request)
     _withdraw(runtime, "in_1")
     runtime.clock.advance(timedelta(seconds=runtime.settings.executor.lease_seconds + 1))  # type: ignore[attr-defined]
     assert runtime.executor("w2").run_once() == 0
-    assert _action(runtime, action_id).status == ActionStatus.CANCELLED
+    action = _action(runtime, action_id)
+    assert (action.status, action.last_error) == (ActionStatus.FAILED, UNKNOWN)
     [attempt] = _attempts(runtime, action_id)
     assert attempt.outcome == AttemptOutcome.ABANDONED
-    assert provider.calls == {}
+    assert provider.calls == {claim.request.idempotency_key: 1}
     with runtime.db.read() as session:
         assert verify(session).ok

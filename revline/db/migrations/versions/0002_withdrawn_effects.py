@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("withdrawn_by", sa.String(length=128), nullable=False),
         sa.Column("withdrawn_at", revline.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("playbook", "kind", "subject", name="uq_withdrawn_effects_effect"),
+        sa.UniqueConstraint("subject", "kind", "playbook", name="uq_withdrawn_effects_effect"),
     )
 
 
