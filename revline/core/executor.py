@@ -186,16 +186,11 @@ class Executor:
                     # that exhausts memory, say): stop feeding it workers, show it to a person.
                     action.lease_token = None
                     action.lease_until = None
-                    action.last_error = (
-                        f"the worker carrying it out stopped {self.config.max_abandoned} times"
-                    )
-                    self._set_status(
+                    self._to_a_person(
                         session,
                         action,
-                        ActionStatus.FAILED,
                         now,
-                        "action.failed",
-                        {"error": action.last_error, "queue": "manual"},
+                        f"the worker carrying it out stopped {self.config.max_abandoned} times",
                     )
                     continue
             else:
@@ -263,17 +258,27 @@ class Executor:
                 {"reason": "withdrawn", "why": reason},
             )
             return
-        action.last_error = (
+        self._to_a_person(
+            session,
+            action,
+            now,
             f"withdrawn ({reason}) after {attempts_made} attempt(s) that may have reached the "
-            "provider: not tried again; check at the provider whether it was done"
+            "provider: not tried again; check at the provider whether it was done",
+            why=reason,
         )
+
+    def _to_a_person(
+        self, session: Session, action: Action, now: datetime, error: str, **detail: Any
+    ) -> None:
+        """Failed into the manual queue with ``error``: a person takes it from here."""
+        action.last_error = error
         self._set_status(
             session,
             action,
             ActionStatus.FAILED,
             now,
             "action.failed",
-            {"error": action.last_error, "queue": "manual", "why": reason},
+            {"error": error, **detail, "queue": "manual"},
         )
 
     def _withdrawn(self, session: Session, due: list[Action]) -> dict[tuple[str, str, str], str]:
@@ -474,7 +479,6 @@ class Executor:
             return
         action.last_error = error.message
         detail = {
-            "error": error.message,
             "attempt": action.attempts,
             "provider_status": error.status,
             "provider_code": error.provider_code,
@@ -495,17 +499,10 @@ class Executor:
                 status,
                 now,
                 "action.retry_scheduled",
-                {**detail, "retry_at": action.not_before},
+                {"error": error.message, **detail, "retry_at": action.not_before},
             )
             return
-        self._set_status(
-            session,
-            action,
-            ActionStatus.FAILED,
-            now,
-            "action.failed",
-            {**detail, "queue": "manual"},
-        )
+        self._to_a_person(session, action, now, error.message, **detail)
 
     def _abandoned(self, session: Session, action: Action) -> int:
         """Claims of this action whose worker died before recording an outcome. They are not
