@@ -427,7 +427,8 @@ def _netsuite_deposit_accounts(ns: NetSuite, clock: Clock, timeout: float) -> Ch
     http = httpx.Client(timeout=timeout)
     try:
         adapter = NetSuiteAdapter(ns, clock=clock, http=http, retry=RetryPolicy(attempts=1))
-        banks = {a.number for a in adapter.accounts() if a.type == "Bank" and a.number}
+        banks = {a.number: a for a in adapter.accounts() if a.type == "Bank" and a.number}
+        held = {number: adapter.account_currency(account) for number, account in banks.items()}
     except ProviderError as exc:
         return Check(
             "netsuite",
@@ -438,18 +439,33 @@ def _netsuite_deposit_accounts(ns: NetSuite, clock: Clock, timeout: float) -> Ch
         )
     finally:
         http.close()
-    wrong = {which: number for which, number in named.items() if number not in banks}
-    shown = ", ".join(f"{which} {number}" for which, number in named.items())
+    active = sorted(number for number, account in banks.items() if not account.inactive)
+    wrong = [
+        f"{number} ({which}) is not a bank account"
+        if number not in banks
+        else f"{number} ({which}) is inactive"
+        if banks[number].inactive
+        else f"{number} ({which}) holds {held[number]}"
+        for which, number in named.items()
+        if number not in banks
+        or banks[number].inactive
+        or (which != "default" and held[number] not in (None, which))
+    ]
     if wrong:
         return Check(
             "netsuite",
             "deposit accounts",
             False,
-            "not a bank account in NetSuite: "
-            + ", ".join(f"{number} ({which})" for which, number in wrong.items()),
-            "set [netsuite] deposit_bank_account / deposit_bank_accounts to the numbers of "
-            f"NetSuite Bank accounts (there: {', '.join(sorted(banks)) or 'none'})",
+            "; ".join(wrong),
+            "set [netsuite] deposit_bank_account / deposit_bank_accounts to active NetSuite Bank "
+            "accounts, each in the currency it is named for (there: "
+            + (", ".join(f"{number} {held[number] or ''}".strip() for number in active) or "none")
+            + ")",
         )
+    shown = ", ".join(
+        f"{which} {number} ({held[number]})" if held[number] else f"{which} {number}"
+        for which, number in named.items()
+    )
     return Check("netsuite", "deposit accounts", True, f"Bank accounts in NetSuite: {shown}")
 
 

@@ -537,14 +537,39 @@ def test_the_deposit_accounts_named_are_netsuites_bank_accounts(
     netsuite = configured["netsuite"]
     right = netsuite.model_copy(update={"deposit_bank_account": "1000"})
     found = finding(run({**configured, "netsuite": right}), "netsuite", "deposit accounts")
-    assert (found.ok, found.detail) == (True, "Bank accounts in NetSuite: default 1000")
+    assert (found.ok, found.detail) == (True, "Bank accounts in NetSuite: default 1000 (USD)")
 
     wrong = netsuite.model_copy(
         update={"deposit_bank_account": "1000", "deposit_bank_accounts": {"EUR": "4000"}}
     )
     findings = run({**configured, "netsuite": wrong})
     found = finding(findings, "netsuite", "deposit accounts")
-    assert (found.ok, found.detail) == (False, "not a bank account in NetSuite: 4000 (EUR)")
-    assert found.fix is not None and "(there: 1000)" in found.fix
+    assert (found.ok, found.detail) == (False, "4000 (EUR) is not a bank account")
+    assert found.fix is not None and "(there: 1000 USD" in found.fix
     assert not passed(findings)
     assert_no_secret(findings)
+
+
+def test_a_deposit_account_must_be_active_and_hold_the_currency_it_is_named_for(
+    services: Services, configured: dict[str, Any]
+) -> None:
+    books = services.netsuite.books
+    books.add_account("1015", "Operating Bank EUR", "Bank", currency="EUR")
+    books.add_account("1016", "Operating Bank GBP", "Bank", currency="GBP")
+    books.add_account("1017", "Old Operating Bank EUR", "Bank", currency="EUR")
+    books.inactivate_account("1017")
+    netsuite = configured["netsuite"]
+
+    def deposit_accounts(named: dict[str, str]) -> Check:
+        update = {"deposit_bank_account": "1000", "deposit_bank_accounts": named}
+        found = run({**configured, "netsuite": netsuite.model_copy(update=update)})
+        return finding(found, "netsuite", "deposit accounts")
+
+    found = deposit_accounts({"EUR": "1015", "GBP": "1016"})
+    assert (found.ok, found.detail) == (
+        True,
+        "Bank accounts in NetSuite: default 1000 (USD), EUR 1015 (EUR), GBP 1016 (GBP)",
+    )
+    found = deposit_accounts({"EUR": "1016", "GBP": "1017"})
+    assert (found.ok, found.detail) == (False, "1016 (EUR) holds GBP; 1017 (GBP) is inactive")
+    assert found.fix is not None and "1015 EUR" in found.fix and "1017" not in found.fix

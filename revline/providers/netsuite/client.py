@@ -204,19 +204,32 @@ class NetSuiteAdapter:
     def deposit_bank_account(self, number: str | None = None, currency: str = "") -> Account:
         """The bank account deposits go to: the one named, the one named for the deposit's
         currency, the adapter's default, or the only Bank account there is."""
-        wanted = number or self.bank_accounts.get(currency.upper()) or self.bank_account
+        for_currency = None if number else self.bank_accounts.get(currency.upper())
+        wanted = number or for_currency or self.bank_account
         if wanted:
             account = self.account_by_number(wanted)
             if account.type != "Bank":
                 raise errors.refused(f"GL account {wanted} is not a bank account", "no_account")
+            if account.inactive:
+                raise errors.refused(f"bank account {wanted} is inactive in NetSuite", "no_account")
+            held = self.account_currency(account)
+            if for_currency and held and held != currency.upper():
+                raise errors.refused(
+                    f"bank account {wanted}, named for {currency.upper()} deposits, holds {held}",
+                    "no_account",
+                )
             return account
-        banks = [account for account in self.accounts() if account.type == "Bank"]
+        banks = [a for a in self.accounts() if a.type == "Bank" and not a.inactive]
         if len(banks) != 1:
             raise errors.refused(
-                f"NetSuite has {len(banks)} bank accounts; name the one deposits go to",
+                f"NetSuite has {len(banks)} active bank accounts; name the one deposits go to",
                 "no_account",
             )
         return banks[0]
+
+    def account_currency(self, account: Account) -> str | None:
+        """The ISO code of the funds an account holds (None when NetSuite gives none)."""
+        return self.currency_code(account.currency_id) if account.currency_id else None
 
     def currency_code(self, currency_id: str) -> str:
         """The ISO code (``USD``) of a currency's internal id."""

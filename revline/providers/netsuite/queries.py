@@ -80,7 +80,10 @@ def chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:
 
 # -- reference data ---------------------------------------------------------------------------
 
-ACCOUNTS = "SELECT a.id, a.acctnumber, a.fullname, a.accttype FROM account a ORDER BY a.id"
+ACCOUNTS = (
+    "SELECT a.id, a.acctnumber, a.fullname, a.accttype, a.currency, a.isinactive"
+    " FROM account a ORDER BY a.id"
+)
 CURRENCIES = "SELECT cur.id, cur.symbol FROM currency cur ORDER BY cur.id"
 
 
@@ -90,6 +93,8 @@ def account(row: Row) -> Account:
         number=value(row, "acctnumber"),
         name=value(row, "fullname") or "",
         type=value(row, "accttype") or "",
+        currency_id=value(row, "currency"),
+        inactive=flag(row, "isinactive"),
     )
 
 

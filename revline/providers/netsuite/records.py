@@ -247,3 +247,5 @@ class Account:
     number: str | None  # acctnumber, e.g. 6700-8
     name: str  # fullname
     type: str  # accttype: Bank, UnDepFunds, Expense, Income, AcctRec, …
+    currency_id: str | None = None  # the currency of the funds in a bank account
+    inactive: bool = False  # NetSuite takes no new postings to an inactive account

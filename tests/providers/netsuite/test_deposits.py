@@ -236,3 +236,34 @@ def test_a_deposit_is_in_its_bank_accounts_currency(
     assert "takes EUR payments only" in str(refused.value)
     assert not refused.value.retryable
     assert usd_payment in {p.id for p in sim.books.customer_payments() if p.undeposited}
+
+
+@pytest.mark.parametrize(
+    ("named", "refusal"),
+    [
+        ("1011", "bank account 1011, named for EUR deposits, holds GBP"),
+        ("1012", "bank account 1012 is inactive in NetSuite"),
+    ],
+)
+def test_a_deposit_account_in_another_currency_or_inactive_is_refused_before_posting(
+    sim: NetSuiteSimulator, clock: SimulatedClock, named: str, refusal: str
+) -> None:
+    """Settings naming the sterling account for euros, or an account closed since, stop the
+    deposit with the reason, for a person: nothing is posted to the wrong account."""
+    sim.books.add_account("1011", "Operating Bank GBP", "Bank", currency="GBP")
+    sim.books.add_account("1012", "Old Operating Bank EUR", "Bank", currency="EUR")
+    sim.books.inactivate_account("1012")
+    with NetSuiteAdapter(
+        sim.settings(), clock=clock, retry=FAST_RETRY, bank_accounts={"EUR": named}
+    ) as adapter:
+        handlers = Handlers()
+        register(handlers, adapter)
+        handler = handlers.get("netsuite.deposit.create")
+        assert handler is not None
+        lines = [{"type": "adjustment", "amount": 5_000, "account": "6710", "reference": "txn_1"}]
+        params = {"payout": "po_eu", "amount": 5_000, "currency": "eur", "lines": lines}
+        with pytest.raises(ProviderError) as refused:
+            handler(ActionRequest("act_1", "netsuite.deposit.create", "po_eu", params, "k", 1))
+    assert refusal in str(refused.value)
+    assert not refused.value.retryable
+    assert sim.books.deposits() == []

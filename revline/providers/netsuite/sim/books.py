@@ -93,8 +93,10 @@ class NetSuiteBooks:
         register_functions(self.db)
         self.db.executescript(schema.DDL)
         self.db.executemany("INSERT INTO currency VALUES (?, ?, ?, ?, ?)", schema.CURRENCIES)
+        # Every account has a currency in a multi-currency NetSuite: the base one unless set.
         self.db.executemany(
-            "INSERT INTO account (id, acctnumber, fullname, accttype) VALUES (?, ?, ?, ?)",
+            "INSERT INTO account (id, acctnumber, fullname, accttype, currency)"
+            " VALUES (?, ?, ?, ?, (SELECT id FROM currency WHERE isbasecurrency = 'T'))",
             schema.ACCOUNTS,
         )
         self.db.executemany("INSERT INTO contactrole VALUES (?, ?)", schema.CONTACT_ROLES)
@@ -219,7 +221,7 @@ class NetSuiteBooks:
     ) -> str:
         """Add a GL account (``accttype`` as SuiteQL has it: Bank, Expense, Income, …); a bank
         account in ``currency`` (default the base currency)."""
-        currency_id = int(self.currency(currency)["id"]) if currency else None
+        currency_id = int((self.currency(currency) if currency else self.base_currency())["id"])
         with self.write() as db:
             account_id = self._next_id("account")
             db.execute(
@@ -228,6 +230,17 @@ class NetSuiteBooks:
                 (account_id, number, name, accttype, currency_id),
             )
         return str(account_id)
+
+    def inactivate_account(self, number: str) -> None:
+        """Mark a GL account inactive (Lists → Accounts → Inactive): kept, but never posted to."""
+        with self.write() as db:
+            if (
+                db.execute(
+                    "UPDATE account SET isinactive = 'T' WHERE acctnumber = ?", (number,)
+                ).rowcount
+                != 1
+            ):
+                raise BooksError("INVALID_KEY_OR_REF", f"Invalid account reference {number}.")
 
     def base_currency(self) -> sqlite3.Row:
         found = self.row("SELECT * FROM currency WHERE isbasecurrency = 'T'")
@@ -600,7 +613,8 @@ class NetSuiteBooks:
         other deposit lines, and cash-back lines; total = payments + other - cash back."""
         with self.lock:
             bank = self.row("SELECT * FROM account WHERE id = ?", (bank_account,))
-            if bank is None or bank["accttype"] != "Bank":
+            # An inactive account is not offered on transactions: NetSuite refuses it as unknown.
+            if bank is None or bank["accttype"] != "Bank" or bank["isinactive"] == "T":
                 raise BooksError("INVALID_KEY_OR_REF", f"Invalid account reference {bank_account}.")
             currencies = set()
             payment_rows = []
@@ -629,7 +643,7 @@ class NetSuiteBooks:
             # into a base-currency account (NetSuite converts them; the simulator keeps the
             # payments' currency and models no rate).
             base = int(self.base_currency()["id"])
-            account_currency = int(bank["currency"]) if bank["currency"] is not None else base
+            account_currency = int(bank["currency"])
             if account_currency != base and currencies - {account_currency}:
                 raise BooksError(
                     "USER_ERROR",

@@ -16,7 +16,7 @@ CREATE TABLE currency (
 CREATE TABLE account (
     id INTEGER PRIMARY KEY, acctnumber TEXT UNIQUE, fullname TEXT NOT NULL,
     accttype TEXT NOT NULL, isinactive TEXT NOT NULL DEFAULT 'F',
-    currency INTEGER  -- a bank account's currency; none: the base currency
+    currency INTEGER NOT NULL REFERENCES currency(id)  -- the funds' currency (a bank account's)
 );
 CREATE TABLE employee (
     id INTEGER PRIMARY KEY, entityid TEXT NOT NULL, firstname TEXT, lastname TEXT, email TEXT
