@@ -29,6 +29,7 @@ from revline.providers.netsuite import amounts, deposits, errors, queries, wire
 from revline.providers.netsuite.deposits import DepositRequest
 from revline.providers.netsuite.records import (
     Account,
+    AccountingPeriod,
     Contact,
     CreditMemo,
     Customer,
@@ -230,6 +231,24 @@ class NetSuiteAdapter:
     def account_currency(self, account: Account) -> str | None:
         """The ISO code of the funds an account holds (None when NetSuite gives none)."""
         return self.currency_code(account.currency_id) if account.currency_id else None
+
+    def open_day(self, on: date, *, receivable: bool) -> tuple[date, AccountingPeriod | None]:
+        """The day to date a transaction meant for ``on``: ``on`` itself when its period takes
+        it, else the first day of the first period after it that does (a late entry is posted
+        in the current period, as an accountant posts it, never into a closed month). Returns
+        the day and, when it moved, the closed or locked period it was meant for."""
+        periods = [queries.accounting_period(row) for row in self.suiteql(queries.periods_from(on))]
+        meant = next((p for p in periods if p.start <= on <= p.end), None)
+        if meant is None or meant.takes(receivable=receivable):
+            return on, None
+        later = next((p for p in periods if p.start > on and p.takes(receivable=receivable)), None)
+        if later is None:
+            raise errors.refused(
+                f"NetSuite's period {meant.name} is closed or locked and no later period is "
+                "open: open one, then retry",
+                "period_closed",
+            )
+        return later.start, meant
 
     def currency_code(self, currency_id: str) -> str:
         """The ISO code (``USD``) of a currency's internal id."""
@@ -437,7 +456,13 @@ class NetSuiteAdapter:
         if amount is not None:
             body["payment"] = amounts.to_major(amount, invoice.currency)
         if on is not None:
-            body["tranDate"] = on.isoformat()
+            day, closed = self.open_day(on, receivable=True)
+            body["tranDate"] = day.isoformat()
+            if closed is not None:
+                body["memo"] = (
+                    f"Stripe charge {stripe_charge_id} paid {on.isoformat()}; {closed.name} is "
+                    f"closed, recorded on {day.isoformat()}"
+                )
         new_id = self.transform(
             "invoice", invoice.id, "customerPayment", body, idempotency_key=idempotency_key
         )
@@ -526,6 +551,14 @@ class NetSuiteAdapter:
             payments=payments,
             idempotency_key=idempotency_key,
         )
+        if request.date is not None:
+            day, closed = self.open_day(request.date, receivable=False)
+            if closed is not None:
+                record["tranDate"] = day.isoformat()
+                record["memo"] += (
+                    f", arrived {request.date.isoformat()}; {closed.name} is closed, "
+                    f"recorded on {day.isoformat()}"
+                )
         new_id = self.create_record("deposit", record, idempotency_key=idempotency_key)
         deposit = self.deposit(new_id)
         if deposit.total != request.amount:

@@ -22,6 +22,7 @@ from revline.providers.netsuite import amounts
 from revline.providers.netsuite.records import (
     ACCOUNTS_PAYABLE_ROLE,
     Account,
+    AccountingPeriod,
     Contact,
     CreditMemo,
     Customer,
@@ -85,6 +86,30 @@ ACCOUNTS = (
     " FROM account a ORDER BY a.id"
 )
 CURRENCIES = "SELECT cur.id, cur.symbol FROM currency cur ORDER BY cur.id"
+
+
+def periods_from(start: date) -> str:
+    """The base accounting periods ending on or after ``start``, earliest first (quarters,
+    years and adjustment periods take no transactions of their own)."""
+    return (
+        "SELECT p.id, p.periodname, TO_CHAR(p.startdate, 'YYYY-MM-DD') AS startdate,"
+        " TO_CHAR(p.enddate, 'YYYY-MM-DD') AS enddate, p.closed, p.arlocked, p.alllocked"
+        " FROM accountingperiod p WHERE p.isyear = 'F' AND p.isquarter = 'F'"
+        f" AND p.isadjust = 'F' AND p.isinactive = 'F' AND p.enddate >= {day(start)}"
+        " ORDER BY p.startdate, p.id"
+    )
+
+
+def accounting_period(row: Row) -> AccountingPeriod:
+    return AccountingPeriod(
+        id=required(row, "id"),
+        name=required(row, "periodname"),
+        start=iso_day(row, "startdate"),
+        end=iso_day(row, "enddate"),
+        closed=flag(row, "closed"),
+        ar_locked=flag(row, "arlocked"),
+        all_locked=flag(row, "alllocked"),
+    )
 
 
 def account(row: Row) -> Account:

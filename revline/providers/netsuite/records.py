@@ -240,6 +240,23 @@ class TrailingMrr:
 
 
 @dataclass(frozen=True)
+class AccountingPeriod:
+    """A base (monthly) accounting period and what it still takes."""
+
+    id: str
+    name: str  # periodname, e.g. Nov 2026
+    start: date
+    end: date
+    closed: bool
+    ar_locked: bool  # Lock A/R: no new invoices, payments or credit memos
+    all_locked: bool
+
+    def takes(self, *, receivable: bool) -> bool:
+        """Whether a new transaction may be dated in it (a receivable one: an A/R one)."""
+        return not (self.closed or self.all_locked or (receivable and self.ar_locked))
+
+
+@dataclass(frozen=True)
 class Account:
     """A general-ledger account."""
 

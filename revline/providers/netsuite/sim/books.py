@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,6 +47,10 @@ _FIRST_ID = {
     "account": 100,
     "customrecord_revline_idempotency": 1,
 }
+# Transactions an A/R lock stops (Lock A/R on the period); a closed or all-locked period
+# stops every transaction.
+_RECEIVABLES = frozenset({"CustInvc", "CustPymt", "CustCred", "CustRfnd"})
+_LOCKS = {"closed": "closed", "ar": "arlocked", "all": "alllocked"}
 _NUMBER_PREFIX = {
     "CustInvc": "INV-",
     "CustPymt": "PYMT-",
@@ -100,6 +104,18 @@ class NetSuiteBooks:
             schema.ACCOUNTS,
         )
         self.db.executemany("INSERT INTO contactrole VALUES (?, ?)", schema.CONTACT_ROLES)
+        self.db.executemany(
+            "INSERT INTO accountingperiod (periodname, startdate, enddate) VALUES (?, ?, ?)",
+            [
+                (
+                    date(year, month, 1).strftime("%b %Y"),
+                    date(year, month, 1).isoformat(),
+                    (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).isoformat(),
+                )
+                for year in schema.PERIOD_YEARS
+                for month in range(1, 13)
+            ],
+        )
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -193,6 +209,7 @@ class NetSuiteBooks:
     def _insert_transaction(self, db: sqlite3.Connection, **columns: object) -> int:
         transaction_id = self._next_id("transaction")
         kind = str(columns["type"])
+        columns["postingperiod"] = self._posting_period(kind, str(columns["trandate"]))
         if not columns.get("tranid"):
             columns["tranid"] = f"{_NUMBER_PREFIX[kind]}{transaction_id}"
         columns.setdefault("createddate", self.now_text())
@@ -203,6 +220,42 @@ class NetSuiteBooks:
             (transaction_id, *columns.values()),
         )
         return transaction_id
+
+    def _posting_period(self, kind: str, trandate: str) -> int:
+        """The base period a transaction dated ``trandate`` posts to; refused when that period
+        is closed or locked to it (the account's preference here is NetSuite's "Disallow":
+        a transaction is dated inside its posting period)."""
+        period = self.row(
+            "SELECT * FROM accountingperiod WHERE isyear = 'F' AND isquarter = 'F'"
+            " AND isadjust = 'F' AND ? BETWEEN startdate AND enddate",
+            (trandate,),
+        )
+        if period is None:
+            raise BooksError("USER_ERROR", f"There is no accounting period for {trandate}.")
+        locked = (
+            period["closed"] == "T"
+            or period["alllocked"] == "T"
+            or (period["arlocked"] == "T" and kind in _RECEIVABLES)
+        )
+        if locked:
+            raise BooksError(
+                "USER_ERROR",
+                f"The accounting period {period['periodname']} is closed or locked; "
+                "enter a date in an open period.",
+            )
+        return int(period["id"])
+
+    def close_period(self, month: str, how: str = "closed") -> None:
+        """Close ``month`` (``YYYY-MM``) as Manage Accounting Periods does, or only lock it:
+        ``how`` is ``closed``, ``ar`` (Lock A/R) or ``all`` (Lock All)."""
+        with self.write() as db:
+            changed = db.execute(
+                f"UPDATE accountingperiod SET {_LOCKS[how]} = 'T'"  # noqa: S608 (fixed map)
+                " WHERE isyear = 'F' AND isquarter = 'F' AND substr(startdate, 1, 7) = ?",
+                (month,),
+            ).rowcount
+        if changed != 1:
+            raise BooksError("INVALID_KEY_OR_REF", f"No accounting period {month}.")
 
     def transaction(self, transaction_id: str | int, kind: str | None = None) -> sqlite3.Row:
         found = self.row('SELECT * FROM "transaction" WHERE id = ?', (int(transaction_id),))

@@ -233,8 +233,10 @@ class RestRecords:
     ) -> dict[str, Any]:
         kind = _TRANSACTION_TYPES[record_type]
         row = self.books.row(
-            'SELECT t.*, cur.name AS currency_name, c.entityid AS entity_name FROM "transaction" t'
+            "SELECT t.*, cur.name AS currency_name, c.entityid AS entity_name,"
+            ' p.periodname AS period_name FROM "transaction" t'
             " JOIN currency cur ON cur.id = t.currency LEFT JOIN customer c ON c.id = t.entity"
+            " LEFT JOIN accountingperiod p ON p.id = t.postingperiod"
             " WHERE t.id = ? AND t.type = ?",
             (record_id, kind),
         )
@@ -248,6 +250,11 @@ class RestRecords:
             "tranId": row["tranid"],
             "tranDate": row["trandate"],
             "currency": self._ref(base, "currency", row["currency"], row["currency_name"]),
+            "postingPeriod": self._ref(
+                base, "accountingPeriod", row["postingperiod"], row["period_name"]
+            )
+            if row["postingperiod"] is not None
+            else None,
             "total": decimal_of(row["foreigntotal"]),
             "memo": row["memo"],
             "createdDate": row["createddate"],

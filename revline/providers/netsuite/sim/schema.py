@@ -18,6 +18,13 @@ CREATE TABLE account (
     accttype TEXT NOT NULL, isinactive TEXT NOT NULL DEFAULT 'F',
     currency INTEGER NOT NULL REFERENCES currency(id)  -- the funds' currency (a bank account's)
 );
+CREATE TABLE accountingperiod (
+    id INTEGER PRIMARY KEY, periodname TEXT NOT NULL, startdate TEXT NOT NULL,
+    enddate TEXT NOT NULL, isyear TEXT NOT NULL DEFAULT 'F', isquarter TEXT NOT NULL DEFAULT 'F',
+    isadjust TEXT NOT NULL DEFAULT 'F', isinactive TEXT NOT NULL DEFAULT 'F',
+    closed TEXT NOT NULL DEFAULT 'F', arlocked TEXT NOT NULL DEFAULT 'F',
+    aplocked TEXT NOT NULL DEFAULT 'F', alllocked TEXT NOT NULL DEFAULT 'F'
+);
 CREATE TABLE employee (
     id INTEGER PRIMARY KEY, entityid TEXT NOT NULL, firstname TEXT, lastname TEXT, email TEXT
 );
@@ -41,6 +48,7 @@ CREATE TABLE "transaction" (
     foreigntotal NUMERIC NOT NULL, foreignamountunpaid NUMERIC, status TEXT,
     voided TEXT NOT NULL DEFAULT 'F', posting TEXT NOT NULL DEFAULT 'T', memo TEXT,
     account INTEGER REFERENCES account(id), createdfrom INTEGER,
+    postingperiod INTEGER REFERENCES accountingperiod(id),
     custbody_stripe_invoice_id TEXT, custbody_stripe_charge_id TEXT,
     custbody_stripe_subscription_id TEXT, custbody_stripe_payout_id TEXT,
     custbody_revline_idempotency_key TEXT, createddate TEXT NOT NULL
@@ -102,6 +110,9 @@ ACCOUNTS = (
     (6, "6700-8", "Stripe Processing Fees", "Expense"),
     (7, "6710", "Stripe Adjustments", "Expense"),
 )
+
+# The monthly base periods the simulated account has, all open until a test closes one.
+PERIOD_YEARS = range(2020, 2036)
 
 CONTACT_ROLES = (
     (-10, "Primary Contact"),
