@@ -9,12 +9,22 @@ from datetime import date
 import pytest
 
 from revline.clock import SimulatedClock
-from revline.providers.netsuite import NetSuiteAdapter
+from revline.providers.base import Handler, Handlers
+from revline.providers.netsuite import NetSuiteAdapter, register
 from revline.providers.netsuite.sim import NetSuiteSimulator
 from revline.providers.netsuite.transport import RetryPolicy
 
 # Retries as the real adapter does them, only with millisecond pauses.
 FAST_RETRY = RetryPolicy(attempts=8, base_seconds=0.01, cap_seconds=0.1)
+
+
+def handler_of(adapter: NetSuiteAdapter, kind: str) -> Handler:
+    """The action handler the adapter registers for ``kind`` (``netsuite.deposit.create``)."""
+    handlers = Handlers()
+    register(handlers, adapter)
+    handler = handlers.get(kind)
+    assert handler is not None
+    return handler
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from revline.clock import SimulatedClock
 from revline.providers.base import ActionRequest, Handlers, ProviderError
 from revline.providers.netsuite import NetSuiteAdapter, register
 from revline.providers.netsuite.sim import NetSuiteSimulator
-from tests.providers.netsuite.conftest import FAST_RETRY, Acme
+from tests.providers.netsuite.conftest import FAST_RETRY, Acme, handler_of
 
 GROSS = 1_250_000
 FEE = 36_280  # 2.9 % + 30¢
@@ -177,10 +177,7 @@ def test_a_payout_in_another_currency_is_deposited_to_that_currencys_bank_accoun
         bank_account="1000",
         bank_accounts={"eur": "1010"},
     ) as adapter:
-        handlers = Handlers()
-        register(handlers, adapter)
-        handler = handlers.get("netsuite.deposit.create")
-        assert handler is not None
+        handler = handler_of(adapter, "netsuite.deposit.create")
         for payout, currency, charge, amount in (
             ("po_eu", "eur", "ch_eu", 90_000),
             ("po_us", "usd", "ch_us", 50_000),
@@ -205,10 +202,7 @@ def test_a_deposit_is_in_its_bank_accounts_currency(
     with NetSuiteAdapter(
         sim.settings(), clock=clock, retry=FAST_RETRY, bank_accounts={"EUR": "1010"}
     ) as adapter:
-        handlers = Handlers()
-        register(handlers, adapter)
-        handler = handlers.get("netsuite.deposit.create")
-        assert handler is not None
+        handler = handler_of(adapter, "netsuite.deposit.create")
         lines = [{"type": "adjustment", "amount": 5_000, "account": "6710", "reference": "txn_1"}]
         params = {"payout": "po_eu", "amount": 5_000, "currency": "eur", "lines": lines}
         request = ActionRequest("act_1", "netsuite.deposit.create", "po_eu", params, "k-eu", 1)
@@ -256,10 +250,7 @@ def test_a_deposit_account_in_another_currency_or_inactive_is_refused_before_pos
     with NetSuiteAdapter(
         sim.settings(), clock=clock, retry=FAST_RETRY, bank_accounts={"EUR": named}
     ) as adapter:
-        handlers = Handlers()
-        register(handlers, adapter)
-        handler = handlers.get("netsuite.deposit.create")
-        assert handler is not None
+        handler = handler_of(adapter, "netsuite.deposit.create")
         lines = [{"type": "adjustment", "amount": 5_000, "account": "6710", "reference": "txn_1"}]
         params = {"payout": "po_eu", "amount": 5_000, "currency": "eur", "lines": lines}
         with pytest.raises(ProviderError) as refused:

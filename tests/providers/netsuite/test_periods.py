@@ -14,10 +14,10 @@ from datetime import date
 import pytest
 
 from revline.clock import SimulatedClock
-from revline.providers.base import ActionRequest, Handlers, ProviderError
-from revline.providers.netsuite import NetSuiteAdapter, register
+from revline.providers.base import ActionRequest, ProviderError
+from revline.providers.netsuite import NetSuiteAdapter
 from revline.providers.netsuite.sim import BooksError, NetSuiteSimulator
-from tests.providers.netsuite.conftest import Acme
+from tests.providers.netsuite.conftest import Acme, handler_of
 
 PAID = date(2026, 11, 27)  # the Friday after Thanksgiving; November is closed by December
 
@@ -63,10 +63,7 @@ def test_netsuite_itself_refuses_a_payment_dated_in_a_closed_month(
 
 
 def _deposit(adapter: NetSuiteAdapter, arrived: str) -> dict[str, object]:
-    handlers = Handlers()
-    register(handlers, adapter)
-    handler = handlers.get("netsuite.deposit.create")
-    assert handler is not None
+    handler = handler_of(adapter, "netsuite.deposit.create")
     lines = [{"type": "adjustment", "amount": 5_000, "account": "6710", "reference": "txn_1"}]
     params = {"payout": "po_1", "amount": 5_000, "currency": "usd", "lines": lines}
     request = ActionRequest(
