@@ -121,7 +121,7 @@ def check(
     """
     probes: list[Callable[[], list[Check]]] = [
         lambda: _stripe(settings, clock, timeout),
-        lambda: _netsuite(settings.netsuite, clock, timeout),
+        lambda: _netsuite(settings.netsuite, settings.company.currency, clock, timeout),
         lambda: _ramp(settings, timeout),
         lambda: _mail(settings.mail, timeout, mail_ssl_context),
         lambda: _database(settings.database_url, timeout),
@@ -390,7 +390,7 @@ def _netsuite_required(ns: NetSuite) -> list[str]:
     return ["account_id", "client_id", "certificate_id", "private_key_pem"]
 
 
-def _netsuite(ns: NetSuite, clock: Clock, timeout: float) -> list[Check]:
+def _netsuite(ns: NetSuite, currency: str, clock: Clock, timeout: float) -> list[Check]:
     touched = any(getattr(ns, name) is not None for name in _NETSUITE_IDENTIFYING)
     missing = [f"[netsuite] {name}" for name in _netsuite_required(ns) if not getattr(ns, name)]
     auth = "token-based auth" if ns.auth == "tba" else "OAuth 2.0 client credentials"
@@ -411,14 +411,15 @@ def _netsuite(ns: NetSuite, clock: Clock, timeout: float) -> list[Check]:
         connection = _netsuite_connection(ns, clock, timeout)
         findings.append(connection)
         if connection.ok and (ns.deposit_bank_account or ns.deposit_bank_accounts):
-            findings.append(_netsuite_deposit_accounts(ns, clock, timeout))
+            findings.append(_netsuite_deposit_accounts(ns, currency, clock, timeout))
     findings.append(_netsuite_restlet(ns))
     return findings
 
 
-def _netsuite_deposit_accounts(ns: NetSuite, clock: Clock, timeout: float) -> Check:
-    """Each bank account the settings name for payouts' deposits is a Bank account in
-    NetSuite: a wrong number is found now, not by the first morning's deposit."""
+def _netsuite_deposit_accounts(ns: NetSuite, currency: str, clock: Clock, timeout: float) -> Check:
+    """Each bank account the settings name for payouts' deposits is an active Bank account in
+    NetSuite holding the currency it is named for (the default one: the company's or the base
+    currency): a wrong number is found now, not by the first morning's deposit."""
     from revline.providers.netsuite.client import NetSuiteAdapter
     from revline.providers.netsuite.transport import RetryPolicy
 
@@ -429,6 +430,7 @@ def _netsuite_deposit_accounts(ns: NetSuite, clock: Clock, timeout: float) -> Ch
         adapter = NetSuiteAdapter(ns, clock=clock, http=http, retry=RetryPolicy(attempts=1))
         banks = {a.number: a for a in adapter.accounts() if a.type == "Bank" and a.number}
         held = {number: adapter.account_currency(account) for number, account in banks.items()}
+        base = adapter.base_currency()
     except ProviderError as exc:
         return Check(
             "netsuite",
@@ -440,16 +442,21 @@ def _netsuite_deposit_accounts(ns: NetSuite, clock: Clock, timeout: float) -> Ch
     finally:
         http.close()
     active = sorted(number for number, account in banks.items() if not account.inactive)
+    # What each named account may hold: its currency; the default, the company's or the base.
+    takes = {
+        which: {which} if which != "default" else {currency.upper(), base or currency.upper()}
+        for which in named
+    }
     wrong = [
         f"{number} ({which}) is not a bank account"
         if number not in banks
         else f"{number} ({which}) is inactive"
         if banks[number].inactive
-        else f"{number} ({which}) holds {held[number]}"
+        else f"{number} ({which}) holds {held[number]}, not {' or '.join(sorted(takes[which]))}"
         for which, number in named.items()
         if number not in banks
         or banks[number].inactive
-        or (which != "default" and held[number] not in (None, which))
+        or (held[number] is not None and held[number] not in takes[which])
     ]
     if wrong:
         return Check(

@@ -571,5 +571,19 @@ def test_a_deposit_account_must_be_active_and_hold_the_currency_it_is_named_for(
         "Bank accounts in NetSuite: default 1000 (USD), EUR 1015 (EUR), GBP 1016 (GBP)",
     )
     found = deposit_accounts({"EUR": "1016", "GBP": "1017"})
-    assert (found.ok, found.detail) == (False, "1016 (EUR) holds GBP; 1017 (GBP) is inactive")
+    assert (found.ok, found.detail) == (
+        False,
+        "1016 (EUR) holds GBP, not EUR; 1017 (GBP) is inactive",
+    )
     assert found.fix is not None and "1015 EUR" in found.fix and "1017" not in found.fix
+
+
+def test_the_default_deposit_account_holds_the_company_or_the_base_currency(
+    services: Services, configured: dict[str, Any]
+) -> None:
+    """Every USD payout with no account of its own lands in the default account: one in
+    sterling would have each of them refused by NetSuite."""
+    services.netsuite.books.add_account("1018", "Operating Bank GBP 2", "Bank", currency="GBP")
+    netsuite = configured["netsuite"].model_copy(update={"deposit_bank_account": "1018"})
+    found = finding(run({**configured, "netsuite": netsuite}), "netsuite", "deposit accounts")
+    assert (found.ok, found.detail) == (False, "1018 (default) holds GBP, not USD")

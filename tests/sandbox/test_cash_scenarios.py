@@ -569,39 +569,3 @@ _PAYOUT = {"at": "2026-12-02T06:00:00-05:00", "type": "payout"}
 @pytest.mark.parametrize("name", sorted(p.stem for p in CASH.glob("*.json")))
 def test_every_cash_example_runs_and_verifies(name: str, tmp_path: Path) -> None:
     assert _play(name, tmp_path)["ledger"]["verified"] is True
-
-
-def test_an_orphan_matched_after_its_month_is_closed_is_recorded_in_the_open_month(
-    tmp_path: Path,
-) -> None:
-    """Dana paid on the last day of November; the controller closed November in NetSuite the
-    next afternoon, before the match was applied. The payment is recorded on 1 December, the
-    first day NetSuite takes, with the day Dana paid in its memo, and the payout follows."""
-    document = json.loads((CASH / "orphan_match_applied.json").read_text())
-    orphan, payout = document["happenings"]
-    happenings = [
-        {**orphan, "at": "2026-11-30T12:00:00-05:00", "email": "dana.reyes@acme.example"},
-        {**payout, "at": "2026-12-01T06:00:00-05:00"},
-    ]
-    scenario = _example(
-        "orphan_match_applied", start="2026-11-30T07:00:00-05:00", happenings=happenings
-    )
-    with World(scenario, tmp_path) as world:
-        books = world.netsuite.books
-        _meanwhile(
-            world, 1, 17, "the controller closes November", lambda: books.close_period("2026-11")
-        )
-        played = Run(world).play()
-        (recorded,) = [p for p in books.customer_payments() if p.stripe_charge_id]
-        memo = books.row('SELECT memo FROM "transaction" WHERE id = ?', (int(recorded.id),))
-
-    (apply,) = _actions(played, "netsuite.customer_payment.create")
-    assert apply["status"] == "applied" and apply["at"] > "2026-12-01T17"
-    assert apply["params"]["date"] == "2026-11-30"
-    assert recorded.date == date(2026, 12, 1)
-    assert memo is not None and memo["memo"].endswith(
-        "paid 2026-11-30; Nov 2026 is closed, recorded on 2026-12-01"
-    )
-    (deposit,) = _actions(played, "netsuite.deposit.create")
-    assert deposit["status"] == "applied"
-    assert played["ledger"]["verified"] is True

@@ -178,7 +178,9 @@ def _deposits(session: Session, payouts: list[str]) -> dict[str, Deposit]:
             action_id=action.id,
             case_id=action.case_id,
             status=action.status,
-            date=action.params.get("date"),
+            # The day NetSuite booked it once it did (a closed month moves it), else the day
+            # asked for.
+            date=result.get("date") or action.params.get("date"),
             lines=[DepositLine.model_validate(line) for line in action.params.get("lines", [])],
             applied_at=action.applied_at,
             netsuite_deposit=result.get("deposit"),

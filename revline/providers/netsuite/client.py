@@ -109,6 +109,7 @@ class NetSuiteAdapter:
         self._reference_lock = threading.Lock()
         self._accounts: dict[str, Account] | None = None
         self._currencies: dict[str, str] | None = None
+        self._base_currency: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock) -> NetSuiteAdapter:
@@ -213,20 +214,31 @@ class NetSuiteAdapter:
                 raise errors.refused(f"GL account {wanted} is not a bank account", "no_account")
             if account.inactive:
                 raise errors.refused(f"bank account {wanted} is inactive in NetSuite", "no_account")
-            held = self.account_currency(account)
-            if for_currency and held and held != currency.upper():
+        else:
+            banks = [a for a in self.accounts() if a.type == "Bank" and not a.inactive]
+            if len(banks) != 1:
                 raise errors.refused(
-                    f"bank account {wanted}, named for {currency.upper()} deposits, holds {held}",
+                    f"NetSuite has {len(banks)} active bank accounts; name the one deposits go to",
                     "no_account",
                 )
+            account = banks[0]
+        held = self.account_currency(account)
+        wanted_currency = currency.upper()
+        if not held or not currency or held == wanted_currency:
             return account
-        banks = [a for a in self.accounts() if a.type == "Bank" and not a.inactive]
-        if len(banks) != 1:
-            raise errors.refused(
-                f"NetSuite has {len(banks)} active bank accounts; name the one deposits go to",
-                "no_account",
+        # An account named for a currency takes that one; the default account takes another
+        # only when it is in the base currency (NetSuite converts it at the day's rate).
+        if for_currency:
+            wrong = f"bank account {wanted}, named for {wanted_currency} deposits, holds {held}"
+        elif (base := self.base_currency()) is not None and held != base:
+            wrong = f"bank account {account.number} holds {held}, not {wanted_currency}" + (
+                f" nor the base currency {base}" if base != wanted_currency else ""
             )
-        return banks[0]
+        else:
+            return account
+        raise errors.refused(
+            f"{wrong}: name a {wanted_currency} account in deposit_bank_accounts", "no_account"
+        )
 
     def account_currency(self, account: Account) -> str | None:
         """The ISO code of the funds an account holds (None when NetSuite gives none)."""
@@ -250,16 +262,29 @@ class NetSuiteAdapter:
             )
         return later.start, meant
 
-    def currency_code(self, currency_id: str) -> str:
-        """The ISO code (``USD``) of a currency's internal id."""
+    def _read_currencies(self, *, unless_known: str | None = None) -> dict[str, str]:
         with self._reference_lock:
-            if self._currencies is None or currency_id not in self._currencies:
+            if self._currencies is None or (
+                unless_known is not None and unless_known not in self._currencies
+            ):
                 rows = self.suiteql(queries.CURRENCIES)
                 self._currencies = {row["id"]: row["symbol"] for row in rows}
-            try:
-                return self._currencies[currency_id]
-            except KeyError as exc:
-                raise errors.refused(f"NetSuite has no currency {currency_id}") from exc
+                bases = [row["symbol"] for row in rows if queries.flag(row, "isbasecurrency")]
+                self._base_currency = bases[0] if len(bases) == 1 else None
+            return self._currencies
+
+    def currency_code(self, currency_id: str) -> str:
+        """The ISO code (``USD``) of a currency's internal id."""
+        try:
+            return self._read_currencies(unless_known=currency_id)[currency_id]
+        except KeyError as exc:
+            raise errors.refused(f"NetSuite has no currency {currency_id}") from exc
+
+    def base_currency(self) -> str | None:
+        """The ISO code of the account's base currency (None when NetSuite names none, or
+        several: one per subsidiary in OneWorld)."""
+        self._read_currencies()
+        return self._base_currency
 
     # -- customers -------------------------------------------------------------------------------
 
@@ -533,9 +558,12 @@ class NetSuiteAdapter:
                     "conflict",
                 )
             return deposit, True
+        # The chart as it is now: an account made inactive since the last read is refused
+        # here, with its reason, not by NetSuite as an unknown reference.
+        self.accounts(refresh=True)
         bank = self.deposit_bank_account(request.bank_account, request.currency)
         account_ids = {
-            str(line.account): self.account_by_number(str(line.account)).id
+            str(line.account): self._line_account(str(line.account)).id
             for line in request.lines
             if line.account
         }
@@ -552,24 +580,39 @@ class NetSuiteAdapter:
             idempotency_key=idempotency_key,
         )
         if request.date is not None:
-            day, closed = self.open_day(request.date, receivable=False)
-            if closed is not None:
-                record["tranDate"] = day.isoformat()
-                record["memo"] += (
-                    f", arrived {request.date.isoformat()}; {closed.name} is closed, "
-                    f"recorded on {day.isoformat()}"
-                )
+            self._date_deposit(record, request.date, [p.date for p in payments.values()])
         new_id = self.create_record("deposit", record, idempotency_key=idempotency_key)
         deposit = self.deposit(new_id)
-        if deposit.total != request.amount:
+        if deposit.total != request.amount or deposit.currency != request.currency:
             raise ProviderError(
                 f"NetSuite booked deposit {new_id} for payout {request.payout} at "
-                f"{deposit.total}, not {request.amount}: check it by hand",
+                f"{deposit.total} {deposit.currency}, not {request.amount} {request.currency}: "
+                "check it by hand",
                 retryable=False,
                 provider=errors.PROVIDER,
                 provider_code="deposit_total_mismatch",
             )
         return deposit, False
+
+    def _date_deposit(self, record: dict[str, Any], arrived: date, paid: list[date]) -> None:
+        """Date a deposit the day its payout arrived, or, when one of its payments is dated
+        later (recorded after its month was locked to receivables), that payment's day: a
+        deposit never takes money out of Undeposited Funds before it was there. Then into the
+        first open period, if that day's is closed."""
+        wanted = max([arrived, *paid])
+        day, closed = self.open_day(wanted, receivable=False)
+        if day == arrived:
+            return
+        record["tranDate"] = day.isoformat()
+        why = f"{closed.name} is closed" if closed else "its payments are dated then"
+        record["memo"] += f", arrived {arrived.isoformat()}; {why}, recorded on {day.isoformat()}"
+
+    def _line_account(self, number: str) -> Account:
+        """A deposit line's GL account (fees, refunds, adjustments), which must take postings."""
+        account = self.account_by_number(number)
+        if account.inactive:
+            raise errors.refused(f"GL account {number} is inactive in NetSuite", "no_account")
+        return account
 
     def _deposit_payment(
         self, request: DepositRequest, reference: str, amount: int

@@ -85,7 +85,7 @@ ACCOUNTS = (
     "SELECT a.id, a.acctnumber, a.fullname, a.accttype, a.currency, a.isinactive"
     " FROM account a ORDER BY a.id"
 )
-CURRENCIES = "SELECT cur.id, cur.symbol FROM currency cur ORDER BY cur.id"
+CURRENCIES = "SELECT cur.id, cur.symbol, cur.isbasecurrency FROM currency cur ORDER BY cur.id"
 
 
 def periods_from(start: date) -> str:

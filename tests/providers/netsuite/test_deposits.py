@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from revline.clock import SimulatedClock
 from revline.providers.base import ActionRequest, Handlers, ProviderError
 from revline.providers.netsuite import NetSuiteAdapter, register
-from revline.providers.netsuite.sim import NetSuiteSimulator
+from revline.providers.netsuite.deposits import DepositLineRequest, DepositRequest
+from revline.providers.netsuite.sim import BooksError, NetSuiteSimulator
 from tests.providers.netsuite.conftest import FAST_RETRY, Acme, handler_of
 
 GROSS = 1_250_000
@@ -227,9 +230,15 @@ def test_a_deposit_is_in_its_bank_accounts_currency(
                     1,
                 )
             )
-    assert "takes EUR payments only" in str(refused.value)
+    # Refused before anything is sent; NetSuite itself would refuse it too.
+    assert str(refused.value).startswith("bank account 1010 holds EUR, not USD: name a USD")
     assert not refused.value.retryable
     assert usd_payment in {p.id for p in sim.books.customer_payments() if p.undeposited}
+    eur_account = int(sim.books.row("SELECT id FROM account WHERE acctnumber = '1010'")["id"])
+    with pytest.raises(BooksError, match="takes EUR payments only"):
+        sim.books.create_deposit(
+            bank_account=eur_account, payments=[(int(usd_payment), None)], other=[], cashback=[]
+        )
 
 
 @pytest.mark.parametrize(
@@ -257,4 +266,68 @@ def test_a_deposit_account_in_another_currency_or_inactive_is_refused_before_pos
             handler(ActionRequest("act_1", "netsuite.deposit.create", "po_eu", params, "k", 1))
     assert refusal in str(refused.value)
     assert not refused.value.retryable
+    assert sim.books.deposits() == []
+
+
+def _eur_adjustment(payout: str, account: str = "6710") -> DepositRequest:
+    line = DepositLineRequest("adjustment", 5_000, account=account, reference="txn_1")
+    return DepositRequest(payout=payout, amount=5_000, currency="EUR", lines=(line,))
+
+
+def test_an_account_made_inactive_while_revline_runs_is_refused_with_that_reason(
+    sim: NetSuiteSimulator, clock: SimulatedClock
+) -> None:
+    """The worker's adapter lives for days; the chart is read again for every deposit."""
+    sim.books.add_account("1015", "Operating Bank EUR", "Bank", currency="EUR")
+    with NetSuiteAdapter(
+        sim.settings(), clock=clock, retry=FAST_RETRY, bank_accounts={"EUR": "1015"}
+    ) as adapter:
+        adapter.create_deposit(_eur_adjustment("po_monday"), idempotency_key="k1")
+        sim.books.inactivate_account("1015")  # Tuesday: the controller retires the account
+        with pytest.raises(ProviderError) as refused:
+            adapter.create_deposit(_eur_adjustment("po_tuesday"), idempotency_key="k2")
+    assert str(refused.value) == "bank account 1015 is inactive in NetSuite"
+    assert [d.stripe_payout_id for d in sim.books.deposits()] == ["po_monday"]
+
+
+def test_an_inactive_gl_account_on_a_line_is_refused_by_revline_and_by_netsuite(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter
+) -> None:
+    sim.books.inactivate_account("6710")
+    with pytest.raises(ProviderError) as refused:
+        adapter.create_deposit(
+            DepositRequest(
+                payout="po_1",
+                amount=5_000,
+                currency="USD",
+                lines=(DepositLineRequest("adjustment", 5_000, account="6710", reference="t"),),
+            ),
+            idempotency_key="k",
+        )
+    assert str(refused.value) == "GL account 6710 is inactive in NetSuite"
+    inactive = int(sim.books.row("SELECT id FROM account WHERE acctnumber = '6710'")["id"])
+    with pytest.raises(BooksError, match="Invalid account reference"):
+        sim.books.create_deposit(
+            bank_account=1, payments=[], other=[(inactive, Decimal("50.00"), None)], cashback=[]
+        )
+    assert sim.books.deposits() == []
+
+
+def test_a_payout_falling_back_to_a_default_account_in_a_third_currency_is_refused(
+    sim: NetSuiteSimulator, clock: SimulatedClock
+) -> None:
+    """The default account is sterling and no EUR account is named: the euros are not booked
+    as pounds. (A default account in the base currency takes them; NetSuite converts.)"""
+    sim.books.add_account("1011", "Operating Bank GBP", "Bank", currency="GBP")
+    with (
+        NetSuiteAdapter(
+            sim.settings(), clock=clock, retry=FAST_RETRY, bank_account="1011"
+        ) as adapter,
+        pytest.raises(ProviderError) as refused,
+    ):
+        adapter.create_deposit(_eur_adjustment("po_eu"), idempotency_key="k")
+    assert str(refused.value) == (
+        "bank account 1011 holds GBP, not EUR nor the base currency USD: name a EUR account in "
+        "deposit_bank_accounts"
+    )
     assert sim.books.deposits() == []

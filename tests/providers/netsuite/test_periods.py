@@ -16,6 +16,7 @@ import pytest
 from revline.clock import SimulatedClock
 from revline.providers.base import ActionRequest, ProviderError
 from revline.providers.netsuite import NetSuiteAdapter
+from revline.providers.netsuite.deposits import DepositLineRequest, DepositRequest
 from revline.providers.netsuite.sim import BooksError, NetSuiteSimulator
 from tests.providers.netsuite.conftest import Acme, handler_of
 
@@ -123,3 +124,32 @@ def test_a_payment_into_a_closed_month_is_found_again_not_recorded_twice(
     )
     assert replayed and payment.date.isoformat() == first[0]
     assert len(sim.books.customer_payments()) == 1
+
+
+def test_after_an_ar_lock_a_deposit_is_dated_with_the_payment_it_takes(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    """The controller locked A/R for November before closing it. The morning records the
+    payment its connector missed on the 1st (November takes no payment now), so the payout's
+    deposit, which arrived on the 30th, is dated the 1st too: Undeposited Funds never gives out
+    money before it came in."""
+    sim.books.close_period("2026-11", "ar")
+    payment, _ = adapter.record_payment(
+        acme.invoice, stripe_charge_id="ch_acme_1", on=date(2026, 11, 30), idempotency_key="k"
+    )
+    request = DepositRequest(
+        payout="po_1",
+        amount=1_250_000,
+        currency="USD",
+        lines=(DepositLineRequest("payment", 1_250_000, reference="ch_acme_1"),),
+        date=date(2026, 11, 30),
+    )
+
+    deposit, _ = adapter.create_deposit(request, idempotency_key="k-dep")
+
+    assert payment.date == deposit.date == date(2026, 12, 1)
+    assert deposit.memo == (
+        "Stripe payout po_1, arrived 2026-11-30; its payments are dated then, recorded on "
+        "2026-12-01"
+    )
+    assert adapter.undeposited_funds_balance("USD", as_of=date(2026, 11, 30)).amount == 0

@@ -688,7 +688,8 @@ class NetSuiteBooks:
             if len({row["id"] for row, _ in payment_rows}) != len(payment_rows):
                 raise BooksError("USER_ERROR", "A payment is on the deposit twice.")
             for account, _, _ in [*other, *cashback]:
-                if self.row("SELECT id FROM account WHERE id = ?", (account,)) is None:
+                found = self.row("SELECT isinactive FROM account WHERE id = ?", (account,))
+                if found is None or found["isinactive"] == "T":
                     raise BooksError("INVALID_KEY_OR_REF", f"Invalid account reference {account}.")
             if len(currencies) > 1:
                 raise BooksError("USER_ERROR", "Payments in several currencies on one deposit.")
