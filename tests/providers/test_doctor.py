@@ -151,7 +151,8 @@ CLOCK = SystemClock()
 
 @pytest.fixture(scope="module")
 def services() -> Iterator[Services]:
-    """One set for the module: the checks only read, so tests cannot disturb each other.
+    """One set for the module: the checks only read, so tests cannot disturb each other; the
+    few that open accounts use :func:`bank_account`, since the module runs once per database.
 
     On the system clock, as ``revline doctor`` runs: NetSuite refuses signatures whose
     timestamp is minutes away from its own time.
@@ -163,6 +164,13 @@ def services() -> Iterator[Services]:
 @pytest.fixture
 def configured(services: Services, db: Database) -> dict[str, Any]:
     return services.values(db.url)
+
+
+def bank_account(services: Services, number: str, name: str, currency: str) -> None:
+    """Open a bank account in the simulated books unless an earlier run of the test did."""
+    books = services.netsuite.books
+    if books.row("SELECT id FROM account WHERE acctnumber = ?", (number,)) is None:
+        books.add_account(number, name, "Bank", currency=currency)
 
 
 def run(values: dict[str, Any], **options: Any) -> list[Check]:
@@ -553,11 +561,10 @@ def test_the_deposit_accounts_named_are_netsuites_bank_accounts(
 def test_a_deposit_account_must_be_active_and_hold_the_currency_it_is_named_for(
     services: Services, configured: dict[str, Any]
 ) -> None:
-    books = services.netsuite.books
-    books.add_account("1015", "Operating Bank EUR", "Bank", currency="EUR")
-    books.add_account("1016", "Operating Bank GBP", "Bank", currency="GBP")
-    books.add_account("1017", "Old Operating Bank EUR", "Bank", currency="EUR")
-    books.inactivate_account("1017")
+    bank_account(services, "1015", "Operating Bank EUR", "EUR")
+    bank_account(services, "1016", "Operating Bank GBP", "GBP")
+    bank_account(services, "1017", "Old Operating Bank EUR", "EUR")
+    services.netsuite.books.inactivate_account("1017")
     netsuite = configured["netsuite"]
 
     def deposit_accounts(named: dict[str, str]) -> Check:
@@ -583,7 +590,7 @@ def test_the_default_deposit_account_holds_the_company_or_the_base_currency(
 ) -> None:
     """Every USD payout with no account of its own lands in the default account: one in
     sterling would have each of them refused by NetSuite."""
-    services.netsuite.books.add_account("1018", "Operating Bank GBP 2", "Bank", currency="GBP")
+    bank_account(services, "1018", "Operating Bank GBP 2", "GBP")
     netsuite = configured["netsuite"].model_copy(update={"deposit_bank_account": "1018"})
     found = finding(run({**configured, "netsuite": netsuite}), "netsuite", "deposit accounts")
     assert (found.ok, found.detail) == (False, "1018 (default) holds GBP, not USD")
