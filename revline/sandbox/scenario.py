@@ -120,6 +120,17 @@ class Payout(_Happening):
     type: Literal["payout"]
     fee_rate: str | None = Field(None, description='e.g. "2.9%+30"; default Stripe\'s standard')
     arrival: date | None = None
+    manual_amount: MinorUnits | None = Field(
+        None,
+        description="a manual payout of this many minor units, made in the Dashboard (Stripe "
+        "lists no balance transactions for it); default an automatic payout of the balance",
+    )
+
+    @model_validator(mode="after")
+    def _priced_only_when_automatic(self) -> Payout:
+        if self.manual_amount is not None and self.fee_rate is not None:
+            raise ValueError("fee_rate reprices what an automatic payout settles, not a manual one")
+        return self
 
 
 class PayoutRerun(_Happening):

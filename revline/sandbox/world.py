@@ -355,8 +355,14 @@ class World:
             state.attempt_payment(invoice, CARD_SUCCEEDS)
             return f"{invoice}: paid by card"
         if isinstance(happening, Payout):
-            fees = _fee_schedule(happening.fee_rate)
-            payout = state.create_payout(happening.arrival, fees, self.currency)
+            payout: dict[str, Any] | None
+            if happening.manual_amount is not None:
+                payout = state.create_manual_payout(
+                    happening.manual_amount, happening.arrival, self.currency
+                )
+            else:
+                fees = _fee_schedule(happening.fee_rate)
+                payout = state.create_payout(happening.arrival, fees, self.currency)
             if payout is None:
                 return "payout: nothing available to pay out"
             arrival = datetime.fromtimestamp(payout["arrival_date"], tz=at.tzinfo)

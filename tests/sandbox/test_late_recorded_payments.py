@@ -79,13 +79,15 @@ def test_a_payment_recorded_for_a_payout_deposited_on_31_december_is_dated_31_de
     assert close.state == "signed_off"
 
 
-def test_a_payment_keyed_by_hand_after_month_end_on_a_payout_deposited_by_then_is_itemised(
+def test_a_payment_keyed_by_hand_after_month_end_dates_its_payouts_deposit_that_day(
     tmp_path: Path,
 ) -> None:
     """Books entered by hand: the AR specialist keys Acme's missed payment on 4 January, dated
-    that day, before the morning run, which deposits the payout dated 31 December. At month end
-    the deposit has moved the payment out of Undeposited Funds before it was recorded: NetSuite
-    shows -$12,500.00, and the walk itemises the payment, so December still ties."""
+    that day and without the Stripe charge id, before the morning run deposits the payout that
+    reached the bank on 31 December. A deposit never takes a payment out of Undeposited Funds
+    before it is there, so it is dated 4 January too. At month end the payout is not deposited
+    and Acme's payment not recorded (the walk finds it by its invoice and says when it was);
+    December ties."""
     scenario = _december("2026-12-29T10:00:00-05:00", "2026-12-30T06:00:00-05:00")
     with World(scenario, tmp_path) as world:
         books = world.netsuite.books
@@ -99,18 +101,25 @@ def test_a_payment_keyed_by_hand_after_month_end_on_a_payout_deposited_by_then_i
         )
         report = Run(world).play()
         recorded_on = _acme_payment_date(world)
+        (booked,) = books.deposits()
         close = _close(world)
 
     assert recorded_on == date(2027, 1, 4)
     assert [a for a in report["actions"] if a["kind"] == "netsuite.customer_payment.create"] == []
     (deposit,) = [a for a in report["actions"] if a["kind"] == "netsuite.deposit.create"]
     assert deposit["params"]["date"] == "2026-12-31"
+    assert booked.date == date(2027, 1, 4)
+    assert booked.memo.endswith(
+        "arrived 2026-12-31; its payments are dated then, recorded on 2027-01-04"
+    )
     tieout = close.tieout
-    assert tieout.undeposited_funds == -1_250_000
+    (not_deposited,) = [i for i in tieout.items if i.kind is ItemKind.PAYOUT_NOT_DEPOSITED]
+    assert not_deposited.on == date(2026, 12, 31)
     ((_, amount, description),) = _not_recorded(tieout)
     assert amount == -1_250_000
-    assert "recorded in NetSuite on 2027-01-04, after month end" in description
-    assert "deposit of 2026-12-31 already moved it out of Undeposited Funds" in description
+    assert description == (
+        "Stripe payment of 2026-12-29: recorded in NetSuite on 2027-01-04, after month end"
+    )
     assert tieout.variance == 0
     assert close.state == "signed_off"
 
@@ -135,3 +144,47 @@ def test_a_payment_recorded_in_january_for_a_payout_in_transit_says_when(
         "after month end"
     )
     assert close.tieout.variance == 0
+
+
+def test_a_payment_voided_in_december_is_not_recorded_at_month_end(tmp_path: Path) -> None:
+    """The AR specialist keys Acme's payment with its charge id on 30 December, then voids it
+    that afternoon (keyed against the wrong invoice, say). A voided payment records nothing: at
+    month end Acme's payment is not recorded and December ties; the January morning after the
+    payout arrives records it again, once."""
+    scenario = _december("2026-12-30T10:00:00-05:00", "2026-12-31T06:00:00-05:00")
+    with World(scenario, tmp_path) as world:
+        books = world.netsuite.books
+        keyed: list[str] = []
+
+        def key() -> None:
+            (invoice,) = [i for i in books.invoices() if i.stripe_invoice_id == "in_acme_dec"]
+            charge = next(
+                c for c in world.stripe.state.newest_first("charge") if c["amount"] == 1_250_000
+            )
+            keyed.append(books.record_customer_payment(invoice.id, stripe_charge_id=charge["id"]))
+
+        world.later.append(Later(datetime(2026, 12, 30, 11, tzinfo=NEW_YORK), "Acme keyed", key))
+        world.later.append(
+            Later(
+                datetime(2026, 12, 30, 15, tzinfo=NEW_YORK),
+                "Acme voided",
+                lambda: books.void_customer_payment(keyed[0]),
+            )
+        )
+        report = Run(world).play()
+        (recorded,) = [
+            p for p in books.customer_payments() if p.amount == 1_250_000 and p.id != keyed[0]
+        ]
+        close = _close(world)
+
+    (record,) = [a for a in report["actions"] if a["kind"] == "netsuite.customer_payment.create"]
+    assert record["status"] == "applied"
+    assert recorded.date > date(2026, 12, 31)
+    ((_, amount, description),) = _not_recorded(close.tieout)
+    assert amount == -1_250_000
+    assert description == (
+        f"Stripe payment of 2026-12-30: recorded in NetSuite on {recorded.date.isoformat()}, "
+        "after month end"
+    )
+    assert close.tieout.variance == 0
+    assert close.state == "signed_off"

@@ -151,7 +151,7 @@ def payouts_of(session: Session, day: date) -> PayoutDay:
 
 
 # The statuses of a payout flagged to its ``payout_variance`` case.
-_FLAGGED_TO_A_VARIANCE_CASE = frozenset({"variance", "returned_payout"})
+_FLAGGED_TO_A_VARIANCE_CASE = frozenset({"variance", "returned_payout", "manual_payout"})
 
 
 def _subject(day: date) -> str:

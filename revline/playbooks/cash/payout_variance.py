@@ -9,6 +9,9 @@ the figures: the payout, what its lines come to, the variance and the lines. Eve
 payout is still not deposited flags it again with the figures of the day (and a rerun with other
 figures, once the books were corrected in part): the case shows the latest, one case per payout.
 
+A manual payout (made by hand in the Dashboard) is flagged the same way: Stripe lists no balance
+transactions for it, so no deposit can be composed, and the case asks for one booked by hand.
+
 A payout that pays out again the money of a payout the bank returned after NetSuite had
 deposited it is flagged the same way, with the returned payout and its deposit: the money came
 back from the bank, and only a person can book that (the return, then the later payout's deposit
@@ -103,6 +106,13 @@ def _figures(found: Mapping[str, Any], before: Mapping[str, Any] | None) -> str:
     def gap(variance: int) -> str:
         return f"{money(abs(variance))} {'short of' if variance > 0 else 'over'} the payout"
 
+    if found.get("manual"):
+        return (
+            f"payout {found['payout']} of {money(found['amount'])} (arrived {found['arrival']}) "
+            "was made by hand in Stripe, which does not say what a manual payout settled: "
+            "deposit it by hand in NetSuite with the payout id in custbody_stripe_payout_id; "
+            "nothing was posted"
+        )
     variance = int(found["variance"])
     returned = found.get("returned") or []
     if returned:

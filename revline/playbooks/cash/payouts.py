@@ -54,6 +54,7 @@ from revline.playbooks.cash.returned import (
     RETURNED_CASE,
     decide_returned,
     deposit_withdrawn,
+    itemised,
     returned_case_payout,
     returned_payout_id,
     returned_payouts,
@@ -85,7 +86,7 @@ RECORD_PAYMENT = "netsuite.customer_payment.create"
 _FOR_A_PERSON = frozenset({MatchStatus.PROPOSED, MatchStatus.BLOCKED})
 # The statuses of a payout that waits for a person; a payout being recorded waits for NetSuite.
 _HELD_FOR_A_PERSON = frozenset(
-    {"orphans_pending", "matches_pending", "variance", "returned_payout"}
+    {"orphans_pending", "matches_pending", "variance", "returned_payout", "manual_payout"}
 )
 # Enough of a digest of the figures to tell sets of them apart in a key (a flag's, a deposit's).
 _FIGURES_DIGEST = 12
@@ -140,10 +141,7 @@ class Undeposited:
 
     def _entry(self, payment: CustomerPayment) -> Entry:
         customer = self.customers.get(payment.customer_id)
-        # A payment applied to one invoice paid that invoice's Stripe invoice; one applied to
-        # several names no single one.
-        applied = payment.applied_invoices
-        invoice = self.invoices.get(applied[0]) if len(applied) == 1 else None
+        invoice = self.invoices.get(payment.sole_invoice or "")
         return Entry(
             id=payment.id,
             amount=payment.amount,
@@ -262,11 +260,12 @@ class PayoutReconciliation(Playbook):
         )
         settled = []
         for payout in sorted(payouts, key=lambda p: (p.arrival_date, p.id)):
-            transactions = tuple(stripe.payout_transactions(payout.id))
+            # Stripe itemises only an automatic payout; a manual one is deposited by hand.
+            transactions = tuple(stripe.payout_transactions(payout.id)) if payout.automatic else ()
             deposited = bool(netsuite.deposits_for_payout(payout.id))
             charges = {}
             returned: tuple[ReturnedPayout, ...] = ()
-            if not deposited:
+            if not deposited and payout.automatic:
                 returned = _returned_payouts(transactions, stripe, netsuite)
                 transactions = carried(
                     transactions, {r.payout: r.transactions for r in returned if not r.deposits}
@@ -326,7 +325,7 @@ class PayoutReconciliation(Playbook):
         results = {
             result.payout.payout.id: result
             for result in reconcile(
-                [s for s in due if not s.deposited],
+                [s for s in due if not s.deposited and s.payout.automatic],
                 facts["undeposited"],
                 policy,
                 facts["calendar"],
@@ -343,6 +342,11 @@ class PayoutReconciliation(Playbook):
             }
             if settled.deposited:
                 summary.append({**known, "status": "already_deposited"})
+                continue
+            if not payout.automatic:
+                actions.append(_manual_flag(today, settled))
+                exceptions += 1
+                summary.append({**known, "status": "manual_payout"})
                 continue
             result = results[payout.id]
             plan = result.plan
@@ -610,6 +614,29 @@ def _variance_flag(today: date, settled: SettledPayout, plan: DepositPlan) -> Ac
     )
 
 
+def _manual_flag(today: date, settled: SettledPayout) -> ActionSpec:
+    """A manual payout, handed on to its ``payout_variance`` case: Stripe does not say what a
+    payout made by hand settled, so no deposit can be composed for it; a person books it."""
+    payout = settled.payout
+    figures = {
+        "payout": payout.id,
+        "amount": payout.amount,
+        "currency": payout.currency.upper(),
+        "arrival": settled.arrived_on.isoformat(),
+        "manual": True,
+        "lines_total": 0,
+        "variance": payout.amount,
+        "fees": 0,
+        "lines": [],
+    }
+    return ActionSpec(
+        PAYOUT_VARIANCE_FLAG,
+        subject=payout.id,
+        params=figures,
+        attempt=f"{today.isoformat()}.{digest(figures)[:_FIGURES_DIGEST]}",
+    )
+
+
 def _returned_payouts(
     transactions: Sequence[BalanceTransaction], stripe: Any, netsuite: Any
 ) -> tuple[ReturnedPayout, ...]:
@@ -620,7 +647,7 @@ def _returned_payouts(
 
     def settled(payout_id: str) -> list[BalanceTransaction]:
         deposits[payout_id] = tuple(d.id for d in netsuite.deposits_for_payout(payout_id))
-        return [] if deposits[payout_id] else stripe.payout_transactions(payout_id)
+        return [] if deposits[payout_id] else itemised(stripe, payout_id)
 
     return tuple(
         ReturnedPayout(r.payout, r.amount, r.transactions, deposits[r.payout])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from revline.core.inbox import EventView
 from revline.core.playbook import Decision, Withdrawal
@@ -56,6 +57,15 @@ def returned_payouts(
         found[payout] = Returned(payout, back.amount, tuple(settled(payout)))
         waiting += [t for t in found[payout].transactions if t.type in RETURNED_TYPES and t.source]
     return list(found.values())
+
+
+def itemised(stripe: Any, payout_id: str) -> list[BalanceTransaction]:
+    """What a returned payout had settled, as Stripe lists it. A manual payout took money from
+    the balance as a whole, settling nothing in particular (Stripe refuses to list it), and its
+    return gives the money back the same way: nothing to follow."""
+    if not stripe.get_payout(payout_id).automatic:
+        return []
+    return list(stripe.payout_transactions(payout_id))
 
 
 def returned_payout_id(event: EventView) -> str | None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -49,7 +49,7 @@ from revline.playbooks.cash.deposit import (
     RETURNED_TYPES,
     carried,
 )
-from revline.playbooks.cash.returned import returned_payouts
+from revline.playbooks.cash.returned import itemised, returned_payouts
 from revline.providers.netsuite.records import CustomerPayment, Deposit
 from revline.providers.stripe.records import BalanceTransaction, Payout
 
@@ -79,8 +79,13 @@ class ClosePeriod:
         found = _MONTH.match(text)
         if not found or not 1 <= int(found.group(2)) <= 12:
             raise InvalidMonth(f"month {text!r} is not a month like 2026-12 (YYYY-MM)")
-        first = date(int(found.group(1)), int(found.group(2)), 1)
-        return cls(text, first, next_month(first) - timedelta(days=1))
+        try:
+            first = date(int(found.group(1)), int(found.group(2)), 1)
+            return cls(text, first, next_month(first) - timedelta(days=1))
+        except ValueError as exc:  # no such day: year 0, or no month after 9999-12
+            raise InvalidMonth(
+                f"month {text!r} is out of range: a close covers a month from 0001-01 to 9999-11"
+            ) from exc
 
     @classmethod
     def before(cls, day: date) -> ClosePeriod:
@@ -268,12 +273,15 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
     # The money of a payout returned after its deposit is Stripe's again, in the balance or on
     # the payout that pays it out; its own item says NetSuite's books still have it in the bank.
     back_after_deposit = {r.payout for r in books.returned_after_deposit}
+    # A manual payout settled no movement in particular: what it took leaves the balance with
+    # its own movement, and the movements it paid out are walked as the balance's.
+    by_hand = {p.payout.id for p in books.payouts if not p.payout.automatic}
     still_in_balance = [
         t
         for t in moved.values()
         if t.currency == books.currency
         and t.id not in member_of
-        and (t.type not in _OWN_MOVES or t.source in back_after_deposit)
+        and (t.type not in _OWN_MOVES or t.source in back_after_deposit | by_hand)
     ]
     # Every movement whose money had not reached a NetSuite deposit by month end, by payout.
     open_movements: list[tuple[str | None, BalanceTransaction]] = [
@@ -459,7 +467,7 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
         if by_then:
             deposited[payout_id] = by_then
             return []
-        return list(stripe.payout_transactions(payout_id))
+        return itemised(stripe, payout_id)
 
     walked = returned_payouts(transactions, settled)
     # Each returned payout's payout_failure and its day: among the month's movements, or those
@@ -485,7 +493,9 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
         payouts.append(
             PayoutAtMonthEnd(
                 payout,
-                tuple(stripe.payout_transactions(payout.id)),
+                # Stripe itemises only an automatic payout: a manual one settled no movement
+                # in particular (see ``tie_out``).
+                tuple(stripe.payout_transactions(payout.id)) if payout.automatic else (),
                 arrived_on,
                 deposited_on,
                 on_deposits,
@@ -497,7 +507,14 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
         timezone=calendar.tz.key,
         transactions=tuple(transactions),
         payouts=tuple(sorted(payouts, key=lambda p: (p.payout.created, p.payout.id))),
-        recorded=_by_charge(payments),
+        recorded=_by_charge(
+            payments,
+            (t for p in payouts for t in p.transactions),
+            transactions,
+            *(r.transactions for r in walked),
+            stripe=stripe,
+            netsuite=netsuite,
+        ),
         returned_payouts={r.payout: r.transactions for r in walked if r.payout not in deposited},
         returned_after_deposit=tuple(
             ReturnedAfterDeposit(
@@ -517,13 +534,40 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
     )
 
 
-def _by_charge(payments: list[CustomerPayment]) -> dict[str, CustomerPayment]:
+def _by_charge(
+    payments: list[CustomerPayment],
+    *moved: Iterable[BalanceTransaction],
+    stripe: Any,
+    netsuite: Any,
+) -> dict[str, CustomerPayment]:
     """Each Stripe charge's earliest customer payment: the one that says whether the charge was
-    recorded by month end, whatever was keyed for it since."""
+    recorded by month end, whatever was keyed for it since. A payment keyed by hand without the
+    charge id records the charge whose Stripe invoice its one invoice carries (per the stable-ID
+    mapping, as the daily reconciliation finds it)."""
+    in_order = sorted(payments, key=lambda p: (p.date, p.id))
     recorded: dict[str, CustomerPayment] = {}
-    for payment in sorted(payments, key=lambda p: (p.date, p.id)):
+    for payment in in_order:
         if payment.stripe_charge_id:
             recorded.setdefault(payment.stripe_charge_id, payment)
+    by_hand = [p for p in in_order if not p.stripe_charge_id and p.sole_invoice]
+    if not by_hand:
+        return recorded
+    invoices = {i.id: i for i in netsuite.invoices({p.sole_invoice for p in by_hand})}
+    of_invoice: dict[str, CustomerPayment] = {}
+    for payment in by_hand:
+        invoice = invoices.get(payment.sole_invoice or "")
+        if invoice is not None and invoice.stripe_invoice_id:
+            of_invoice.setdefault(invoice.stripe_invoice_id, payment)
+    charges = {
+        str(t.source)
+        for of_some in moved
+        for t in of_some
+        if t.type in PAYMENT_TYPES and t.source and t.source not in recorded
+    }
+    for charge_id in sorted(charges):
+        stripe_invoice = stripe.get_charge(charge_id).invoice
+        if stripe_invoice in of_invoice:
+            recorded[charge_id] = of_invoice.pop(stripe_invoice)
     return recorded
 
 
@@ -547,13 +591,14 @@ def _deposited_payments(
 
 
 def held_for_dunning(netsuite: Any) -> list[HeldRecognition]:
-    """Customers whose revenue plans NetSuite holds for dunning, with the plans held."""
-    plans: dict[str, list[Any]] = defaultdict(list)
+    """Customers whose revenue plans NetSuite holds for dunning, with the plans held: one entry
+    per customer and currency, since amounts in two currencies are never added."""
+    plans: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for plan in netsuite.held_revenue_plans():
         if plan.hold_reason == DUNNING:
-            plans[plan.customer_id].append(plan)
+            plans[plan.customer_id, plan.currency].append(plan)
     held = []
-    for customer_id, of_customer in sorted(plans.items()):
+    for (customer_id, currency), of_customer in sorted(plans.items()):
         customer = netsuite.customer(customer_id)
         held.append(
             HeldRecognition(
@@ -562,7 +607,7 @@ def held_for_dunning(netsuite: Any) -> list[HeldRecognition]:
                 stripe_customer_id=customer.stripe_customer_id if customer else None,
                 plans=[p.number or p.id for p in of_customer],
                 amount=sum(p.amount for p in of_customer),
-                currency=of_customer[0].currency,
+                currency=currency,
             )
         )
     return held

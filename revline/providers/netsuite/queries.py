@@ -324,7 +324,8 @@ _PAYMENT = (
     "SELECT t.id, t.tranid, t.entity, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate,"
     " t.foreigntotal, cur.symbol AS currency, t.status, t.custbody_stripe_charge_id"
     " FROM transaction t JOIN currency cur ON cur.id = t.currency"
-    " WHERE t.type = 'CustPymt'"
+    # A voided payment records nothing: its charge is free to be recorded again.
+    " WHERE t.type = 'CustPymt' AND t.voided = 'F'"
 )
 NOT_DEPOSITED = "B"
 

@@ -123,6 +123,12 @@ class CustomerPayment:
     def money(self) -> Money:
         return Money(self.amount, self.currency)
 
+    @property
+    def sole_invoice(self) -> str | None:
+        """The invoice a payment applied to one invoice paid; one applied to several names no
+        single one (and so no single Stripe invoice)."""
+        return self.applied_invoices[0] if len(self.applied_invoices) == 1 else None
+
 
 DepositSublist = Literal["payment", "other", "cashback"]
 

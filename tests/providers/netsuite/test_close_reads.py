@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from revline.playbooks.cash.tieout import held_for_dunning
 from revline.providers.netsuite import NetSuiteAdapter
 from revline.providers.netsuite.sim import NetSuiteSimulator
 from tests.providers.netsuite.conftest import Acme
@@ -34,6 +35,22 @@ def test_held_revenue_plans_across_customers(
     sim.books.hold_revenue(acme.customer, "dunning")
     (plan,) = adapter.held_revenue_plans()
     assert (plan.customer_id, plan.on_hold, plan.hold_reason) == (acme.customer, True, "dunning")
+
+
+def test_a_customer_held_in_two_currencies_is_listed_once_per_currency(
+    adapter: NetSuiteAdapter, sim: NetSuiteSimulator, acme: Acme
+) -> None:
+    """Acme's euro contract is held with its dollar ones: the amounts are never added."""
+    sim.books.add_invoice(acme.customer, 400_000, number="INV-2026-1210", currency="EUR")
+    sim.books.hold_revenue(acme.customer, "dunning")
+    plans = adapter.held_revenue_plans()
+    dollars = sum(p.amount for p in plans if p.currency == "USD")
+    held = held_for_dunning(adapter)
+    assert [(h.customer, h.currency, h.amount) for h in held] == [
+        ("Acme Corp", "EUR", 400_000),
+        ("Acme Corp", "USD", dollars),
+    ]
+    assert dollars > 0
 
 
 def test_a_hand_keyed_entry_and_its_correction_move_undeposited_funds_as_of_a_date(

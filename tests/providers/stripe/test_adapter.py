@@ -12,7 +12,13 @@ from revline.errors import ConfigError
 from revline.providers.stripe.client import IDEMPOTENCY_KEY_METADATA, StripeAdapter
 from revline.providers.stripe.errors import StripeRequestError
 from revline.providers.stripe.records import Invoice
-from revline.providers.stripe.sim import CardOutcome, FeeSchedule, StripeSimulator, StripeState
+from revline.providers.stripe.sim import (
+    CardOutcome,
+    FeeSchedule,
+    SimulationError,
+    StripeSimulator,
+    StripeState,
+)
 from tests.conftest import make_settings
 
 
@@ -268,6 +274,30 @@ def test_payouts_and_their_balance_transactions(
     stripe_state.settle_payouts()
     paid = adapter.get_payout(payout["id"])
     assert (paid.status, paid.reconciliation_status) == ("paid", "completed")
+
+
+def test_a_manual_payout_takes_from_the_balance_and_stripe_does_not_itemise_it(
+    adapter: StripeAdapter, stripe_state: StripeState
+) -> None:
+    """A payout made by hand in the Dashboard settles no movement in particular: Stripe refuses
+    to list its balance transactions, and the account makes no automatic payout after it."""
+    acme = stripe_state.create_customer("billing@acme.example", "Acme Corp")
+    stripe_state.create_invoice(acme["id"], 100_000, invoice_id="in_acme_1")
+    stripe_state.attempt_payment("in_acme_1")
+    with pytest.raises(SimulationError, match="available balance of 97070"):
+        stripe_state.create_manual_payout(97_071)
+    payout = stripe_state.create_manual_payout(60_000)
+
+    listed = adapter.get_payout(payout["id"])
+    assert (listed.automatic, listed.amount, listed.status) == (False, 60_000, "in_transit")
+    with pytest.raises(StripeRequestError) as refused:
+        adapter.payout_transactions(payout["id"])
+    assert "can only be filtered on automatic transfers, not manual" in str(refused.value)
+    assert not refused.value.retryable
+    (own,) = [t for t in stripe_state.newest_first("balance_transaction") if t["type"] == "payout"]
+    assert (own["amount"], own["source"]) == (-60_000, payout["id"])
+    with pytest.raises(SimulationError, match="pays out by hand"):
+        stripe_state.create_payout()
 
 
 def test_a_payout_of_more_than_a_page_is_read_across_pages(

@@ -494,8 +494,9 @@ def payout(
     currency: str,
     balance_transaction: str,
     destination: str,
+    automatic: bool = True,
 ) -> Obj:
-    """An automatic payout in transit; it is paid on its arrival date."""
+    """A payout in transit, automatic unless made by hand; it is paid on its arrival date."""
     obj = sample("payout")
     obj.update(
         id=payout_id,
@@ -503,7 +504,7 @@ def payout(
         arrival_date=arrival_date,
         amount=amount,
         currency=currency,
-        automatic=True,
+        automatic=automatic,
         balance_transaction=balance_transaction,
         destination=destination,
         failure_balance_transaction=None,

@@ -1097,13 +1097,13 @@ class StripeState:
         rate on the payout).
         """
         with self.lock:
-            waiting = [
-                txn
-                for txn in self._objects["balance_transaction"].values()
-                if txn["id"] not in self._payout_of
-                and txn["type"] != "payout"
-                and txn["currency"] == currency
-            ]
+            waiting = self._unsettled(currency)
+            if any(txn["type"] == "payout" for txn in waiting):
+                # What Stripe would settle after payouts made by hand is not modelled.
+                raise SimulationError(
+                    "this account pays out by hand: Stripe makes manual payouts only on a manual "
+                    "payout schedule, and no automatic payout then"
+                )
             if fee_rate is not None:
                 self.fee_schedule = fee_rate
                 for txn in waiting:
@@ -1112,33 +1112,65 @@ class StripeState:
             total = sum(txn["net"] for txn in waiting)
             if total <= 0:
                 return None
-            payout_id = self._new_id("po_")
-            own = self._balance_transaction(
-                amount=-total,
-                fee=0,
-                currency=currency,
-                txn_type="payout",
-                reporting_category="payout",
-                source=payout_id,
-                description="STRIPE PAYOUT",
-            )
-            day = arrival_date or (self.clock.now() + self.payout_delay).astimezone(UTC).date()
-            payout = self._put(
-                "payout",
-                objects.payout(
-                    payout_id=payout_id,
-                    created=self._now(),
-                    arrival_date=int(datetime.combine(day, time(0), UTC).timestamp()),
-                    amount=total,
-                    currency=currency,
-                    balance_transaction=own["id"],
-                    destination=self._bank_account,
-                ),
-            )
-            for txn in [*waiting, own]:
-                self._payout_of[txn["id"]] = payout_id
+            payout = self._pay_out(total, currency, arrival_date, automatic=True)
+            for txn in waiting:
+                self._payout_of[txn["id"]] = payout["id"]
+            self._payout_of[payout["balance_transaction"]] = payout["id"]
             self._emit("payout.created", payout)
             return copy.deepcopy(payout)
+
+    def create_manual_payout(
+        self, amount: int, arrival_date: date | None = None, currency: str = "usd"
+    ) -> Obj:
+        """A manual payout (``automatic: false``, ``POST /v1/payouts`` with an amount): money
+        taken from the available balance, settling no movement in particular, so Stripe lists
+        no balance transactions for it (``payout_transactions`` refuses it)."""
+        with self.lock:
+            available = sum(txn["net"] for txn in self._unsettled(currency))
+            if not 0 < amount <= available:
+                raise SimulationError(
+                    f"a manual payout of {amount} {currency} from an available balance of "
+                    f"{available}"
+                )
+            payout = self._pay_out(amount, currency, arrival_date, automatic=False)
+            self._emit("payout.created", payout)
+            return copy.deepcopy(payout)
+
+    def _unsettled(self, currency: str) -> list[Obj]:
+        """Every movement in ``currency`` no automatic payout settled yet: the balance, less
+        what manual payouts took from it (their own movements are among them)."""
+        return [
+            txn
+            for txn in self._objects["balance_transaction"].values()
+            if txn["id"] not in self._payout_of and txn["currency"] == currency
+        ]
+
+    def _pay_out(self, amount: int, currency: str, arrival: date | None, automatic: bool) -> Obj:
+        """A payout in transit and its own balance transaction, which takes it off the balance."""
+        payout_id = self._new_id("po_")
+        own = self._balance_transaction(
+            amount=-amount,
+            fee=0,
+            currency=currency,
+            txn_type="payout",
+            reporting_category="payout",
+            source=payout_id,
+            description="STRIPE PAYOUT",
+        )
+        day = arrival or (self.clock.now() + self.payout_delay).astimezone(UTC).date()
+        return self._put(
+            "payout",
+            objects.payout(
+                payout_id=payout_id,
+                created=self._now(),
+                arrival_date=int(datetime.combine(day, time(0), UTC).timestamp()),
+                amount=amount,
+                currency=currency,
+                balance_transaction=own["id"],
+                destination=self._bank_account,
+                automatic=automatic,
+            ),
+        )
 
     def _reprice(self, txn: Obj) -> None:
         fee = self.fee_schedule.fee(txn["amount"])
@@ -1154,8 +1186,15 @@ class StripeState:
         ]
 
     def payout_transactions(self, payout_id: str) -> list[Obj]:
-        """The balance transactions a payout settled, and its own, newest first (live)."""
+        """The balance transactions an automatic payout settled, and its own, newest first
+        (live). Stripe refuses the question for a manual payout."""
         with self.lock:
+            if not self._live("payout", payout_id)["automatic"]:
+                raise invalid(
+                    "Balance transaction history can only be filtered on automatic transfers, "
+                    "not manual.",
+                    param="payout",
+                )
             return [
                 txn
                 for txn in self.newest_first("balance_transaction")

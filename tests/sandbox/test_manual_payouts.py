@@ -1,0 +1,151 @@
+"""A payout made by hand in the Stripe Dashboard (docs/playbooks/cash.md, "Manual payouts"):
+Stripe lists no balance transactions for it, so the morning run hands it to the billing analyst
+to deposit by hand, and the month-end tie-out walks it as money that left the balance. Played
+through the sandbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from revline.db.models import Case, Decision
+from revline.playbooks.cash import close_report
+from revline.playbooks.cash.payout_day import payouts_of
+from revline.sandbox.runner import Run
+from revline.sandbox.scenario import Scenario, parse
+from revline.sandbox.world import Later, World
+
+CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
+NEW_YORK = ZoneInfo("America/New_York")
+# Bluefin's 1,800.00 and Acme's 12,500.00 less Stripe's fees (2.9 % + 30¢ on each).
+FEES = 5_250 + 36_280
+BALANCE = 180_000 + 1_250_000 - FEES
+
+
+def _clean_payout(**changes: Any) -> Scenario:
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    return parse({**document, **changes})
+
+
+def _actions(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [a for a in report["actions"] if a["kind"] == kind]
+
+
+def test_a_manual_payout_is_handed_to_the_billing_analyst_to_deposit_by_hand(
+    tmp_path: Path,
+) -> None:
+    """The controller pays the balance out by hand on Wednesday morning; it reaches the bank on
+    Thursday. Friday's run cannot compose its deposit — Stripe does not say what a manual
+    payout settled — so it posts nothing and opens the payout's variance case, saying so. The
+    billing analyst books the deposit by hand at noon; Monday's run finds it, and the case is
+    resolved an hour later."""
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    *payments, payout = document["happenings"]
+    scenario = _clean_payout(
+        happenings=[*payments, {**payout, "manual_amount": BALANCE}],
+        until="2026-12-07T18:00:00-05:00",
+    )
+    with World(scenario, tmp_path) as world:
+        books = world.netsuite.books
+
+        def deposit_by_hand() -> None:
+            (manual,) = world.stripe.state.newest_first("payout")
+            fees = books.row("SELECT id FROM account WHERE acctnumber = ?", ("6700-8",))
+            assert fees is not None
+            books.create_deposit(
+                bank_account=books.account_id("Bank"),
+                payments=[(int(p.id), None) for p in books.customer_payments()],
+                other=[],
+                cashback=[(int(fees["id"]), Decimal(FEES) / 100, "Stripe fees")],
+                fields={"custbody_stripe_payout_id": manual["id"]},
+            )
+
+        world.later.append(
+            Later(
+                datetime(2026, 12, 4, 12, tzinfo=NEW_YORK),
+                "the billing analyst deposits by hand",
+                deposit_by_hand,
+            )
+        )
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            friday = payouts_of(session, date(2026, 12, 4))
+            monday = payouts_of(session, date(2026, 12, 7))
+
+    assert _actions(played, "netsuite.deposit.create") == []
+    (flag,) = _actions(played, "revline.payout_variance.flag")
+    assert flag["at"] == "2026-12-04T08:00:00-05:00"
+    assert flag["params"]["manual"] is True
+    assert flag["params"]["amount"] == BALANCE
+    (case,) = [c for c in played["cases"] if c["kind"] == "payout_variance"]
+    (held,) = friday.payouts
+    assert (held.status, held.amount, held.deposit) == ("manual_payout", BALANCE, None)
+    assert held.variance_case is not None and held.variance_case.case_id == case["id"]
+    assert [p.status for p in monday.payouts] == ["already_deposited"]
+    assert (case["state"], case["closed_at"]) == ("resolved", "2026-12-07T09:00:00-05:00")
+    assert played["ledger"]["verified"] is True
+
+
+def test_the_morning_says_why_a_manual_payout_waits_for_a_person(tmp_path: Path) -> None:
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    *payments, payout = document["happenings"]
+    scenario = _clean_payout(happenings=[*payments, {**payout, "manual_amount": 1_000_000}])
+    with World(scenario, tmp_path) as world:
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            (held,) = payouts_of(session, date(2026, 12, 4)).payouts
+            (told,) = session.execute(
+                select(Decision.explanation)
+                .join(Case, Decision.case_id == Case.id)
+                .where(Case.kind == "payout_variance")
+            ).scalars()
+    (case,) = [c for c in played["cases"] if c["kind"] == "payout_variance"]
+    assert case["state"] == "open" and case["queue"] == "billing_analyst"
+    assert held.status == "manual_payout"
+    assert told == (
+        f"payout {held.payout} of $10,000.00 (arrived 2026-12-03) was made by hand in Stripe, "
+        "which does not say what a manual payout settled: deposit it by hand in NetSuite with "
+        "the payout id in custbody_stripe_payout_id; nothing was posted"
+    )
+
+
+def test_a_manual_payout_in_transit_at_month_end_is_walked_as_money_that_left_the_balance(
+    tmp_path: Path,
+) -> None:
+    """Bluefin and Acme pay in the last week of December; on the 31st the controller pays
+    $10,000.00 out by hand, reaching the bank in January. At month end $3,884.70 is still in
+    Stripe's balance and $10,000.00 in transit; the fees on what the balance holds are a timing
+    difference, and December ties."""
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    bluefin, acme, payout = document["happenings"]
+    scenario = _clean_payout(
+        start="2026-12-28T07:00:00-05:00",
+        until="2027-01-06T12:00:00-05:00",
+        approve="all",
+        happenings=[
+            {**bluefin, "at": "2026-12-28T10:00:00-05:00", "invoice": "in_bluefin_dec"},
+            {**acme, "at": "2026-12-29T11:00:00-05:00", "invoice": "in_acme_dec"},
+            {**payout, "at": "2026-12-31T06:00:00-05:00", "manual_amount": 1_000_000},
+        ],
+    )
+    with World(scenario, tmp_path) as world:
+        Run(world).play()
+        (manual,) = world.stripe.state.newest_first("payout")
+        with world.runtime.db.read() as session:
+            close = close_report.load(
+                session, "2026-12", world.runtime.settings.policy.max_manual_retries
+            )
+
+    tieout = close.tieout
+    assert tieout.balance_not_paid_out == BALANCE - 1_000_000
+    assert [(p.payout, p.amount) for p in tieout.payouts_in_transit] == [(manual["id"], 1_000_000)]
+    assert [(i.kind.value, i.amount) for i in tieout.items] == [("fees_not_booked", FEES)]
+    assert tieout.undeposited_funds == 180_000 + 1_250_000
+    assert tieout.variance == 0
+    assert close.state == "signed_off"
