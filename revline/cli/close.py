@@ -16,7 +16,7 @@ from revline.core import queries
 from revline.db.models import Case
 from revline.errors import Conflict, NotFound, RevlineError
 from revline.playbooks.cash.close import CHECK_ROLES, MONTH_END_CLOSE, State
-from revline.playbooks.cash.close_report import load, markdown, workbook
+from revline.playbooks.cash.close_report import CloseReport, load, markdown, workbook
 from revline.playbooks.cash.tieout import ClosePeriod
 
 
@@ -29,7 +29,8 @@ def close(
         typer.Option(
             "--out",
             metavar="DIR",
-            help="Also write close-YYYY-MM.md, .xlsx and .json into DIR.",
+            help="Also write close-YYYY-MM.md, .xlsx and .json into DIR (created if need be; "
+            "an earlier run's files are replaced).",
         ),
     ] = None,
     explain: Annotated[
@@ -73,16 +74,34 @@ def close(
     locale, timezone = runtime.settings.company.locale, runtime.settings.company.timezone
     document = report.model_dump(mode="json")
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        stem = out / f"close-{month}"
-        stem.with_suffix(".md").write_text(markdown(report, locale, timezone))
-        stem.with_suffix(".xlsx").write_bytes(workbook(report, timezone))
-        stem.with_suffix(".json").write_text(report.model_dump_json(indent=2) + "\n")
-        note(f"wrote {stem}.md, {stem}.xlsx and {stem}.json")
+        _write(out, report, locale, timezone)
     if as_json:
         emit_json(document)
     else:
         typer.echo(markdown(report, locale, timezone), nl=False)
+
+
+def _write(out: Path, report: CloseReport, locale: str, timezone: str) -> None:
+    """The three files into ``out``, as ``reconcile match --out`` writes its own: a directory,
+    created if need be, whose files of the same month are replaced."""
+    if out.exists() and not out.is_dir():
+        raise RevlineError(
+            f"--out {out} is a file, not a directory: give the directory to write "
+            f"close-{report.month}.md, .xlsx and .json into"
+        )
+    stem = out / f"close-{report.month}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        stem.with_suffix(".md").write_text(markdown(report, locale, timezone), encoding="utf-8")
+        stem.with_suffix(".xlsx").write_bytes(workbook(report, timezone))
+        stem.with_suffix(".json").write_text(
+            report.model_dump_json(indent=2) + "\n", encoding="utf-8"
+        )
+    except OSError as exc:
+        raise RevlineError(
+            f"cannot write the close report into {out}: {exc.strerror or exc}"
+        ) from exc
+    note(f"wrote {stem}.md, {stem}.xlsx and {stem}.json")
 
 
 def _ask(ctx: typer.Context, month: str, as_user: str, detail: dict[str, object]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from revline.core.cases import CaseKind
@@ -272,3 +273,18 @@ def test_only_an_fpa_analyst_signs_the_close_not_even_an_admin(
         "approved",
         "user:fpa_analyst",
     )
+
+
+@pytest.mark.parametrize("month", ["0000-12", "9999-12"])
+def test_a_month_outside_the_calendar_is_a_400_naming_it(
+    client: TestClient, tokens: dict[str, str], month: str
+) -> None:
+    for method, url in (
+        ("GET", f"/api/close/{month}"),
+        ("POST", f"/api/close/{month}/recheck"),
+    ):
+        response = client.request(method, url, headers=bearer(tokens["fpa_analyst"]))
+        assert response.status_code == 400, (url, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "invalid_month"
+        assert f"month '{month}' is out of range" in error["message"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from revline.core.runtime import Runtime
@@ -50,7 +51,8 @@ def test_out_writes_a_workbook_openpyxl_reads(cli: Cli, runtime: Runtime, tmp_pa
     assert explained[1:] == ("user:jonas", 12.40, "receipt keyed twice")
     (held,) = book["Dunning holds"].iter_rows(min_row=2, values_only=True)
     assert (held[0], held[2]) == ("Acme Corp", 12500)
-    assert held[5:] == ("in_acme_7", "high_value", "retrying", "1/3")
+    assert held[3] == "USD"
+    assert held[6:] == ("in_acme_7", "high_value", "retrying", "1/3")
     assert json.loads((tmp_path / "close-2026-12.json").read_text())["month"] == "2026-12"
     assert (tmp_path / "close-2026-12.md").read_text().startswith("# Month-end close 2026-12")
 
@@ -74,3 +76,31 @@ def test_only_an_fpa_analyst_asks_for_a_recheck_and_never_of_a_signed_month(
     assert "omar is billing_analyst: only an fpa_analyst" in refused.stderr
     signed = cli.fails("close", "--month", "2026-12", "--recheck", "--as", "jonas")
     assert "the 2026-12 close is already signed off" in signed.stderr
+
+
+def test_out_naming_a_file_is_refused_naming_it(cli: Cli, runtime: Runtime, tmp_path: Path) -> None:
+    seed_close(runtime)
+    taken = tmp_path / "close-2026-12.xlsx"
+    taken.write_text("a workbook of last month")
+    refused = cli.fails("close", "--month", "2026-12", "--out", str(taken))
+    assert f"--out {taken} is a file, not a directory" in refused.stderr
+    assert taken.read_text() == "a workbook of last month"
+    under = cli.fails("close", "--month", "2026-12", "--out", str(taken / "reports"))
+    assert f"cannot write the close report into {taken / 'reports'}" in under.stderr
+
+
+def test_out_writes_again_over_the_reports_of_an_earlier_run(
+    cli: Cli, runtime: Runtime, tmp_path: Path
+) -> None:
+    """Like ``reconcile match --out``: the directory holds the month's latest report."""
+    seed_close(runtime)
+    (tmp_path / "close-2026-12.md").write_text("an earlier run")
+    cli.ok("close", "--month", "2026-12", "--out", str(tmp_path))
+    assert (tmp_path / "close-2026-12.md").read_text().startswith("# Month-end close 2026-12")
+
+
+@pytest.mark.parametrize("month", ["0000-12", "9999-12"])
+def test_a_month_outside_the_calendar_is_refused_naming_it(cli: Cli, month: str) -> None:
+    for args in ((), ("--recheck", "--as", "jonas")):
+        refused = cli.fails("close", "--month", month, *args)
+        assert f"month '{month}' is out of range" in refused.stderr

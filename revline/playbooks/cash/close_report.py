@@ -10,13 +10,17 @@ provider: the report is what the close decided on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -119,6 +123,39 @@ def walk(report: CloseReport) -> list[tuple[str, int]]:
     return lines
 
 
+def held_totals(report: CloseReport) -> list[tuple[str, int, int]]:
+    """Recognition held, per currency (never added across them): (currency, customers, amount),
+    by currency code."""
+    customers: dict[str, int] = defaultdict(int)
+    amounts: dict[str, int] = defaultdict(int)
+    for h in report.held_recognition:
+        currency = h.currency.upper()
+        customers[currency] += 1
+        amounts[currency] += h.held_amount
+    return [(currency, customers[currency], amounts[currency]) for currency in sorted(amounts)]
+
+
+def _resolved_variance(report: CloseReport) -> Money | None:
+    """The variance the corrected books tied with, when the variance case was resolved."""
+    v = report.variance_case
+    if v is None or not v.resolution or "variance" not in v.resolution:
+        return None
+    currency = v.resolution.get("currency") or report.tieout.currency
+    return Money(int(str(v.resolution["variance"])), str(currency))
+
+
+def _cell(value: object) -> str:
+    """Text for one Markdown table cell: a pipe escaped (a backslash run before it doubled, so
+    the escape holds), every line break a space, so no text ends or splits the table."""
+    text = " ".join(str(value).splitlines())
+    return re.sub(r"(\\*)\|", lambda found: found.group(1) * 2 + "\\|", text)
+
+
+def _row(*cells: object) -> str:
+    """One Markdown table row, each cell escaped; an empty cell stays empty."""
+    return "|" + "|".join(f" {_cell(c)} " if c != "" else " " for c in cells) + "|"
+
+
 def _local_time(timezone: str) -> Callable[[datetime | None], str]:
     """Stored UTC times as the FP&A analyst reads them: the company's timezone, named."""
     tz = ZoneInfo(timezone)
@@ -129,13 +166,28 @@ def _local_time(timezone: str) -> Callable[[datetime | None], str]:
     return local
 
 
+def _variance_state(report: CloseReport, locale: str) -> str:
+    """The variance case's state, its queue while open, the variance the books tied with once
+    corrected."""
+    v = report.variance_case
+    assert v is not None
+    said = v.state
+    if v.queue:
+        said += f", in the {v.queue} queue"
+    resolved = _resolved_variance(report)
+    if resolved is not None:
+        said += f" (the books tie: variance {resolved.format(locale)})"
+    return said
+
+
 def markdown(report: CloseReport, locale: str = "en_US", timezone: str = "UTC") -> str:
-    """The report for people; times in the company's ``timezone``."""
+    """The report for people; times in the company's ``timezone``. Every table cell is escaped,
+    so a name or a note with a pipe or a line break stays in its cell."""
     t = report.tieout
     local = _local_time(timezone)
 
-    def money(amount: int) -> str:
-        return Money(amount, t.currency).format(locale)
+    def money(amount: int, currency: str = t.currency) -> str:
+        return Money(amount, currency).format(locale)
 
     verdict = (
         f"ties within {money(t.threshold)}"
@@ -148,30 +200,31 @@ def markdown(report: CloseReport, locale: str = "en_US", timezone: str = "UTC") 
         f"State: **{report.state}** · balances at {t.as_of.isoformat()} · the tie-out {verdict}",
     ]
     if report.signed_off_by:
-        out.append(f"Signed off by {report.signed_off_by} at {local(report.signed_off_at)}")
+        out += ["", f"Signed off by {report.signed_off_by} at {local(report.signed_off_at)}"]
     if report.variance_case:
         v = report.variance_case
-        out.append(f"Variance case {v.case_id}: {v.state}")
+        out += ["", f"Variance case {v.case_id}: {_variance_state(report, locale)}"]
     out += ["", "## The walk", "", "| | amount |", "|---|---:|"]
-    out += [f"| {label} | {money(amount)} |" for label, amount in walk(report)]
+    out += [_row(label, money(amount)) for label, amount in walk(report)]
     out += ["", "## Reconciling items", ""]
     if t.items:
         out += ["| kind | reference | date | amount | note |", "|---|---|---|---:|---|"]
-        for item in t.items:
-            on = item.on.isoformat() if item.on else ""
-            out.append(
-                f"| {item.kind.value} | {item.reference} | {on} | {money(item.amount)} "
-                f"| {item.description} |"
+        out += [
+            _row(
+                item.kind.value,
+                item.reference,
+                item.on.isoformat() if item.on else "",
+                money(item.amount),
+                item.description,
             )
+            for item in t.items
+        ]
     else:
         out.append("None.")
     if report.explanations:
         out += ["", "## Explanations on record (they do not unblock the sign-off)", ""]
         out += ["| when | by | variance | note |", "|---|---|---:|---|"]
-        out += [
-            f"| {local(e.at)} | {e.by} | {money(e.variance)} | {e.note} |"
-            for e in report.explanations
-        ]
+        out += [_row(local(e.at), e.by, money(e.variance), e.note) for e in report.explanations]
     out += ["", "## Customers in dunning with recognition held", ""]
     if report.held_recognition:
         out += [
@@ -180,89 +233,140 @@ def markdown(report: CloseReport, locale: str = "en_US", timezone: str = "UTC") 
             "|---|---|---:|---|---|---|---|---|---|",
         ]
         for h in report.held_recognition:
-            held = (
-                f"| {h.customer} | {', '.join(h.plans)} "
-                f"| {Money(h.held_amount, h.currency).format(locale)} | {local(h.held_since)} "
-            )
+            held: list[object] = [
+                h.customer,
+                ", ".join(h.plans),
+                money(h.held_amount, h.currency),
+                local(h.held_since),
+            ]
             if not h.dunning:
-                out.append(held + "| no dunning case | | | | |")
+                out.append(_row(*held, "no dunning case", "", "", "", ""))
             # A customer in dunning on several invoices: one line a case, the hold's on the first.
             for case in h.dunning:
                 out.append(
-                    f"{held}| {case.case_id} | {case.invoice} | {case.tier or ''} | {case.state} "
-                    f"| {case.manual_attempts}/{case.max_manual_attempts} |"
+                    _row(
+                        *held,
+                        case.case_id,
+                        case.invoice,
+                        case.tier or "",
+                        case.state,
+                        f"{case.manual_attempts}/{case.max_manual_attempts}",
+                    )
                 )
-                held = "| | | | "
+                held = [""] * len(held)
+        out += ["", "## Recognition held, per currency", ""]
+        out += ["| currency | customers | held |", "|---|---:|---:|"]
+        out += [
+            _row(currency, customers, money(amount, currency))
+            for currency, customers, amount in held_totals(report)
+        ]
     else:
         out.append("None.")
     return "\n".join(out) + "\n"
 
 
+def _append(sheet: Worksheet, row: Iterable[object], *, heading: bool = False) -> None:
+    """One row of a sheet, text kept as text: a control character a cell cannot hold becomes a
+    space, and text that reads as a formula (a customer named ``=HYPERLINK(...)``) or an error
+    value stays a string, so opening the workbook never runs what a record says."""
+    values = [ILLEGAL_CHARACTERS_RE.sub(" ", v) if isinstance(v, str) else v for v in row]
+    sheet.append(values)
+    for column in range(1, len(values) + 1):
+        cell = sheet.cell(sheet.max_row, column)
+        if cell.data_type in ("f", "e"):
+            cell.data_type = "s"
+            cell.quotePrefix = True
+        if heading:
+            cell.font = Font(bold=True)
+
+
 def workbook(report: CloseReport, timezone: str = "UTC") -> bytes:
-    """An XLSX workbook: the walk, the reconciling items, the explanations on record, the
-    customers held. Amounts are in major units (exact decimals) so the sheets add up as a person
-    expects; times are in the company's ``timezone`` (a spreadsheet cell holds no zone, so the
-    headers name it)."""
+    """An XLSX workbook with the facts of the Markdown report: the walk, the sign-off, the
+    variance case and recognition held per currency (Summary), the reconciling items, the
+    explanations on record, the customers held, each amount with its currency. Amounts are in
+    major units (exact decimals) so the sheets add up as a person expects; times are in the
+    company's ``timezone`` (a spreadsheet cell holds no zone, so the labels name it)."""
     t = report.tieout
     tz = ZoneInfo(timezone)
 
     def wall(when: datetime | None) -> datetime | None:
         return when.astimezone(tz).replace(tzinfo=None) if when else None
 
-    def major(amount: int) -> object:
-        return Money(amount, t.currency).decimal
+    def major(amount: int, currency: str = t.currency) -> object:
+        return Money(amount, currency).decimal
 
     book = Workbook()
     summary = book.active
     assert summary is not None
     summary.title = "Summary"
-    summary.append([f"Month-end close {report.month}", f"state: {report.state}"])
-    summary.append(["Balances at", t.as_of.isoformat()])
-    summary.append(["Currency", t.currency])
-    summary.append([])
-    summary.append(["Walk", "Amount"])
+    _append(summary, [f"Month-end close {report.month}", f"state: {report.state}"])
+    _append(summary, ["Balances at", t.as_of.isoformat()])
+    _append(summary, ["Currency", t.currency])
+    _append(summary, [])
+    _append(summary, ["Walk", "Amount"], heading=True)
     for label, amount in walk(report):
-        summary.append([label, major(amount)])
-    summary.append(["Threshold", major(t.threshold)])
-    summary.append(["Ties", "yes" if t.ties else "no"])
+        _append(summary, [label, major(amount)])
+    _append(summary, ["Threshold", major(t.threshold)])
+    _append(summary, ["Ties", "yes" if t.ties else "no"])
     if report.signed_off_by:
-        summary.append(["Signed off by", report.signed_off_by])
+        _append(summary, ["Signed off by", report.signed_off_by])
+        _append(summary, [f"Signed off at ({timezone})", wall(report.signed_off_at)])
+    if report.variance_case:
+        v = report.variance_case
+        _append(summary, ["Variance case", v.case_id, v.state])
+        if v.queue:
+            _append(summary, ["Variance case queue", v.queue])
+        resolved = _resolved_variance(report)
+        if resolved is not None:
+            _append(summary, ["Variance when corrected", resolved.decimal, resolved.currency])
+    if report.held_recognition:
+        # Per currency, never added across them; the Dunning holds sheet has each customer.
+        _append(summary, [])
+        _append(summary, ["Recognition held", "Amount", "Customers"], heading=True)
+        for currency, customers, amount in held_totals(report):
+            _append(summary, [currency, major(amount, currency), customers])
     items = book.create_sheet("Reconciling items")
-    items.append(["Kind", "Reference", "Date", "Amount", "Note"])
+    _append(items, ["Kind", "Reference", "Date", "Amount", "Note"], heading=True)
     for item in t.items:
-        items.append(
-            [item.kind.value, item.reference, item.on, major(item.amount), item.description]
+        _append(
+            items, [item.kind.value, item.reference, item.on, major(item.amount), item.description]
         )
     explained = book.create_sheet("Explanations")
-    explained.append([f"When ({timezone})", "By", "Variance", "Note"])
+    _append(explained, [f"When ({timezone})", "By", "Variance", "Note"], heading=True)
     for e in report.explanations:
-        explained.append([wall(e.at), e.by, major(e.variance), e.note])
+        _append(explained, [wall(e.at), e.by, major(e.variance), e.note])
     held = book.create_sheet("Dunning holds")
-    held.append(
+    _append(
+        held,
         [
             "Customer",
             "Plans held",
             "Amount",
+            "Currency",
             f"Held since ({timezone})",
             "Case",
             "Invoice",
             "Tier",
             "State",
             "Attempts",
-        ]
+        ],
+        heading=True,
     )
     for h in report.held_recognition:
         hold: list[object] = [
             h.customer,
             ", ".join(h.plans),
-            Money(h.held_amount, h.currency).decimal,
+            major(h.held_amount, h.currency),
+            h.currency.upper(),
             wall(h.held_since),
         ]
         if not h.dunning:
-            held.append(hold)
-        # One row a dunning case; the hold's amount only on the first, so the column adds up.
+            _append(held, [*hold, "no dunning case"])
+        # One row a dunning case; the hold's amount only on the first, so the column adds up
+        # (per currency: filter on Currency before summing Amount).
         for case in h.dunning:
-            held.append(
+            _append(
+                held,
                 [
                     *hold,
                     case.case_id,
@@ -270,12 +374,10 @@ def workbook(report: CloseReport, timezone: str = "UTC") -> bytes:
                     case.tier,
                     case.state,
                     f"{case.manual_attempts}/{case.max_manual_attempts}",
-                ]
+                ],
             )
             hold = [None] * len(hold)
     for sheet in book.worksheets:
-        for cell in sheet[5 if sheet is summary else 1]:
-            cell.font = Font(bold=True)
         sheet.column_dimensions["A"].width = 48
     buffer = BytesIO()
     book.save(buffer)

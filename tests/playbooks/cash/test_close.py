@@ -182,6 +182,12 @@ def test_a_malformed_month_is_refused_with_what_is_wrong(text: str) -> None:
         ClosePeriod.parse(text)
 
 
+@pytest.mark.parametrize("text", ["0000-12", "9999-12"])
+def test_a_month_outside_the_calendar_is_refused_naming_it(text: str) -> None:
+    with pytest.raises(InvalidMonth, match=f"month '{text}' is out of range"):
+        ClosePeriod.parse(text)
+
+
 # -- the schedule --------------------------------------------------------------------------
 
 SCHEDULE = WorkingDayOfMonth("month_end_close", time(9), nth=2)
