@@ -11,11 +11,12 @@ import typer
 from revline.cli.context import state
 from revline.cli.output import Col, JsonOption, Times, add_row, emit_json, print_table, say, table
 from revline.core import queries
-from revline.errors import Forbidden
+from revline.errors import Forbidden, RevlineError
 from revline.money import Money
 from revline.playbooks.cash.payout_day import PayoutDay, business_date, payouts_of
 from revline.playbooks.cash.rerun import RERUN_ROLES, rerun_payout_day
 from revline.reconcile import MatchRules, MatchStatus
+from revline.reconcile.engine import report_paths
 from revline.reconcile.files import load_mapping, matcher_for
 
 reconcile_app = typer.Typer(no_args_is_help=True, help="Match Stripe against NetSuite.")
@@ -45,15 +46,24 @@ def match(
     ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:
-    """Match the two exports and write matched, ambiguous and unmatched rows with reasons."""
-    matcher = matcher_for(left, right, load_mapping(columns))
+    """Match the two exports and write matched, ambiguous and unmatched rows with reasons.
+
+    A refused run writes no report and removes the reports of an earlier run in ``--out``: they
+    would be read as this run's."""
     try:
-        matcher.run(MatchRules(amount_drift=amount_drift, date_window_days=date_window))
-        paths = matcher.write(out)
-        found = matcher.counts()
-        unclaimed = matcher.unclaimed()
-    finally:
-        matcher.con.close()
+        matcher = matcher_for(left, right, load_mapping(columns))
+        try:
+            matcher.run(MatchRules(amount_drift=amount_drift, date_window_days=date_window))
+            found = matcher.counts()
+            unclaimed = matcher.unclaimed()
+            paths = matcher.write(out)
+        finally:
+            matcher.con.close()
+    except RevlineError as exc:
+        raise type(exc)(exc.message + _without_reports(out)) from exc
+    except BaseException:
+        _without_reports(out)
+        raise
     # Every status, none left out for being zero; the NetSuite records nothing claimed beside
     # them, as unmatched.csv lists both.
     counts = {status.value: found.get(status.value, 0) for status in MatchStatus}
@@ -71,6 +81,21 @@ def match(
     say(f"{'unclaimed':>10}: {unclaimed} NetSuite records")
     for name, path in paths.items():
         say(f"{name:>10}: {path}")
+
+
+def _without_reports(out: Path) -> str:
+    """Removes the reports an earlier run left in ``out``; says what a refusal wrote."""
+    removed = []
+    for path in report_paths(out).values():
+        if path.is_file():
+            path.unlink()
+            removed.append(path.name)
+    if not removed:
+        return "\nno report was written"
+    return (
+        f"\nno report was written, and the earlier run's {', '.join(removed)} in {out} "
+        "were removed (they are not this run's)"
+    )
 
 
 @cash_app.command()

@@ -5,8 +5,12 @@ Both sides live in two DuckDB tables, ``l`` (Stripe) and ``r`` (NetSuite), with 
 matches or proposes is claimed, so no record is offered twice:
 
 1. exact keys: the Stripe charge id, else the Stripe invoice id, carried on the NetSuite record
-   of money moving the same way (a refund pairs with a refund, never with the payment);
+   of money moving the same way (a refund pairs with a refund, never with the payment); a row
+   whose Stripe reporting category is neither a payment nor a refund (a dispute, a dispute
+   reversal, a failed refund, ...) settles no NetSuite record and is never paired;
 2. tolerance: same customer, same currency, amount within the drift, date within the window;
+   a pair whose exact keys disagree (each side carries a charge id, invoice id or customer id,
+   and they differ) is only proposed, here and in the scored tier;
 3. one-to-many: one payment equal to the sum of exactly one combination of a customer's open
    records (proposed only);
 4. scored: email and name similarity and invoice-number references (``scoring``); applied only
@@ -26,6 +30,7 @@ the later tiers shrink as they claim.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,10 +45,13 @@ from revline.reconcile.entries import Entry, Match, MatchReport, MatchRules, Mat
 # this many bits of rows: 2^24 rows, an array of that many counters per thread.
 DENSE_GROUP_BITS = 24
 
+# The reports ``Matcher.write`` leaves in a directory, by name.
+REPORTS = ("matched", "ambiguous", "unmatched")
+
 COLUMNS = (
     "id VARCHAR NOT NULL, amount BIGINT NOT NULL, currency VARCHAR NOT NULL, day DATE NOT NULL, "
     "charge_id VARCHAR, invoice_id VARCHAR, customer VARCHAR, email VARCHAR, name VARCHAR, "
-    "reference VARCHAR"
+    "reference VARCHAR, category VARCHAR"
 )
 
 # Everything but the plain exact matches: those are ``exact_matches``, three narrow columns for
@@ -63,23 +71,58 @@ CREATE OR REPLACE TEMP TABLE outcome (
 # charge id of the payment it returns (Stripe's itemized report does), and is the NetSuite
 # refund's partner, never the payment's. The invoice id pairs only what the charge id left; a
 # NetSuite record that carries the invoice id and another charge id is a conflict for a person.
+#
+# Which way a Stripe entry's money may pair (``direction``: true for money going back) comes
+# from its reporting category when it has one: only a payment (``charge``, ``payment``) settles
+# a NetSuite customer payment and only a ``refund`` a customer refund. A dispute, a dispute
+# reversal, a failed refund carry the charge id too (and a reversal or a failed refund is money
+# coming in), but none is the customer paying: NULL pairs with nothing, and such an entry is
+# reported unmatched, naming its category. Without a category the sign decides, as before.
+# ``conflict`` is the later tiers' contrary evidence: both sides carry a key and they differ.
 _EXACT = """
 CREATE OR REPLACE TEMP MACRO mismatch(stripe, netsuite) AS
     CASE WHEN stripe <> netsuite THEN
         printf('currency mismatch: Stripe %s, NetSuite %s', upper(stripe), upper(netsuite))
     END;
 
+CREATE OR REPLACE TEMP MACRO direction(category, amount) AS
+    CASE WHEN category IS NULL THEN amount < 0
+         WHEN lower(category) IN ('charge', 'payment') AND amount >= 0 THEN false
+         WHEN lower(category) = 'refund' AND amount < 0 THEN true END;
+
+CREATE OR REPLACE TEMP MACRO conflict(l_charge, r_charge, l_invoice, r_invoice, l_customer,
+                                      r_customer) AS
+    CASE WHEN l_charge <> r_charge THEN printf('another Stripe charge id (%s)', r_charge)
+         WHEN l_invoice <> r_invoice THEN printf('another Stripe invoice id (%s)', r_invoice)
+         WHEN l_customer <> r_customer THEN printf('another Stripe customer id (%s)', r_customer)
+    END;
+
 CREATE OR REPLACE TEMP TABLE charge_join AS
 SELECT l.rowid AS lrow, r.rowid AS rrow, l.amount - r.amount AS diff,
        mismatch(l.currency, r.currency) AS mismatch
-FROM l FULL JOIN r ON l.charge_id = r.charge_id AND (l.amount < 0) = (r.amount < 0);
+FROM l FULL JOIN r
+  ON l.charge_id = r.charge_id AND direction(l.category, l.amount) = (r.amount < 0);
 
 CREATE OR REPLACE TEMP TABLE rest_l AS
-SELECT l.rowid AS lrow, amount, currency, day, invoice_id, customer, email, name, reference
+SELECT l.rowid AS lrow, amount, currency, day, charge_id, invoice_id, customer, email, name,
+       reference, category
 FROM l SEMI JOIN (SELECT lrow FROM charge_join WHERE rrow IS NULL) c ON l.rowid = c.lrow;
 
+INSERT INTO outcome
+SELECT lrow, NULL, 'unmatched', NULL,
+       printf('Stripe reporting category %s%s: only a charge or payment settles a NetSuite '
+              || 'customer payment, and only a refund a customer refund', category,
+              CASE WHEN lower(category) NOT IN ('charge', 'payment', 'refund') THEN ''
+                   WHEN amount < 0 THEN ' with a negative amount'
+                   ELSE ' with a positive amount' END),
+       NULL
+FROM rest_l WHERE direction(category, amount) IS NULL;
+
+DELETE FROM rest_l WHERE direction(category, amount) IS NULL;
+
 CREATE OR REPLACE TEMP TABLE rest_r AS
-SELECT r.rowid AS rrow, id, amount, currency, day, customer, email, name, reference
+SELECT r.rowid AS rrow, id, amount, currency, day, charge_id, invoice_id, customer, email, name,
+       reference
 FROM r SEMI JOIN (SELECT rrow FROM charge_join WHERE lrow IS NULL) c ON r.rowid = c.rrow;
 
 CREATE OR REPLACE TEMP TABLE invoice_pairs AS
@@ -157,6 +200,8 @@ WITH pairs AS MATERIALIZED (
     SELECT l.lrow, r.rrow, l.currency = r.currency AS same_currency,
            l.amount - r.amount AS diff, abs(date_diff('day', l.day, r.day)) AS days,
            l.currency AS l_currency, r.currency AS r_currency,
+           conflict(l.charge_id, r.charge_id, l.invoice_id, r.invoice_id, l.customer,
+                    r.customer) AS conflict,
            -- A record within tolerance of several entries goes to a person, whatever their
            -- currencies: it is never matched to one while named in another's blocked row.
            count(*) OVER (PARTITION BY r.rrow) AS n_r
@@ -167,7 +212,8 @@ WITH pairs AS MATERIALIZED (
     SELECT lrow,
            CASE WHEN count(*) FILTER (WHERE same_currency) = 0 THEN 'blocked'
                 WHEN count(*) FILTER (WHERE same_currency) = 1
-                     AND max(n_r) FILTER (WHERE same_currency) = 1 THEN 'matched'
+                     AND max(n_r) FILTER (WHERE same_currency) = 1
+                     AND count(conflict) FILTER (WHERE same_currency) = 0 THEN 'matched'
                 ELSE 'proposed' END AS status,
            CASE WHEN count(*) FILTER (WHERE same_currency) = 0 THEN
                     printf('currency mismatch: Stripe %s, NetSuite %s', upper(min(l_currency)),
@@ -177,6 +223,10 @@ WITH pairs AS MATERIALIZED (
                            count(*) FILTER (WHERE same_currency))
                 WHEN max(n_r) FILTER (WHERE same_currency) > 1 THEN
                     'the record is within tolerance of several Stripe entries'
+                WHEN count(conflict) FILTER (WHERE same_currency) > 0 THEN
+                    printf('same customer and within tolerance, but the NetSuite record '
+                           || 'carries %s: a person confirms',
+                           min(conflict) FILTER (WHERE same_currency))
                 ELSE printf('same customer, amount differs by %d minor units, dates %d days apart',
                             max(diff) FILTER (WHERE same_currency),
                             max(days) FILTER (WHERE same_currency)) END AS reason
@@ -238,7 +288,9 @@ def settled_records(amount: int, amounts: list[int]) -> tuple[int, ...] | None:
 # amounts within the drift are found through buckets ``drift + 1`` wide (two such amounts lie in
 # the same or a neighbouring bucket), so the join costs the same whatever the drift. A record found
 # through a quoted number may be far off in amount or date: each candidate says whether it is
-# near in both, and only a near one can be applied.
+# near in both, and only a near one can be applied. Money moving one way never pairs with money
+# moving the other; a candidate whose exact keys disagree with the entry's (``conflict``) is
+# offered, never applied.
 # A mailbox is the address in lower case without its ``+tag`` (the same inbox however it was
 # typed): the local part up to its first ``+``, then the domain after the last ``@``, when an
 # ``@`` follows the ``+``. The same mailbox on both sides is exact evidence, as a quoted invoice
@@ -267,19 +319,23 @@ WITH lk AS (
     SELECT l.lrow, r.rrow, r.id AS rid, l.email AS l_email, r.email AS r_email,
            l.name AS l_name, r.name AS r_name,
            coalesce(l.quoted <> '' AND l.quoted = r.number, false) AS reference_hit,
-           l.amount - r.amount AS diff, abs(date_diff('day', l.day, r.day)) AS days
+           l.amount - r.amount AS diff, abs(date_diff('day', l.day, r.day)) AS days,
+           conflict(l.charge_id, r.charge_id, l.invoice_id, r.invoice_id, l.customer,
+                    r.customer) AS conflict
     FROM near l JOIN rk r ON l.currency = r.currency AND r.bucket = l.bucket
     WHERE abs(l.amount - r.amount) <= $drift AND abs(date_diff('day', l.day, r.day)) <= $window
+      AND (l.amount < 0) = (r.amount < 0)
     UNION
     SELECT l.lrow, r.rrow, r.id, l.email, r.email, l.name, r.name, true, l.amount - r.amount,
-           abs(date_diff('day', l.day, r.day))
+           abs(date_diff('day', l.day, r.day)),
+           conflict(l.charge_id, r.charge_id, l.invoice_id, r.invoice_id, l.customer, r.customer)
     FROM lk l JOIN rk r ON l.currency = r.currency AND l.quoted = r.number
-    WHERE l.quoted <> ''
+    WHERE l.quoted <> '' AND (l.amount < 0) = (r.amount < 0)
 ), keyed AS (
     -- Only the candidates' addresses and names are normalised, not the whole residue's.
     SELECT lrow, rrow, rid, mailbox(l_email) AS l_mailbox, mailbox(r_email) AS r_mailbox,
            lower(coalesce(l_name, '')) AS l_name, lower(coalesce(r_name, '')) AS r_name,
-           reference_hit, diff = 0 AS same_amount, diff, days,
+           reference_hit, diff = 0 AS same_amount, diff, days, conflict,
            abs(diff) <= $drift AND days <= $window AS near
     FROM pairs
 )
@@ -289,9 +345,10 @@ SELECT *, l_mailbox <> '' AND l_mailbox = r_mailbox AS same_email FROM keyed
 # Each entry's candidates ranked (best score first, then the NetSuite id); the best is applied
 # only when it is the one candidate with exact evidence, scores ``min_score``, leads the next by
 # ``auto_margin`` (at the scores' four places: 0.75 - 0.55 is 0.2, not 0.1999...), is near in
-# amount and date, and is no other entry's best candidate. Entries whose best candidate neither
-# scores ``min_score`` nor carries exact evidence stay unmatched. ``scores`` is the NumPy columns
-# ``Matcher._scored`` registers: each candidate's score from ``scoring.scores``.
+# amount and date, carries no key contrary to the entry's, and is no other entry's best
+# candidate. Entries whose best candidate neither scores ``min_score`` nor carries exact evidence
+# stay unmatched. ``scores`` is the NumPy columns ``Matcher._scored`` registers: each
+# candidate's score from ``scoring.scores``.
 _SCORED = """
 INSERT INTO outcome
 WITH ranked AS (
@@ -305,6 +362,7 @@ WITH ranked AS (
            coalesce(any_value(score) FILTER (WHERE rank = 2), 0.0) AS runner_up,
            any_value(evidence) FILTER (WHERE rank = 1) AS evidence,
            any_value(near) FILTER (WHERE rank = 1) AS near,
+           any_value(conflict IS NOT NULL) FILTER (WHERE rank = 1) AS contrary,
            count(*) FILTER (WHERE evidence) AS with_evidence,
            concat_ws(', ', any_value(CASE WHEN same_email THEN 'same email' END)
                                FILTER (WHERE rank = 1),
@@ -315,10 +373,13 @@ WITH ranked AS (
                                                               diff) END)
                                FILTER (WHERE rank = 1),
                      any_value(CASE WHEN days > $window THEN printf('dates %d days apart', days)
-                               END) FILTER (WHERE rank = 1)) AS found
+                               END) FILTER (WHERE rank = 1),
+                     any_value(CASE WHEN conflict IS NOT NULL
+                                    THEN 'but the NetSuite record carries ' || conflict END)
+                               FILTER (WHERE rank = 1)) AS found
     FROM ranked GROUP BY lrow
 ), judged AS (
-    SELECT *, evidence AND near AND with_evidence = 1 AND score >= $min_score
+    SELECT *, evidence AND near AND NOT contrary AND with_evidence = 1 AND score >= $min_score
               AND round(score - runner_up, 4) >= $auto_margin
               AND count(*) OVER (PARTITION BY rrow) = 1 AS auto
     FROM best
@@ -381,7 +442,7 @@ class Matcher:
             con.execute(f"CREATE TABLE {table} ({COLUMNS})")
             rows = [_row(entry) for entry in entries]
             if rows:
-                insert = f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
+                insert = f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"  # noqa: S608
                 con.executemany(insert, rows)
         return matcher
 
@@ -389,6 +450,7 @@ class Matcher:
         """Decide every left entry through every tier (read back through ``claims``,
         ``report``, ``counts`` or ``write``); ``after_tier`` is told each tier's name as it
         finishes (the benchmark times them)."""
+        self._with_categories()
         params: dict[str, object] = {
             "drift": rules.amount_drift,
             "window": rules.date_window_days,
@@ -406,6 +468,13 @@ class Matcher:
             step()
             if after_tier is not None:
                 after_tier(name)
+
+    def _with_categories(self) -> None:
+        """A left table built without the ``category`` column (before it existed) gets it,
+        empty: its entries pair by the sign of their amount, as they always did."""
+        columns = self.con.execute("SELECT * FROM l LIMIT 0").description or []
+        if "category" not in {column[0] for column in columns}:
+            self.con.execute("ALTER TABLE l ADD COLUMN category VARCHAR")
 
     def _exact(self, params: dict[str, object]) -> None:
         _script(self.con, _OUTCOME + ";\n" + _EXACT, params)
@@ -503,32 +572,67 @@ class Matcher:
 
     def write(self, directory: Path) -> dict[str, Path]:
         """``matched.csv``, ``ambiguous.csv`` (proposed and blocked), ``unmatched.csv`` (both
-        sides) with reasons, written by DuckDB."""
+        sides) with reasons, written by DuckDB.
+
+        All three or none: each is written beside its final name and renamed once the three
+        are complete, so a run that fails leaves no report half-written or out of step with
+        the others. A text cell a spreadsheet would run as a formula is written as text
+        (``cell``); amounts and scores stay numbers."""
         directory.mkdir(parents=True, exist_ok=True)
-        paths = {
-            "matched": directory / "matched.csv",
-            "ambiguous": directory / "ambiguous.csv",
-            "unmatched": directory / "unmatched.csv",
-        }
+        paths = report_paths(directory)
         select = (
-            "SELECT stripe_id, array_to_string(rids, ' ') AS netsuite_ids, status, tier, "
-            "reason, score, amount, currency FROM outcome_by_left"
+            "SELECT cell(stripe_id) AS stripe_id, "
+            "cell(array_to_string(rids, ' ')) AS netsuite_ids, status, tier, "
+            "cell(reason) AS reason, score, amount, cell(currency) AS currency "
+            "FROM outcome_by_left"
         )
-        self._copy(f"{select} WHERE status = 'matched' ORDER BY 1", paths["matched"])
-        self._copy(
-            f"{select} WHERE status IN ('proposed', 'blocked') ORDER BY 1", paths["ambiguous"]
-        )
-        self._copy(
-            "SELECT 'stripe' AS side, stripe_id AS id, reason, amount, currency "
-            "FROM outcome_by_left WHERE status = 'unmatched' "
-            "UNION ALL SELECT 'netsuite', id, 'no Stripe entry matched it', amount, currency "
-            "FROM unclaimed_right ORDER BY 1, 2",
-            paths["unmatched"],
-        )
+        queries = {
+            "matched": f"{select} WHERE status = 'matched' ORDER BY 1",
+            "ambiguous": f"{select} WHERE status IN ('proposed', 'blocked') ORDER BY 1",
+            "unmatched": (
+                "SELECT 'stripe' AS side, cell(stripe_id) AS id, cell(reason) AS reason, amount, "
+                "cell(currency) AS currency FROM outcome_by_left WHERE status = 'unmatched' "
+                "UNION ALL SELECT 'netsuite', cell(id), 'no Stripe entry matched it', amount, "
+                "cell(currency) FROM unclaimed_right ORDER BY 1, 2"
+            ),
+        }
+        partial = {name: path.with_name(f".{path.name}.partial") for name, path in paths.items()}
+        self.con.execute(_CELL)
+        renamed: list[Path] = []
+        try:
+            for name, query in queries.items():
+                self._copy(query, partial[name])
+            for name, path in paths.items():
+                os.replace(partial[name], path)
+                renamed.append(path)
+        except BaseException:
+            # A rename that failed half-way: the reports already renamed go too.
+            for path in renamed:
+                path.unlink(missing_ok=True)
+            raise
+        finally:
+            for path in partial.values():
+                path.unlink(missing_ok=True)
         return paths
 
     def _copy(self, query: str, path: Path) -> None:
-        self.con.execute(f"COPY ({query}) TO '{_quoted(path)}' (HEADER, DELIMITER ',')")
+        self.con.execute(f"COPY ({query}) TO '{_quoted(path)}' (FORMAT csv, HEADER, DELIMITER ',')")
+
+
+def report_paths(directory: Path) -> dict[str, Path]:
+    """Where ``Matcher.write`` puts each report in ``directory``."""
+    return {name: directory / f"{name}.csv" for name in REPORTS}
+
+
+# A cell a spreadsheet would take for a formula (OWASP's CSV injection: one beginning with =, +,
+# -, @, a tab or a carriage return) is prefixed with a single quote, so it opens as text. Ids
+# and reasons come from the exports: an id ``=HYPERLINK(...)`` must not run when a person opens
+# the report.
+_CELL = """
+CREATE OR REPLACE TEMP MACRO cell(text) AS
+    CASE WHEN left(text, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) THEN '''' || text
+         ELSE text END
+"""
 
 
 def match(left: Sequence[Entry], right: Sequence[Entry], rules: MatchRules) -> MatchReport:
@@ -580,6 +684,7 @@ def _row(entry: Entry) -> list[object]:
         entry.email,
         entry.name,
         entry.reference,
+        entry.category or None,
     ]
 
 

@@ -21,7 +21,10 @@ class Entry:
     Stripe invoice a NetSuite record carries in ``custbody_stripe_charge_id`` and
     ``custbody_stripe_invoice_id``); ``customer`` is the Stripe customer id on both sides;
     ``reference`` is free text that may quote an invoice number (left) or the document number
-    itself (right).
+    itself (right). ``category`` is Stripe's ``reporting_category`` of a left entry (``charge``,
+    ``refund``, ``dispute``, ...), None when not known: only a payment (``charge``, ``payment``)
+    settles a NetSuite customer payment and only a ``refund`` a customer refund; a row of any
+    other category is never paired.
     """
 
     id: str
@@ -34,6 +37,7 @@ class Entry:
     email: str | None = None
     name: str | None = None
     reference: str | None = None
+    category: str | None = None
 
 
 @dataclass(frozen=True)

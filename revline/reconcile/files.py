@@ -4,14 +4,19 @@ Which column holds which field is a small TOML file; without one, ``DEFAULT_MAPP
 (Stripe's ``payout_reconciliation.itemized`` columns, and a saved search with the columns named
 below). Amounts in the files are major units (``1250.00``); they become minor units in DuckDB as
 decimals, never floats. A file is checked whole before it is converted, and refused naming each
-row's problem; nothing is guessed or rounded. Everything is read, checked and converted by
-DuckDB: a million-row export takes about two seconds.
+row's problem by the line it starts on; nothing is guessed or rounded. Everything is read,
+checked and converted by DuckDB: a million-row export takes about two seconds. The file is read
+as RFC 4180 says (comma, double quote, a quote doubled inside quotes), never as DuckDB would
+guess from its first rows: a quote first used a million rows down is still a quote.
 """
 
 from __future__ import annotations
 
+import csv
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +38,10 @@ FIELDS = (
     "email",
     "name",
     "reference",
+    "category",
 )
+# Stripe's reporting category is on the Stripe side only: a NetSuite saved search has none.
+LEFT_ONLY = frozenset({"category"})
 REQUIRED = ("id", "amount", "currency", "day")
 # Dates as Stripe writes them (ISO 8601, ``created_utc``), else as a NetSuite saved search does
 # by default (the user's date preference, M/D/YYYY in a US account, with or without a time). An
@@ -41,9 +49,25 @@ REQUIRED = ("id", "amount", "currency", "day")
 DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M")
 # A number in major units as both exports write it: digits with thousands commas or none, a
 # point before the fraction, a minus for a refund; at most 15 digits before the point, which
-# any currency's minor units hold in a BIGINT. Anything else (``1.250,00``, ``$100.00``,
-# ``1,2,3``) is refused, not guessed at.
+# any currency's minor units hold in a BIGINT. An accountant's negative in parentheses,
+# ``(12.50)``, is -12.50: it is read as its minus form (``NUMBER``) before anything else.
+# Anything else (``1.250,00``, ``$100.00``, ``1,2,3``, ``(-12.50)``) is refused, not guessed at.
 AMOUNT = r"-?([0-9]{1,3}(,[0-9]{3}){1,4}|[0-9]{1,15})(\.[0-9]+)?"
+NUMBER = "CASE WHEN amount LIKE '(%)' THEN '-' || amount[2:-2] ELSE amount END"
+# A year read as less than this was not written in full (``12/31/26`` read as M/D/YYYY is the
+# year 26): refused, never taken as the year 26 nor guessed to be 2026.
+FIRST_YEAR = 1900
+# What a ``date_format`` must name: a year, and a month and a day (or the day of the year).
+_FORMAT_PARTS = {
+    "a year (%Y, or %y for two digits)": r"%-?[Yy]",
+    "a month (%m, %b or %B) or the day of the year (%j)": r"%-?[mbBj]",
+    "a day (%d) or the day of the year (%j)": r"%-?[dj]",
+}
+# The RFC 4180 dialect, stated rather than sniffed from a sample of the file.
+DIALECT = (
+    "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', comment = '', "
+    "skip = 0, strict_mode = true, null_padding = false"
+)
 # How many problems an error lists before it counts the rest.
 LISTED = 10
 
@@ -59,6 +83,7 @@ DEFAULT_MAPPING: dict[str, dict[str, str]] = {
         "email": "customer_email",
         "name": "customer_name",
         "reference": "description",
+        "category": "reporting_category",
     },
     "right": {
         "id": "Internal ID",
@@ -123,11 +148,12 @@ def load_mapping(path: Path | None) -> dict[str, ExportColumns]:
         overrides = document.get(side, {})
         if not isinstance(overrides, dict):
             raise MappingError(f"column mapping: [{side}] must be a table of field = column")
-        unknown = set(overrides) - {*FIELDS, "date_format"}
+        fields = [f for f in FIELDS if side == "left" or f not in LEFT_ONLY]
+        unknown = set(overrides) - {*fields, "date_format"}
         if unknown:
             raise MappingError(
                 f"column mapping [{side}]: unknown fields {sorted(unknown)} "
-                f"(the fields are {', '.join(FIELDS)}, and date_format: how the dates are written)"
+                f"(the fields are {', '.join(fields)}, and date_format: how the dates are written)"
             )
         for field, column in overrides.items():
             if not isinstance(column, str) or not column.strip():
@@ -135,10 +161,27 @@ def load_mapping(path: Path | None) -> dict[str, ExportColumns]:
                     f"column mapping [{side}].{field}: a column name is text, not {column!r}"
                 )
         date_format = overrides.pop("date_format", None)
+        if date_format is not None:
+            _check_date_format(path, side, date_format)
         mapping[side] = ExportColumns(
             {**DEFAULT_MAPPING[side], **overrides}, frozenset(overrides), date_format
         )
     return mapping
+
+
+def _check_date_format(path: Path, side: str, date_format: str) -> None:
+    """A format DuckDB can parse with, naming a whole date: refused otherwise, before any file
+    is read."""
+    where = f"column mapping {path} [{side}].date_format {date_format!r}"
+    try:
+        with duckdb.connect() as con:
+            con.execute("SELECT try_strptime('', $format)", {"format": date_format})
+    except duckdb.Error as exc:
+        reason = str(exc).removeprefix("Invalid Input Error: ")
+        raise MappingError(f"{where}: {reason}") from exc
+    lacking = [part for part, code in _FORMAT_PARTS.items() if not re.search(code, date_format)]
+    if lacking:
+        raise MappingError(f"{where} does not name {' nor '.join(lacking)}")
 
 
 def _column(name: str) -> str:
@@ -148,14 +191,35 @@ def _column(name: str) -> str:
 def load_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path, export: ExportColumns) -> int:
     """Load one export into ``table`` (``l`` or ``r``); returns its row count.
 
-    The file is read as text first and checked whole (every required cell present, amounts
-    written as numbers with no more decimals than their currency has, known currencies, dates,
-    one row per id); only a file without a problem is converted, so nothing half-read is
-    matched.
+    The file is read as text first and checked whole (as many cells in each row as in the
+    header, every required cell present, amounts written as numbers with no more decimals than
+    their currency has, known currencies, dates with their year in full, one row per id); only
+    a file without a problem is converted, so nothing half-read is matched.
     """
     if not path.is_file():
         raise MappingError(f"{path} does not exist")
-    source = f"read_csv({_quoted(path)}, header = true, all_varchar = true)"
+    try:
+        _read(con, path, export)
+    except duckdb.Error as exc:
+        raise _unreadable(path, exc) from exc
+    try:
+        _refuse_problems(con, path, export.columns, export.date_format)
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT id, "  # noqa: S608
+            "CAST(CAST(replace(number, ',', '') AS DECIMAL(38, 4)) * CAST(10 ** digits AS BIGINT) "
+            "AS BIGINT) AS amount, lower(currency) AS currency, CAST(moment AS DATE) AS day, "
+            f"{', '.join(FIELDS[4:])} FROM export_read"
+        )
+    finally:
+        con.execute("DROP VIEW export_read; DROP TABLE export_rows; DROP TABLE minor_units")
+    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+    return int(count[0]) if count else 0
+
+
+def _read(con: duckdb.DuckDBPyConnection, path: Path, export: ExportColumns) -> None:
+    """The export as text in ``export_rows``, its rows in the file's order, and the view
+    ``export_read`` that checks and converts them; a ``MappingError`` if a column is missing."""
+    source = f"read_csv({_quoted(path)}, {DIALECT})"
     # Identifiers are quoted, the path is a literal, ``table`` is ours (l or r) and the rest
     # of the SQL below is our own text: nothing from a file or a mapping is spliced in unquoted.
     describe = f"DESCRIBE SELECT * FROM {source}"  # noqa: S608
@@ -177,7 +241,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path, export: Exp
     # the file's order, so a row's rowid names it in an error. Dates are taken in UTC.
     con.execute("SET TimeZone = 'UTC'")
     fields = ", ".join(
-        f"{_text(columns[f]) if columns[f] in present else 'NULL'} AS {f}" for f in FIELDS
+        f"{_text(columns[f]) if columns.get(f) in present else 'NULL'} AS {f}" for f in FIELDS
     )
     # A cast that fails is slow (an exception per row): only what looks ISO is cast.
     day = _text(columns["day"])
@@ -192,23 +256,52 @@ def load_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path, export: Exp
         "SELECT unnest($codes) AS code, unnest($digits) AS digits",
         {"codes": list(_MINOR_UNITS), "digits": list(_MINOR_UNITS.values())},
     )
+    # ``at_row`` is the row's record number (the header is 1); an error turns it into the line
+    # the row starts on (``_lines``), which differs after a blank line or a line break in a cell.
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW export_read AS "
-        "SELECT e.rowid + 2 AS at_row, e.*, m.digits "
+        "CREATE OR REPLACE TEMP VIEW export_read AS "  # noqa: S608
+        f"SELECT e.rowid + 2 AS at_row, e.*, {NUMBER} AS number, m.digits "
         "FROM export_rows e LEFT JOIN minor_units m ON m.code = upper(e.currency)"
     )
+
+
+def _unreadable(path: Path, error: duckdb.Error) -> ExportError:
+    """Why DuckDB could not read the file, row by row where it can be said: a row with more or
+    fewer fields than the header, a stray quote. DuckDB's own line numbers do not count a line
+    break inside a quoted cell, so the rows are found again here, by the line each starts on."""
+    problems: list[tuple[int, str]] = []
     try:
-        _refuse_problems(con, path, columns, export.date_format)
-        con.execute(
-            f"CREATE OR REPLACE TABLE {table} AS SELECT id, "  # noqa: S608
-            "CAST(CAST(replace(amount, ',', '') AS DECIMAL(38, 4)) * CAST(10 ** digits AS BIGINT) "
-            "AS BIGINT) AS amount, lower(currency) AS currency, CAST(moment AS DATE) AS day, "
-            f"{', '.join(FIELDS[4:])} FROM export_read"
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            reader = csv.reader(file, strict=True)
+            header: list[str] = []
+            end = 0
+            for fields in reader:
+                start, end = end + 1, reader.line_num
+                if not fields:
+                    continue
+                if not header:
+                    header = fields
+                elif len(fields) != len(header):
+                    problems.append(
+                        (start, f"{len(fields)} fields where the header has {len(header)}")
+                    )
+    except csv.Error as exc:
+        problems.append((end + 1, f"not CSV as RFC 4180 writes it ({exc})"))
+    except UnicodeDecodeError:
+        problems.append((end + 1, "not UTF-8 text"))
+    if not problems:
+        reason = str(error).splitlines()[0].removeprefix("Invalid Input Error: ")
+        return ExportError(
+            f"{path}: not a CSV file that can be read ({reason}), nothing was matched"
         )
-    finally:
-        con.execute("DROP VIEW export_read; DROP TABLE export_rows; DROP TABLE minor_units")
-    count = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
-    return int(count[0]) if count else 0
+    lines = [f"  row {line}: {problem}" for line, problem in problems[:LISTED]]
+    if len(problems) > LISTED:
+        lines.append(f"  and {len(problems) - LISTED} more")
+    count = len(problems)
+    return ExportError(
+        f"{path}: {count} row{'s' if count > 1 else ''} not in the header's columns, "
+        "nothing was matched:\n" + "\n".join(lines)
+    )
 
 
 def _text(column: str) -> str:
@@ -221,19 +314,20 @@ _MINOR_UNITS = {code: minor_unit_digits(code) for code in sorted(list_currencies
 
 # What is wrong with a row, as codes ``_refuse_problems`` words: one pass over the export.
 _ROW_PROBLEMS = """
-SELECT at_row, problems, amount, currency, day, digits, count(*) OVER () AS rows_wrong,
-       sum(len(problems)) OVER () AS problems_found
+SELECT at_row, problems, amount, currency, day, digits, year(moment) AS year,
+       count(*) OVER () AS rows_wrong, sum(len(problems)) OVER () AS problems_found
 FROM (
     SELECT *, list_filter([
         CASE WHEN id IS NULL THEN 'missing id' END,
         CASE WHEN amount IS NULL THEN 'missing amount' END,
         CASE WHEN currency IS NULL THEN 'missing currency' END,
         CASE WHEN day IS NULL THEN 'missing day' END,
-        CASE WHEN NOT regexp_full_match(amount, $amount) THEN 'amount' END,
+        CASE WHEN NOT regexp_full_match(number, $amount) THEN 'amount' END,
         CASE WHEN currency IS NOT NULL AND digits IS NULL THEN 'currency' END,
-        CASE WHEN regexp_full_match(amount, $amount)
-                  AND length(split_part(amount, '.', 2)) > digits THEN 'decimals' END,
-        CASE WHEN day IS NOT NULL AND moment IS NULL THEN 'date' END
+        CASE WHEN regexp_full_match(number, $amount)
+                  AND length(split_part(number, '.', 2)) > digits THEN 'decimals' END,
+        CASE WHEN day IS NOT NULL AND moment IS NULL THEN 'date' END,
+        CASE WHEN year(moment) < $first_year THEN 'year' END
     ], lambda problem: problem IS NOT NULL) AS problems
     FROM export_read
 )
@@ -261,21 +355,32 @@ def _refuse_problems(
 ) -> None:
     """Every problem of the export, by row; an ``ExportError`` listing the first ones if there is
     one."""
-    listed = {"amount": AMOUNT, "listed": LISTED}
+    listed = {"amount": AMOUNT, "listed": LISTED, "first_year": FIRST_YEAR}
     rows = con.execute(_ROW_PROBLEMS, listed).fetchall()
     duplicates = con.execute(_DUPLICATES, {"listed": LISTED}).fetchall()
     if not rows and not duplicates:
         return
+    line = _lines(
+        path,
+        [row[0] for row in rows]
+        + [int(n) for duplicate in duplicates for n in duplicate[2].split(", ")],
+    )
     written = f"as {date_format!r}" if date_format else "as YYYY-MM-DD or M/D/YYYY"
+    in_full = "write the year in full" + ("" if date_format else ", or name a date_format with %y")
     found: list[tuple[int, str]] = []
-    for at_row, problems, amount, currency, day, digits, _, _ in rows:
+    for at_row, problems, amount, currency, day, digits, year, _, _ in rows:
+        at_row = line[at_row]
         for problem in problems:
             if problem.startswith("missing "):
                 field = problem.removeprefix("missing ")
                 found.append((at_row, f"no {field} (column {columns[field]!r})"))
             elif problem == "amount":
                 found.append(
-                    (at_row, f"amount {amount!r} is not a number written like 1,250.00 or -20.00")
+                    (
+                        at_row,
+                        f"amount {amount!r} is not a number written like 1,250.00, -20.00 "
+                        "or (20.00)",
+                    )
                 )
             elif problem == "currency":
                 found.append((at_row, f"currency {currency!r} is not an ISO 4217 code"))
@@ -287,12 +392,18 @@ def _refuse_problems(
                         f"minor units ({digits})",
                     )
                 )
+            elif problem == "year":
+                found.append((at_row, f"date {day!r} reads as the year {year}: {in_full}"))
             else:
                 found.append((at_row, f"date {day!r} is not a date written {written}"))
     found += [
-        (at_row, f"id {id_!r} is on rows {on_rows}") for at_row, id_, on_rows, _ in duplicates
+        (
+            line[at_row],
+            f"id {id_!r} is on rows {', '.join(str(line[int(n)]) for n in on_rows.split(', '))}",
+        )
+        for at_row, id_, on_rows, _ in duplicates
     ]
-    total = (rows[0][7] if rows else 0) + (duplicates[0][3] if duplicates else 0)
+    total = (rows[0][8] if rows else 0) + (duplicates[0][3] if duplicates else 0)
     lines = [f"  row {at_row}: {problem}" for at_row, problem in sorted(found)[:LISTED]]
     if total > len(lines):
         lines.append(f"  and {total - len(lines)} more")
@@ -300,6 +411,30 @@ def _refuse_problems(
         f"{path}: {total} problem{'s' if total > 1 else ''}, nothing was matched:\n"
         + "\n".join(lines)
     )
+
+
+def _lines(path: Path, records: Iterable[int]) -> dict[int, int]:
+    """The line of the file each record starts on, by record number (the header is 1), as a
+    person counts lines: DuckDB skips a blank line and reads a quoted line break as part of the
+    cell, so its record numbers run behind the lines after either. Read only to word an error."""
+    wanted = set(records)
+    found: dict[int, int] = {}
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as file:
+        reader = csv.reader(file)
+        record, end = 0, 0
+        # A file DuckDB read whole is read here too; should Python's reader stop short, the
+        # rows it did not reach keep their record numbers.
+        with suppress(csv.Error):
+            for fields in reader:
+                start, end = end + 1, reader.line_num
+                if not fields:
+                    continue
+                record += 1
+                if record in wanted:
+                    found[record] = start
+                    if len(found) == len(wanted):
+                        break
+    return {n: found.get(n, n) for n in wanted}
 
 
 def matcher_for(left: Path, right: Path, mapping: Mapping[str, ExportColumns]) -> Matcher:

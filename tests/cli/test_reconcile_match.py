@@ -205,15 +205,16 @@ def test_an_export_with_bad_rows_is_refused_whole_naming_each_row(tmp_path: Path
     refused = Cli().fails(*_match(tmp_path, stripe, NETSUITE))
     assert f"{tmp_path / 'stripe.csv'}: 9 problems, nothing was matched:" in refused.stderr
     for problem in (
-        "row 2: amount '1.250,00' is not a number written like 1,250.00 or -20.00",
+        "row 2: amount '1.250,00' is not a number written like 1,250.00, -20.00 or (20.00)",
         "row 2: id 'txn_1' is on rows 2, 8",
-        "row 3: amount '$100.00' is not a number written like 1,250.00 or -20.00",
+        "row 3: amount '$100.00' is not a number written like 1,250.00, -20.00 or (20.00)",
         "row 4: amount '12.345' has more decimals than USD has minor units (2)",
         "row 5: currency 'usx' is not an ISO 4217 code",
         "row 6: date 'yesterday' is not a date written as YYYY-MM-DD or M/D/YYYY",
         "row 7: no currency (column 'currency')",
         "row 9: amount '1,200.5' has more decimals than JPY has minor units (0)",
-        "row 10: amount '1234567890123456.00' is not a number written like 1,250.00 or -20.00",
+        "row 10: amount '1234567890123456.00' is not a number written like 1,250.00, -20.00 "
+        "or (20.00)",
     ):
         assert problem in refused.stderr
     assert not (tmp_path / "out").exists()
@@ -259,7 +260,7 @@ def test_a_long_list_of_problems_names_the_first_ten_and_counts_the_rest(tmp_pat
     assert "12 problems, nothing was matched:" in refused.stderr
     assert "row 11: amount '9.001'" in refused.stderr
     assert "row 12:" not in refused.stderr
-    assert refused.stderr.rstrip().endswith("and 2 more")
+    assert "\n  and 2 more\nno report was written" in refused.stderr
 
 
 def test_a_time_with_an_offset_is_dated_in_utc(tmp_path: Path) -> None:
@@ -270,3 +271,198 @@ def test_a_time_with_an_offset_is_dated_in_utc(tmp_path: Path) -> None:
     matched = {r["stripe_id"]: r for r in csv.DictReader((tmp_path / "out" / "matched.csv").open())}
     assert matched["txn_2"]["tier"] == "tolerance"
     assert matched["txn_2"]["reason"].endswith("dates 1 days apart")
+
+
+def _report(tmp_path: Path, name: str) -> list[dict[str, str]]:
+    return list(csv.DictReader((tmp_path / "out" / f"{name}.csv").open(newline="")))
+
+
+def test_only_a_payment_row_settles_the_netsuite_customer_payment(tmp_path: Path) -> None:
+    """Stripe's itemized report carries the charge id on a dispute, its reversal and a failed
+    refund as on the charge itself; only the charge row settles NetSuite's customer payment."""
+    stripe = (
+        "balance_transaction_id,created_utc,reporting_category,charge_id,gross,currency\n"
+        "txn_1,2026-12-01 10:00:00,charge,ch_1,50.00,usd\n"
+        "txn_2,2026-12-01 10:00:00,dispute,ch_2,-70.00,usd\n"
+        "txn_3,2026-12-03 10:00:00,dispute_reversal,ch_2,70.00,usd\n"
+        "txn_4,2026-12-03 10:00:00,refund_failure,ch_4,30.00,usd\n"
+    )
+    netsuite = (
+        "Internal ID,Date,Stripe Charge ID,Amount,Currency\n"
+        "5001,2026-12-01,ch_1,50.00,USD\n"
+        "5002,2026-11-20,ch_2,70.00,USD\n"
+        "5004,2026-11-25,ch_4,30.00,USD\n"
+    )
+    report = Cli().json(*_match(tmp_path, stripe, netsuite))
+    assert report["counts"] == {"matched": 1, "proposed": 0, "blocked": 0, "unmatched": 3}
+    assert [(r["stripe_id"], r["netsuite_ids"]) for r in _report(tmp_path, "matched")] == [
+        ("txn_1", "5001")
+    ]
+    unmatched = {r["id"]: r["reason"] for r in _report(tmp_path, "unmatched")}
+    for txn, category in (("txn_2", "dispute"), ("txn_3", "dispute_reversal")):
+        assert unmatched[txn].startswith(f"Stripe reporting category {category}: only a charge")
+    assert unmatched["txn_4"].startswith("Stripe reporting category refund_failure:")
+    assert unmatched["5002"] == unmatched["5004"] == "no Stripe entry matched it"
+
+
+def test_a_quote_first_used_far_down_the_file_is_still_a_quote(tmp_path: Path) -> None:
+    """The dialect is RFC 4180's, not sniffed from the first 20,480 rows: a description with a
+    comma, quoted, 30,000 rows down is one cell."""
+    rows = "".join(f"txn_{i},2026-12-01,ch_{i},1.00,usd,Plan\n" for i in range(30_000))
+    stripe = (
+        "balance_transaction_id,created_utc,charge_id,gross,currency,description\n"
+        + rows
+        + 'txn_q,2026-12-01,ch_q,2.00,usd,"Plan, ""annual"""\n'
+    )
+    netsuite = "Internal ID,Date,Stripe Charge ID,Amount,Currency\n5001,2026-12-01,ch_q,2.00,USD\n"
+    report = Cli().json(*_match(tmp_path, stripe, netsuite))
+    assert report["counts"]["matched"] == 1
+    assert report["counts"]["unmatched"] == 30_000
+    (matched,) = _report(tmp_path, "matched")
+    assert (matched["stripe_id"], matched["netsuite_ids"], matched["amount"]) == (
+        "txn_q",
+        "5001",
+        "200",
+    )
+
+
+def test_a_two_digit_year_is_refused_unless_the_format_says_so(tmp_path: Path) -> None:
+    """12/31/26 read as M/D/YYYY would be the year 26: refused; a mapping naming %y reads
+    2026."""
+    netsuite = NETSUITE.replace("2026-12-01", "12/1/26").replace("2026-12-02", "12/2/26")
+    refused = Cli().fails(*_match(tmp_path, STRIPE, netsuite))
+    assert (
+        "row 2: date '12/1/26' reads as the year 26: write the year in full, or name a "
+        "date_format with %y"
+    ) in refused.stderr
+    (tmp_path / "map.toml").write_text('[right]\ndate_format = "%m/%d/%y"\n')
+    args = _match(tmp_path, STRIPE, netsuite, "--columns", str(tmp_path / "map.toml"))
+    assert Cli().json(*args)["counts"]["matched"] == 2
+    (tmp_path / "map.toml").write_text('[right]\ndate_format = "%m/%d/%Y"\n')
+    args = _match(tmp_path, STRIPE, netsuite, "--columns", str(tmp_path / "map.toml"))
+    assert "row 2: date '12/1/26' reads as the year 26: write the year in full\n" in (
+        Cli().fails(*args).stderr
+    )
+
+
+def test_a_row_with_more_or_fewer_fields_than_the_header_is_refused_by_its_line(
+    tmp_path: Path,
+) -> None:
+    """Lines as a person counts them: the header is line 1, a blank line counts, and a quoted
+    line break makes a row two lines long."""
+    stripe = (
+        "balance_transaction_id,created_utc,charge_id,gross,currency,description\n"
+        "\n"
+        'txn_1,2026-12-01,ch_1,1.00,usd,"two\nlines"\n'
+        "txn_2,2026-12-01,ch_2,1.00,usd,Plan,extra\n"
+        "txn_3,2026-12-01,ch_3,1.00\n"
+    )
+    refused = Cli().fails(*_match(tmp_path, stripe, NETSUITE))
+    assert refused.stderr.startswith(
+        f"error: {tmp_path / 'stripe.csv'}: 2 rows not in the header's columns, nothing was "
+        "matched:\n"
+        "  row 5: 7 fields where the header has 6\n"
+        "  row 6: 4 fields where the header has 6\n"
+        "no report was written"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_row_after_a_blank_line_or_a_line_break_is_named_by_its_line(tmp_path: Path) -> None:
+    stripe = (
+        "balance_transaction_id,created_utc,charge_id,gross,currency,description\n"
+        "\n"
+        'txn_1,2026-12-01,ch_1,1.00,usd,"two\nlines"\n'
+        "txn_2,2026-12-01,ch_2,1.0.0,usd,Plan\n"
+        "txn_1,2026-12-01,ch_3,1.00,usd,Plan\n"
+    )
+    refused = Cli().fails(*_match(tmp_path, stripe, NETSUITE))
+    assert "  row 5: amount '1.0.0' is not a number" in refused.stderr
+    assert "  row 3: id 'txn_1' is on rows 3, 6" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("date_format", "problem"),
+    [
+        ("%d.%Q.%Y", "Unrecognized format for strftime/strptime: %Q"),
+        ("%d.%m", "does not name a year (%Y, or %y for two digits)"),
+        ("%H:%M", "does not name a year"),
+    ],
+)
+def test_a_date_format_that_cannot_read_a_date_is_refused_naming_it(
+    tmp_path: Path, date_format: str, problem: str
+) -> None:
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(f'[right]\ndate_format = "{date_format}"\n')
+    refused = Cli().fails(*_match(tmp_path, STRIPE, NETSUITE, "--columns", str(mapping)))
+    assert f"column mapping {mapping} [right].date_format '{date_format}'" in refused.stderr
+    assert problem in refused.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_is_written_as_text(tmp_path: Path) -> None:
+    """OWASP's CSV injection: a cell beginning with =, +, -, @, a tab or a carriage return opens
+    as text; the amounts stay numbers, a refund's minus included."""
+    stripe = (
+        "balance_transaction_id,created_utc,charge_id,gross,currency\n"
+        '"=HYPERLINK(""http://x.example"")",2026-12-01,ch_1,18.00,usd\n'
+        "@SUM(A1),2026-12-01,ch_2,-5.00,usd\n"
+        '"\tcmd",2026-12-01,ch_3,7.00,usd\n'
+        "-2+3,2026-12-01,ch_4,8.00,usd\n"
+    )
+    netsuite = (
+        "Internal ID,Date,Stripe Charge ID,Amount,Currency\n"
+        "+5001,2026-12-01,ch_1,18.00,USD\n"
+        "=5009,2026-12-01,,9.00,USD\n"
+    )
+    Cli().json(*_match(tmp_path, stripe, netsuite))
+    (matched,) = _report(tmp_path, "matched")
+    assert (matched["stripe_id"], matched["netsuite_ids"], matched["amount"]) == (
+        '\'=HYPERLINK("http://x.example")',
+        "'+5001",
+        "1800",
+    )
+    unmatched = {r["id"]: r["amount"] for r in _report(tmp_path, "unmatched")}
+    assert unmatched == {"'@SUM(A1)": "-500", "'\tcmd": "700", "'-2+3": "800", "'=5009": "900"}
+
+
+def test_an_accountants_negative_in_parentheses_is_a_negative(tmp_path: Path) -> None:
+    stripe = (
+        "balance_transaction_id,created_utc,charge_id,gross,currency\n"
+        "txn_1,2026-12-01,ch_1,(12.50),usd\n"
+        'txn_2,2026-12-01,ch_2,"(1,250.00)",usd\n'
+    )
+    netsuite = (
+        "Internal ID,Date,Stripe Charge ID,Amount,Currency\n"
+        "r1,2026-12-01,ch_1,-12.50,USD\n"
+        'r2,2026-12-01,ch_2,"(1,250.00)",USD\n'
+    )
+    assert Cli().json(*_match(tmp_path, stripe, netsuite))["counts"]["matched"] == 2
+    assert {(r["stripe_id"], r["amount"]) for r in _report(tmp_path, "matched")} == {
+        ("txn_1", "-1250"),
+        ("txn_2", "-125000"),
+    }
+    for amount in ("(-12.50)", "-(12.50)", "(12.505)", "(12.50"):
+        bad = stripe.replace("(12.50)", amount, 1)
+        refused = Cli().fails(*_match(tmp_path, bad, netsuite))
+        assert f"row 2: amount '{amount}'" in refused.stderr
+
+
+def test_a_refused_run_leaves_no_report_of_an_earlier_run(tmp_path: Path) -> None:
+    """matched.csv from yesterday's run, beside today's refusal, would be read as today's."""
+    Cli().json(*_match(tmp_path, STRIPE, NETSUITE))
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ambiguous.csv",
+        "matched.csv",
+        "unmatched.csv",
+    ]
+    (out / "notes.txt").write_text("mine")
+    bad = STRIPE.replace("1800.00", "18OO.00")
+    refused = Cli().fails(*_match(tmp_path, bad, NETSUITE))
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert "row 2: amount '18OO.00' is not a number" in refused.stderr
+    assert refused.stderr.rstrip().endswith(
+        "no report was written, and the earlier run's matched.csv, ambiguous.csv, "
+        f"unmatched.csv in {out} were removed (they are not this run's)"
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -221,6 +223,140 @@ def test_a_refund_is_never_paired_with_the_payment_it_returns() -> None:
     assert refund.reason.startswith("a refund or other debit: no NetSuite record of one")
 
 
+@pytest.mark.parametrize(
+    ("category", "amount", "named"),
+    [
+        ("dispute_reversal", 5000, "Stripe reporting category dispute_reversal:"),
+        ("refund_failure", 5000, "Stripe reporting category refund_failure:"),
+        ("dispute", -5000, "Stripe reporting category dispute:"),
+        ("refund", 5000, "Stripe reporting category refund with a positive amount:"),
+        ("charge", -5000, "Stripe reporting category charge with a negative amount:"),
+    ],
+)
+def test_only_a_payment_settles_a_customer_payment_and_only_a_refund_a_customer_refund(
+    category: str, amount: int, named: str
+) -> None:
+    """Stripe's itemized report puts the charge id on a dispute, a dispute reversal or a failed
+    refund as on the charge: none of them is the customer paying (or being refunded), so none
+    takes the charge's NetSuite payment (or refund), by any tier, and each says why."""
+    left = [
+        Entry("t1", 5000, "usd", DAY, charge_id="ch_1", customer="cus_1", category="charge"),
+        Entry(
+            "t2",
+            amount,
+            "usd",
+            DAY,
+            charge_id="ch_1",
+            invoice_id="in_1",
+            customer="cus_1",
+            email="pat@foo.example",
+            reference="INV-1",
+            category=category,
+        ),
+    ]
+    right = [
+        Entry("p1", 5000, "usd", DAY, charge_id="ch_1", customer="cus_1"),
+        # Records the entry would find by its invoice id, its customer or its email.
+        Entry("p2", amount, "usd", DAY, invoice_id="in_1", customer="cus_1", reference="INV-1"),
+        Entry("p3", amount, "usd", DAY, email="pat@foo.example"),
+    ]
+    report = match(left, right, MatchRules())
+    payment = report.of("t1")
+    assert (payment.status, payment.tier, payment.rights) == (
+        MatchStatus.MATCHED,
+        Tier.EXACT_CHARGE,
+        ("p1",),
+    )
+    other = report.of("t2")
+    assert (other.status, other.tier, other.rights) == (MatchStatus.UNMATCHED, None, ())
+    assert other.reason.startswith(named)
+    assert other.reason.endswith(
+        "only a charge or payment settles a NetSuite customer payment, and only a refund a "
+        "customer refund"
+    )
+    assert set(report.unmatched_right) == {"p2", "p3"}
+
+
+def test_a_refund_row_pairs_with_the_customer_refund_as_without_a_category() -> None:
+    left = [
+        Entry("t1", 5000, "usd", DAY, charge_id="ch_1", category="charge"),
+        Entry("t2", -5000, "usd", DAY, charge_id="ch_1", category="refund"),
+        Entry("t3", 700, "usd", DAY, charge_id="ch_3", category="payment"),
+    ]
+    right = [
+        Entry("p1", 5000, "usd", DAY, charge_id="ch_1"),
+        Entry("r1", -5000, "usd", DAY, charge_id="ch_1"),
+        Entry("p3", 700, "usd", DAY, charge_id="ch_3"),
+    ]
+    report = match(left, right, MatchRules())
+    assert [(m.left, m.status, m.rights) for m in report.matches] == [
+        ("t1", MatchStatus.MATCHED, ("p1",)),
+        ("t2", MatchStatus.MATCHED, ("r1",)),
+        ("t3", MatchStatus.MATCHED, ("p3",)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stripe", "netsuite", "carried"),
+    [
+        ({"charge_id": "ch_2"}, {"charge_id": "ch_9"}, "another Stripe charge id (ch_9)"),
+        ({"invoice_id": "in_2"}, {"invoice_id": "in_9"}, "another Stripe invoice id (in_9)"),
+    ],
+)
+def test_a_tolerance_pair_whose_exact_keys_disagree_is_only_proposed(
+    stripe: dict[str, str], netsuite: dict[str, str], carried: str
+) -> None:
+    """Same customer, amount and day, but the NetSuite record names another charge (or
+    invoice): that is evidence against the pair, not a match."""
+    left = [Entry("t1", 5000, "usd", DAY, customer="cus_1", **stripe)]
+    right = [Entry("p1", 5000, "usd", DAY, customer="cus_1", **netsuite)]
+    found = match(left, right, MatchRules()).of("t1")
+    assert (found.status, found.tier, found.rights) == (
+        MatchStatus.PROPOSED,
+        Tier.TOLERANCE,
+        ("p1",),
+    )
+    assert found.reason == (
+        f"same customer and within tolerance, but the NetSuite record carries {carried}: "
+        "a person confirms"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stripe", "netsuite", "carried"),
+    [
+        ({"charge_id": "ch_2"}, {"charge_id": "ch_9"}, "another Stripe charge id (ch_9)"),
+        ({"invoice_id": "in_2"}, {"invoice_id": "in_9"}, "another Stripe invoice id (in_9)"),
+        ({"customer": "cus_2"}, {"customer": "cus_9"}, "another Stripe customer id (cus_9)"),
+    ],
+)
+def test_a_scored_candidate_whose_exact_keys_disagree_is_never_applied(
+    stripe: dict[str, str], netsuite: dict[str, str], carried: str
+) -> None:
+    """The same email and the invoice number quoted would apply the candidate; a charge,
+    invoice or customer id that disagrees sends it to a person, saying so."""
+    left = [Entry("t1", 777, "usd", DAY, email="pat@foo.example", reference="INV-1", **stripe)]
+    right = [Entry("p1", 777, "usd", DAY, email="pat@foo.example", reference="INV-1", **netsuite)]
+    found = match(left, right, MatchRules()).of("t1")
+    assert (found.status, found.tier, found.rights) == (
+        MatchStatus.PROPOSED,
+        Tier.SCORED,
+        ("p1",),
+    )
+    assert f"but the NetSuite record carries {carried}" in found.reason
+    assert found.reason.endswith("a person confirms")
+
+
+def test_a_scored_candidate_never_pairs_a_refund_with_a_payment() -> None:
+    """A refund quoting the invoice its payment settled, from the same mailbox: the invoice
+    number finds the payment, but money going back is never the payment."""
+    left = [Entry("t1", -777, "usd", DAY, email="pat@foo.example", reference="Refund INV-1")]
+    right = [Entry("p1", 777, "usd", DAY, email="pat@foo.example", reference="INV-1")]
+    report = match(left, right, MatchRules(amount_drift=2000))
+    assert (report.of("t1").status, report.of("t1").rights) == (MatchStatus.UNMATCHED, ())
+    assert report.unmatched_right == ("p1",)
+
+
 def test_an_invoice_id_on_a_record_of_another_charge_goes_to_a_person() -> None:
     """A second charge for one invoice (a payment made twice) is not applied to the first
     charge's NetSuite payment because the invoice id agrees."""
@@ -309,7 +445,8 @@ def test_records_that_settle_two_payments_are_proposed_for_both_saying_so() -> N
 def test_candidates_are_exactly_the_records_within_the_drift(drift: int, amount: int) -> None:
     """Candidates are found through buckets ``drift + 1`` wide, not a row per minor unit: a
     record at the drift's edge either way is a candidate, one a unit beyond it is not, for
-    refunds as for payments and a drift of $100,000 as of nothing."""
+    refunds as for payments and a drift of $100,000 as of nothing; but never a record of money
+    moving the other way, however wide the drift."""
     offsets = {"below": -drift, "above": drift, "too_low": -drift - 1, "too_high": drift + 1}
     matcher = Matcher.from_entries(
         [Entry("t1", amount, "usd", DAY, email="pat@foo.example")],
@@ -322,7 +459,12 @@ def test_candidates_are_exactly_the_records_within_the_drift(drift: int, amount:
     candidates = matcher.con.execute(
         "SELECT r.id FROM candidates c JOIN r ON r.rowid = c.rrow ORDER BY 1"
     ).fetchall()
-    assert [row[0] for row in candidates] == ["above", "below"]
+    same_way = [
+        name
+        for name, offset in offsets.items()
+        if abs(offset) <= drift and (amount + offset < 0) == (amount < 0)
+    ]
+    assert [row[0] for row in candidates] == sorted(same_way)
 
 
 @pytest.mark.parametrize(
@@ -350,6 +492,7 @@ _entries = st.lists(
         invoice_id=st.none() | st.sampled_from([f"in_{i}" for i in range(6)]),
         customer=st.none() | st.sampled_from(["cus_a", "cus_b"]),
         email=st.none() | st.sampled_from(["a@x.example", "A@x.example", "b@y.example"]),
+        category=st.none() | st.sampled_from(["charge", "refund", "dispute_reversal"]),
     ),
     max_size=12,
     unique_by=lambda e: e.id,
@@ -377,6 +520,15 @@ def test_every_entry_has_one_outcome_and_nothing_is_matched_twice(
                 assert (record.amount < 0) == (stripe.amount < 0)
                 assert abs(record.amount - stripe.amount) <= 5
                 assert claimants[record.id] == 1
+                # Only a payment settles a payment, only a refund a refund.
+                assert stripe.category in (None, "refund" if record.amount < 0 else "charge")
+                if found.tier in (Tier.TOLERANCE, Tier.SCORED):
+                    # No exact key carried by both sides disagrees.
+                    for key in ("charge_id", "invoice_id", "customer"):
+                        keys = {getattr(stripe, key), getattr(record, key)}
+                        assert None in keys or len(keys) == 1
+        if stripe.category == "dispute_reversal":
+            assert (found.status, found.rights) == (MatchStatus.UNMATCHED, ())
         # An exact tier names only records that carry the entry's key, moving money its way.
         same_way = [e for e in right if (e.amount < 0) == (stripe.amount < 0)]
         if found.tier is Tier.EXACT_CHARGE:
@@ -387,3 +539,26 @@ def test_every_entry_has_one_outcome_and_nothing_is_matched_twice(
         if found.tier in (Tier.EXACT_CHARGE, Tier.EXACT_INVOICE):
             assert all((entry[r].amount < 0) == (stripe.amount < 0) for r in found.rights)
     assert set(report.unmatched_right) == {e.id for e in right} - set(claimants)
+
+
+def test_reports_are_written_all_three_or_none(tmp_path: Path) -> None:
+    """Each report is written beside its name and renamed once all three are complete: a run
+    that cannot finish leaves neither a part of a report nor some reports without the others."""
+    matcher = Matcher.from_entries(
+        [Entry("=t1", 1000, "usd", DAY, charge_id="ch_1")],
+        [Entry("p1", 1000, "usd", DAY, charge_id="ch_1")],
+    )
+    matcher.run(MatchRules())
+    (tmp_path / "unmatched.csv").mkdir()  # the last rename fails
+    with pytest.raises(OSError):
+        matcher.write(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["unmatched.csv"]
+    (tmp_path / "unmatched.csv").rmdir()
+    paths = matcher.write(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ambiguous.csv",
+        "matched.csv",
+        "unmatched.csv",
+    ]
+    (matched,) = csv.DictReader(paths["matched"].open(newline=""))
+    assert (matched["stripe_id"], matched["netsuite_ids"]) == ("'=t1", "p1")
