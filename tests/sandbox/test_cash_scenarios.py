@@ -569,3 +569,47 @@ _PAYOUT = {"at": "2026-12-02T06:00:00-05:00", "type": "payout"}
 @pytest.mark.parametrize("name", sorted(p.stem for p in CASH.glob("*.json")))
 def test_every_cash_example_runs_and_verifies(name: str, tmp_path: Path) -> None:
     assert _play(name, tmp_path)["ledger"]["verified"] is True
+
+
+def test_a_payment_revline_recorded_and_a_person_voided_is_recorded_again(
+    tmp_path: Path,
+) -> None:
+    """The connector misses Acme's payment and an orphan pays 420.00 on the same payout.
+    Friday's run records Acme's payment from its invoice and holds the payout for the orphan.
+    At noon the AR specialist voids the payment Revline recorded (she took it for one she was
+    about to key). A voided payment records nothing: Monday's run records the charge again,
+    under a key of its own, so it is not taken for done."""
+    missing = json.loads((CASH / "payment_missing_in_netsuite.json").read_text())
+    orphan = json.loads((CASH / "payout_with_orphan.json").read_text())
+    bluefin, acme, payout = missing["happenings"]
+    scenario = parse(
+        {
+            **missing,
+            "until": "2026-12-07T18:00:00-05:00",
+            "happenings": [bluefin, acme, orphan["happenings"][1], payout],
+        }
+    )
+    with World(scenario, tmp_path) as world:
+        books = world.netsuite.books
+        voided: list[str] = []
+
+        def void_acme() -> None:
+            (recorded,) = [p for p in books.customer_payments() if p.amount == 1_250_000]
+            books.void_customer_payment(recorded.id)
+            voided.append(recorded.id)
+
+        _meanwhile(world, 4, 12, "Acme's payment voided", void_acme)
+        played = Run(world).play()
+        live = [
+            p
+            for p in books.customer_payments()
+            if p.amount == 1_250_000 and books.transaction(p.id)["voided"] == "F"
+        ]
+
+    friday, monday = _actions(played, "netsuite.customer_payment.create")
+    assert (friday["at"], friday["status"]) == ("2026-12-04T08:00:00-05:00", "applied")
+    assert (monday["at"], monday["status"]) == ("2026-12-07T08:00:00-05:00", "applied")
+    assert monday["subject"] == friday["subject"]
+    assert monday["result"]["payment"] != voided[0]
+    (payment,) = live
+    assert payment.id == monday["result"]["payment"]

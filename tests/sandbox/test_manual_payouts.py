@@ -149,3 +149,128 @@ def test_a_manual_payout_in_transit_at_month_end_is_walked_as_money_that_left_th
     assert tieout.undeposited_funds == 180_000 + 1_250_000
     assert tieout.variance == 0
     assert close.state == "signed_off"
+
+
+def _deposit_by_hand(world: World) -> None:
+    """The billing analyst books the manual payout's deposit: every payment waiting in
+    Undeposited Funds, less Stripe's fees on their own line."""
+    books = world.netsuite.books
+    (manual,) = [p for p in world.stripe.state.newest_first("payout") if not p["automatic"]]
+    fees = books.row("SELECT id FROM account WHERE acctnumber = ?", ("6700-8",))
+    assert fees is not None
+    books.create_deposit(
+        bank_account=books.account_id("Bank"),
+        payments=[(int(p.id), None) for p in books.customer_payments() if p.undeposited],
+        other=[],
+        cashback=[(int(fees["id"]), Decimal(FEES) / 100, "Stripe fees")],
+        fields={"custbody_stripe_payout_id": manual["id"]},
+    )
+
+
+def _paid_out_by_hand(
+    world_dir: Path, paid: tuple[str, str], payout_at: str, deposit_at: datetime
+) -> close_report.CloseReport:
+    """Bluefin and Acme pay at ``paid``; the controller pays the whole balance out by hand at
+    ``payout_at`` and the billing analyst deposits it by hand at ``deposit_at``; December's
+    close as it stands on 6 January."""
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    bluefin, acme, payout = document["happenings"]
+    scenario = _clean_payout(
+        start=datetime.fromisoformat(paid[0]).replace(hour=7).isoformat(),
+        until="2027-01-06T12:00:00-05:00",
+        approve="all",
+        happenings=[
+            {**bluefin, "at": paid[0], "invoice": "in_bluefin"},
+            {**acme, "at": paid[1], "invoice": "in_acme"},
+            {**payout, "at": payout_at, "manual_amount": BALANCE},
+        ],
+    )
+    with World(scenario, world_dir) as world:
+        world.later.append(
+            Later(
+                deposit_at, "the billing analyst deposits by hand", lambda: _deposit_by_hand(world)
+            )
+        )
+        Run(world).play()
+        with world.runtime.db.read() as session:
+            return close_report.load(
+                session, "2026-12", world.runtime.settings.policy.max_manual_retries
+            )
+
+
+def test_a_manual_payout_deposited_by_hand_by_month_end_paid_out_the_payments_on_its_deposit(
+    tmp_path: Path,
+) -> None:
+    """The controller pays the whole balance out by hand on 29 December and the billing analyst
+    deposits it by hand on the 30th, with Stripe's fees on their own line. The payments on
+    that deposit are what the payout paid out, fees and all: nothing is left to itemise and
+    December ties."""
+    close = _paid_out_by_hand(
+        tmp_path,
+        ("2026-12-28T10:00:00-05:00", "2026-12-28T11:00:00-05:00"),
+        "2026-12-29T06:00:00-05:00",
+        datetime(2026, 12, 30, 12, tzinfo=NEW_YORK),
+    )
+    tieout = close.tieout
+    assert (tieout.balance_not_paid_out, tieout.undeposited_funds) == (0, 0)
+    assert (tieout.items, tieout.variance, close.state) == ([], 0, "signed_off")
+
+
+def test_a_manual_payout_of_money_collected_before_the_look_back_is_not_walked_again(
+    tmp_path: Path,
+) -> None:
+    """An account on a manual schedule: the customers pay on 29 October, the controller pays it
+    out by hand on 2 November and it is deposited by hand on the 3rd. December's walk reads
+    movements from 31 October: it sees the payout but not the October payments, and the
+    payout, deposited, takes nothing off the balance. Nothing happened in December; it ties."""
+    close = _paid_out_by_hand(
+        tmp_path,
+        ("2026-10-29T10:00:00-04:00", "2026-10-29T11:00:00-04:00"),
+        "2026-11-02T06:00:00-05:00",
+        datetime(2026, 11, 3, 12, tzinfo=NEW_YORK),
+    )
+    tieout = close.tieout
+    assert (tieout.balance_not_paid_out, tieout.undeposited_funds) == (0, 0)
+    assert (tieout.items, tieout.variance, close.state) == ([], 0, "signed_off")
+
+
+def test_a_returned_manual_payout_is_paid_out_again_by_hand(tmp_path: Path) -> None:
+    """The controller pays $10,000.00 out by hand on Wednesday at 06:00; the bank returns it at
+    noon and she pays it out by hand again at 14:00. The returned payout's case says the money
+    is back in the balance and that what pays it out again is deposited by hand (no automatic
+    payout carries its payments); Friday's run hands the second to the billing analyst."""
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    *payments, payout = document["happenings"]
+    scenario = _clean_payout(
+        happenings=[
+            *payments,
+            {**payout, "at": "2026-12-02T06:00:00-05:00", "manual_amount": 1_000_000},
+            {**payout, "at": "2026-12-02T14:00:00-05:00", "manual_amount": 1_000_000},
+        ]
+    )
+    with World(scenario, tmp_path) as world:
+        state = world.stripe.state
+
+        def returned() -> None:
+            first = state.newest_first("payout")[-1]
+            state.fail_payout(first["id"])
+
+        world.later.append(
+            Later(datetime(2026, 12, 2, 12, tzinfo=NEW_YORK), "the bank returns it", returned)
+        )
+        Run(world).play()
+        first, second = reversed(state.newest_first("payout"))
+        with world.runtime.db.read() as session:
+            (held,) = payouts_of(session, date(2026, 12, 4)).payouts
+            (told,) = session.execute(
+                select(Decision.explanation)
+                .join(Case, Decision.case_id == Case.id)
+                .where(Case.subject == f"payout:{first['id']}")
+            ).scalars()
+
+    assert (held.payout, held.status) == (second["id"], "manual_payout")
+    assert told == (
+        f"payout {first['id']} of $10,000.00, made by hand, was returned by the bank before it "
+        "was deposited: its money is back in the Stripe balance, and whatever pays it out "
+        "again is deposited by hand"
+    )

@@ -281,6 +281,8 @@ class PayoutReconciliation(Playbook):
         undeposited = Undeposited.read(netsuite)
         recorded = {p.stripe_charge_id for p in undeposited.payments}
         invoiced = {}  # charge id → its open NetSuite invoice, for payments NetSuite lacks
+        # charge id → the payments once recorded for it and voided since, for those invoiced.
+        voided: dict[str, tuple[str, ...]] = {}
         # charge id → the NetSuite invoices carrying its Stripe invoice id when none or several
         # of them are open: the payment is no orphan, but no invoice can take it either.
         in_doubt = {}
@@ -291,6 +293,7 @@ class PayoutReconciliation(Playbook):
                     open_ = [i for i in found if i.status is InvoiceStatus.OPEN]
                     if len(open_) == 1:
                         invoiced[charge.id] = open_[0]
+                        voided[charge.id] = tuple(netsuite.voided_payments_by_charge(charge.id))
                     elif found:
                         in_doubt[charge.id] = found
         invoices = _invoices_of_payers(settled, undeposited, netsuite, today)
@@ -306,6 +309,7 @@ class PayoutReconciliation(Playbook):
                 # How the invoices that may be paid twice were paid, deposited or not.
                 "alike_payments": netsuite.customer_payments_applied_to(alike) if alike else [],
                 "invoiced": invoiced,
+                "voided": voided,
                 "invoices_in_doubt": in_doubt,
             },
         )
@@ -362,7 +366,12 @@ class PayoutReconciliation(Playbook):
             recording = [
                 spec
                 for m in unmatched
-                if (spec := _record_payment(settled, m.left, facts["invoiced"], today)) is not None
+                if (
+                    spec := _record_payment(
+                        settled, m.left, facts["invoiced"], facts.get("voided", {}), today
+                    )
+                )
+                is not None
             ]
             actions += recording
             recorded = {spec.subject for spec in recording}
@@ -478,7 +487,11 @@ def _charge_of(settled: SettledPayout, txn_id: str) -> str | None:
 
 
 def _record_payment(
-    settled: SettledPayout, txn_id: str, invoiced: dict[str, Invoice], today: date
+    settled: SettledPayout,
+    txn_id: str,
+    invoiced: dict[str, Invoice],
+    voided: Mapping[str, tuple[str, ...]],
+    today: date,
 ) -> ActionSpec | None:
     """The customer payment NetSuite lacks, for a payment whose invoice it holds.
 
@@ -487,7 +500,9 @@ def _record_payment(
     Undeposited Funds before it came in, and a month-end tie-out between the two days would
     find NetSuite short by the payment. The date is in the key: a charge whose payout the bank
     returned is recorded as of the payout that carries it again, superseding a record still
-    pending (NetSuite records a charge once, whatever the key)."""
+    pending (NetSuite records a charge once, whatever the key). So are the payments recorded
+    for the charge and voided since: a person voided the one Revline recorded, and the charge
+    is recorded again, not taken for done under the key that recorded it."""
     txn = next(t for t in settled.transactions if t.id == txn_id)
     invoice = invoiced.get(txn.source or "")
     if (
@@ -497,11 +512,12 @@ def _record_payment(
     ):
         return None
     on = min(settled.arrived_on, today).isoformat()
+    gone = voided.get(txn.source or "", ())
     return ActionSpec(
         RECORD_PAYMENT,
         subject=str(txn.source),
         params={"invoice": invoice.id, "charge": txn.source, "amount": txn.amount, "date": on},
-        attempt=on,
+        attempt=f"{on}.after-voided-{'-'.join(gone)}" if gone else on,
         supersedes=True,
     )
 

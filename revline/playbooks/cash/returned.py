@@ -120,6 +120,13 @@ def decide_returned(payout: Payout, deposits: Sequence[str]) -> Decision:
             f"{', '.join(deposits)} booked it; the payout that pays its money out again waits "
             "for a person to book the return"
         )
+    elif not payout.automatic:
+        # Nothing of Revline's deposits what a manual payout takes (see the morning run).
+        explanation = (
+            f"payout {payout.id} of {amount}, made by hand, was {what} before it was "
+            "deposited: its money is back in the Stripe balance, and whatever pays it out "
+            "again is deposited by hand"
+        )
     else:
         explanation = (
             f"payout {payout.id} of {amount} was {what} before it was deposited: a deposit "

@@ -255,9 +255,6 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
     """Walk the Stripe in-transit balance to Undeposited Funds, itemising what differs. Pure."""
     period = books.period
     tz = ZoneInfo(books.timezone)
-    # A returned payout's movements stand in for the payout_failure that pays them out again.
-    members = {p.payout.id: carried(p.transactions, books.returned_payouts) for p in books.payouts}
-    member_of = {t.id: p for p in books.payouts for t in members[p.payout.id]}
     in_transit = [p for p in books.payouts if p.arrived_on > period.last_day]
     not_deposited = [
         p
@@ -270,12 +267,24 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
     moved = {t.id: t for t in books.transactions}
     for of_returned in books.returned_payouts.values():
         moved.update((t.id, t) for t in of_returned)
+    # A returned payout's movements stand in for the payout_failure that pays them out again.
+    members = {p.payout.id: carried(p.transactions, books.returned_payouts) for p in books.payouts}
+    # A manual payout settled no movement in particular. Until NetSuite has its deposit, what
+    # it took leaves the balance with its own movement and the movements it paid out are walked
+    # as the balance's; once deposited by month end, the payments on its deposits (with their
+    # fees) are what it paid out, as the person who booked it said.
+    by_hand = set()
+    for p in books.payouts:
+        if p.payout.automatic:
+            continue
+        if p in not_deposited or p in in_transit:
+            by_hand.add(p.payout.id)
+        else:
+            members[p.payout.id] = _paid_out_by_hand(p, moved.values(), books.recorded)
+    member_of = {t.id: p for p in books.payouts for t in members[p.payout.id]}
     # The money of a payout returned after its deposit is Stripe's again, in the balance or on
     # the payout that pays it out; its own item says NetSuite's books still have it in the bank.
     back_after_deposit = {r.payout for r in books.returned_after_deposit}
-    # A manual payout settled no movement in particular: what it took leaves the balance with
-    # its own movement, and the movements it paid out are walked as the balance's.
-    by_hand = {p.payout.id for p in books.payouts if not p.payout.automatic}
     still_in_balance = [
         t
         for t in moved.values()
@@ -368,6 +377,23 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
         undeposited_funds=books.undeposited_funds,
         threshold=threshold,
         held=list(books.held),
+    )
+
+
+def _paid_out_by_hand(
+    deposited: PayoutAtMonthEnd,
+    moved: Iterable[BalanceTransaction],
+    recorded: Mapping[str, CustomerPayment],
+) -> tuple[BalanceTransaction, ...]:
+    """The payments a manual payout deposited by month end paid out: those whose customer
+    payment is on its deposits."""
+    on_deposits = {payment.id for payment in deposited.deposited_payments}
+    return tuple(
+        t
+        for t in moved
+        if t.type in PAYMENT_TYPES
+        and (payment := recorded.get(t.source or "")) is not None
+        and payment.id in on_deposits
     )
 
 
@@ -542,22 +568,28 @@ def _by_charge(
 ) -> dict[str, CustomerPayment]:
     """Each Stripe charge's earliest customer payment: the one that says whether the charge was
     recorded by month end, whatever was keyed for it since. A payment keyed by hand without the
-    charge id records the charge whose Stripe invoice its one invoice carries (per the stable-ID
-    mapping, as the daily reconciliation finds it)."""
+    charge id records the charge whose Stripe invoice its invoice carries (per the stable-ID
+    mapping, as the daily reconciliation finds it), or, keyed against several invoices, the
+    charge of each."""
     in_order = sorted(payments, key=lambda p: (p.date, p.id))
     recorded: dict[str, CustomerPayment] = {}
     for payment in in_order:
         if payment.stripe_charge_id:
             recorded.setdefault(payment.stripe_charge_id, payment)
-    by_hand = [p for p in in_order if not p.stripe_charge_id and p.sole_invoice]
+    by_hand = [p for p in in_order if not p.stripe_charge_id and p.applied_invoices]
     if not by_hand:
         return recorded
-    invoices = {i.id: i for i in netsuite.invoices({p.sole_invoice for p in by_hand})}
-    of_invoice: dict[str, CustomerPayment] = {}
+    invoices = {
+        i.id: i for i in netsuite.invoices({i for p in by_hand for i in p.applied_invoices})
+    }
+    # Stripe invoice → the payments keyed by hand against its NetSuite invoice; a remittance
+    # keyed against several invoices records each of their charges.
+    of_invoice: dict[str, list[CustomerPayment]] = defaultdict(list)
     for payment in by_hand:
-        invoice = invoices.get(payment.sole_invoice or "")
-        if invoice is not None and invoice.stripe_invoice_id:
-            of_invoice.setdefault(invoice.stripe_invoice_id, payment)
+        for applied in payment.applied_invoices:
+            invoice = invoices.get(applied)
+            if invoice is not None and invoice.stripe_invoice_id:
+                of_invoice[invoice.stripe_invoice_id].append(payment)
     charges = {
         str(t.source)
         for of_some in moved
@@ -565,9 +597,14 @@ def _by_charge(
         if t.type in PAYMENT_TYPES and t.source and t.source not in recorded
     }
     for charge_id in sorted(charges):
-        stripe_invoice = stripe.get_charge(charge_id).invoice
-        if stripe_invoice in of_invoice:
-            recorded[charge_id] = of_invoice.pop(stripe_invoice)
+        charge = stripe.get_charge(charge_id)
+        keyed = of_invoice.get(charge.invoice or "")
+        if keyed:
+            # Two charges of one invoice (a retry after a partial payment): each takes the
+            # payment keyed for its amount, else the earliest left.
+            payment = next((p for p in keyed if p.amount == charge.amount), keyed[0])
+            keyed.remove(payment)
+            recorded[charge_id] = payment
     return recorded
 
 

@@ -432,6 +432,11 @@ class NetSuiteAdapter:
         """Customer payments recorded for one Stripe charge (``custbody_stripe_charge_id``)."""
         return self._payments(queries.payments_by_charge(stripe_charge_id))
 
+    def voided_payments_by_charge(self, stripe_charge_id: str) -> list[str]:
+        """The ids of customer payments recorded for a Stripe charge and since voided."""
+        rows = self.suiteql(queries.voided_payments_by_charge(stripe_charge_id))
+        return [queries.required(row, "id") for row in rows]
+
     def customer_payments_applied_to(self, invoice_ids: Iterable[str]) -> list[CustomerPayment]:
         """Customer payments applied to any of these invoices, deposited or not."""
         found: dict[str, CustomerPayment] = {}

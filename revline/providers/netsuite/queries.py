@@ -338,6 +338,14 @@ def payments_by_charge(stripe_charge_id: str) -> str:
     return f"{_PAYMENT} AND t.custbody_stripe_charge_id = {text(stripe_charge_id)} ORDER BY t.id"
 
 
+def voided_payments_by_charge(stripe_charge_id: str) -> str:
+    """The customer payments once recorded for a Stripe charge and since voided: their ids."""
+    return (
+        "SELECT t.id FROM transaction t WHERE t.type = 'CustPymt' AND t.voided = 'T'"
+        f" AND t.custbody_stripe_charge_id = {text(stripe_charge_id)} ORDER BY t.id"
+    )
+
+
 def payments_by_idempotency_key(key: str) -> str:
     return f"{_PAYMENT} AND t.custbody_revline_idempotency_key = {text(key)} ORDER BY t.id"
 

@@ -95,6 +95,9 @@ class FakeNetSuite:
     def customer_payments_applied_to(self, invoices: object) -> list[CustomerPayment]:
         return []
 
+    def voided_payments_by_charge(self, stripe_charge_id: str) -> list[str]:
+        return []
+
 
 def morning(carrying: Sequence[Invoice]) -> Decision:
     """The morning of 3 December, read from the fake providers and decided."""
