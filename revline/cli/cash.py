@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 
 from revline.cli.context import state
@@ -16,7 +19,7 @@ from revline.money import Money
 from revline.playbooks.cash.payout_day import PayoutDay, business_date, payouts_of
 from revline.playbooks.cash.rerun import RERUN_ROLES, rerun_payout_day
 from revline.reconcile import MatchRules, MatchStatus
-from revline.reconcile.engine import report_paths
+from revline.reconcile.engine import partial_path, report_paths
 from revline.reconcile.files import load_mapping, matcher_for
 
 reconcile_app = typer.Typer(no_args_is_help=True, help="Match Stripe against NetSuite.")
@@ -49,20 +52,29 @@ def match(
     """Match the two exports and write matched, ambiguous and unmatched rows with reasons.
 
     A refused run writes no report and removes the reports of an earlier run in ``--out``: they
-    would be read as this run's."""
+    would be read as this run's. An input is never removed: a run whose ``--left``, ``--right``
+    or ``--columns`` is one of the reports it would write is refused before anything is read."""
+    inputs = {"--left": left, "--right": right}
+    if columns is not None:
+        inputs["--columns"] = columns
+    _refuse_unwritable(out, inputs)
     try:
         matcher = matcher_for(left, right, load_mapping(columns))
         try:
             matcher.run(MatchRules(amount_drift=amount_drift, date_window_days=date_window))
             found = matcher.counts()
             unclaimed = matcher.unclaimed()
-            paths = matcher.write(out)
+            try:
+                paths = matcher.write(out)
+            except (OSError, duckdb.IOException) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else None
+                raise RevlineError(f"cannot write the reports into {out}: {reason or exc}") from exc
         finally:
             matcher.con.close()
     except RevlineError as exc:
-        raise type(exc)(exc.message + _without_reports(out)) from exc
+        raise type(exc)(exc.message + _without_reports(out, inputs.values())) from exc
     except BaseException:
-        _without_reports(out)
+        _without_reports(out, inputs.values())
         raise
     # Every status, none left out for being zero; the NetSuite records nothing claimed beside
     # them, as unmatched.csv lists both.
@@ -83,11 +95,49 @@ def match(
         say(f"{name:>10}: {path}")
 
 
-def _without_reports(out: Path) -> str:
-    """Removes the reports an earlier run left in ``out``; says what a refusal wrote."""
+def _written(out: Path) -> dict[str, Path]:
+    """Every path a run writes or removes in ``out``: each report, and the file it is written
+    as before its rename (``Matcher.write``)."""
+    paths = report_paths(out)
+    return {
+        **{path.name: path for path in paths.values()},
+        **{partial_path(path).name: partial_path(path) for path in paths.values()},
+    }
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """``a`` and ``b`` name one file: the same path once resolved (``..``, symbolic links), or
+    the same file on disk (a hard link, a case-insensitive file system)."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except (OSError, RuntimeError):  # a loop of symbolic links: not a file a run writes
+        return False
+
+
+def _refuse_unwritable(out: Path, inputs: Mapping[str, Path]) -> None:
+    """Refused before anything is read: an ``--out`` that is a file, and an input that is one
+    of the reports the run would write (or remove, were it refused)."""
+    if out.exists() and not out.is_dir():
+        raise RevlineError(
+            f"--out {out} is a file, not a directory: give the directory to write matched.csv, "
+            "ambiguous.csv and unmatched.csv into\nno report was written"
+        )
+    for option, path in inputs.items():
+        for name, report in _written(out).items():
+            if _same_file(path, report):
+                raise RevlineError(
+                    f"{option} {path} is the {name} this run would write into {out}: "
+                    "copy it elsewhere, or give another --out\nno report was written, and "
+                    "nothing was removed"
+                )
+
+
+def _without_reports(out: Path, inputs: Iterable[Path] = ()) -> str:
+    """Removes the reports an earlier run left in ``out``, never an input; says what a refusal
+    wrote."""
     removed = []
     for path in report_paths(out).values():
-        if path.is_file():
+        if path.is_file() and not any(_same_file(path, given) for given in inputs):
             path.unlink()
             removed.append(path.name)
     if not removed:

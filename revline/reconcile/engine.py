@@ -7,7 +7,10 @@ matches or proposes is claimed, so no record is offered twice:
 1. exact keys: the Stripe charge id, else the Stripe invoice id, carried on the NetSuite record
    of money moving the same way (a refund pairs with a refund, never with the payment); a row
    whose Stripe reporting category is neither a payment nor a refund (a dispute, a dispute
-   reversal, a failed refund, ...) settles no NetSuite record and is never paired;
+   reversal, a failed refund, ...) settles no NetSuite record and is never paired; several
+   entries and records sharing a charge id (partial refunds of one charge) pair one to one by
+   amount when only one such pairing exists; a charge captured in part pairs net of its
+   ``partial_capture_reversal`` rows;
 2. tolerance: same customer, same currency, amount within the drift, date within the window;
    a pair whose exact keys disagree (each side carries a charge id, invoice id or customer id,
    and they differ) is only proposed, here and in the scored tier;
@@ -108,15 +111,34 @@ SELECT l.rowid AS lrow, amount, currency, day, charge_id, invoice_id, customer, 
        reference, category
 FROM l SEMI JOIN (SELECT lrow FROM charge_join WHERE rrow IS NULL) c ON l.rowid = c.lrow;
 
+-- A charge captured in part: Stripe's itemized report lists the charge as authorised and a
+-- ``partial_capture_reversal`` row, carrying its charge id, for what was not captured; NetSuite
+-- records what was. Each such charge with what it captured; when a NetSuite record carries its
+-- charge id (``paired``), that pair is read net of the reversals.
+CREATE OR REPLACE TEMP TABLE captures AS
+SELECT c.rowid AS lrow, any_value(c.charge_id) AS charge_id, sum(v.amount) AS reversed,
+       any_value(c.amount) + sum(v.amount) AS captured,
+       c.rowid NOT IN (SELECT lrow FROM rest_l) AS paired
+FROM rest_l v JOIN l c ON c.charge_id = v.charge_id AND c.currency = v.currency
+WHERE lower(v.category) = 'partial_capture_reversal' AND v.amount < 0
+  AND direction(c.category, c.amount) = false
+GROUP BY c.rowid;
+
 INSERT INTO outcome
 SELECT lrow, NULL, 'unmatched', NULL,
+       CASE WHEN captured IS NOT NULL THEN
+                printf('a partial capture reversal of charge %s, not a payment: with it the '
+                       || 'charge captured %d minor units', rest_l.charge_id, captured)
+            ELSE
        printf('Stripe reporting category %s%s: only a charge or payment settles a NetSuite '
               || 'customer payment, and only a refund a customer refund', category,
               CASE WHEN lower(category) NOT IN ('charge', 'payment', 'refund') THEN ''
                    WHEN amount < 0 THEN ' with a negative amount'
-                   ELSE ' with a positive amount' END),
+                   ELSE ' with a positive amount' END) END,
        NULL
-FROM rest_l WHERE direction(category, amount) IS NULL;
+FROM rest_l LEFT JOIN (SELECT charge_id, min(captured) AS captured FROM captures GROUP BY 1) c
+  ON lower(rest_l.category) = 'partial_capture_reversal' AND rest_l.charge_id = c.charge_id
+WHERE direction(category, amount) IS NULL;
 
 DELETE FROM rest_l WHERE direction(category, amount) IS NULL;
 
@@ -139,7 +161,8 @@ SELECT lrow, rrow, false, diff, mismatch, other_charge FROM invoice_pairs;
 """
 
 # Which left entries are exceptions: several partners, a partner with another amount or
-# currency, a partner carrying another charge id, or a partner another entry also claims.
+# currency, a partner carrying another charge id, a partner another entry also claims, or a
+# partner of a charge captured in part (its amount is read net of the reversals).
 # Grouped by row number over every pair; an entry may be listed more than once (it is only ever
 # semi- or anti-joined), which saves a distinct over the set.
 _EXACT_EXCEPTIONS = """
@@ -152,6 +175,61 @@ UNION ALL
 SELECT lrow FROM exact_pairs WHERE diff <> 0 OR mismatch IS NOT NULL OR other_charge
 UNION ALL
 SELECT lrow FROM exact_pairs p SEMI JOIN shared_rights s ON p.rrow = s.rrow
+UNION ALL
+SELECT lrow FROM captures WHERE paired
+"""
+
+# Several Stripe entries and NetSuite records may share a charge id, money moving the same way:
+# two partial refunds of one charge, each with its NetSuite customer refund. Every entry of such
+# a group pairs with every record of it, so the group is named by its first record. They pair
+# one to one by amount when that pairing is the only one: each entry and each record of the
+# group has exactly one partner of the same amount and currency (and no record is also another
+# entry's invoice-id partner). Only the exceptions are read, a few percent of the pairs. A charge
+# with partial capture reversals (``captures``) is matched here too, when its one partner, a
+# record no other entry claims, carries what it captured; otherwise a person sees why.
+_CHARGE_PAIRINGS = """
+CREATE OR REPLACE TEMP TABLE exception_pairs AS
+SELECT p.*, p.rrow IN (SELECT rrow FROM shared_rights) AS shared
+FROM exact_pairs p SEMI JOIN exact_exceptions e ON p.lrow = e.lrow;
+
+-- The records several Stripe entries claim by charge id, with how many (every entry of such a
+-- record is an exception).
+CREATE OR REPLACE TEMP TABLE charge_records AS
+SELECT rrow, count(*) AS entries FROM exception_pairs WHERE by_charge AND shared
+GROUP BY rrow HAVING count(*) > 1;
+
+CREATE OR REPLACE TEMP TABLE charge_pairings AS
+WITH pairs AS MATERIALIZED (
+    -- In a group of several entries every record is claimed by several: only those are read.
+    SELECT lrow, rrow, diff = 0 AND mismatch IS NULL AS equal
+    FROM exception_pairs p SEMI JOIN charge_records c USING (rrow) WHERE by_charge
+), entries AS (
+    SELECT lrow, min(rrow) AS grp,
+           count(*) FILTER (WHERE equal) = 1 AND lrow NOT IN (SELECT lrow FROM captures) AS paired
+    FROM pairs GROUP BY lrow
+), records AS (
+    SELECT rrow, count(*) FILTER (WHERE equal) = 1
+                 AND rrow NOT IN (SELECT rrow FROM invoice_pairs) AS paired
+    FROM pairs GROUP BY rrow
+), groups AS (
+    SELECT e.grp
+    FROM pairs p JOIN entries e ON p.lrow = e.lrow JOIN records r ON p.rrow = r.rrow
+    GROUP BY e.grp HAVING count(*) > 1 AND bool_and(e.paired AND r.paired)
+)
+SELECT p.lrow, p.rrow,
+       'Stripe charge id carried on the NetSuite record; several Stripe entries and NetSuite '
+       || 'records share it, paired one to one by equal amount' AS reason
+FROM pairs p JOIN entries e ON p.lrow = e.lrow SEMI JOIN groups g ON e.grp = g.grp
+WHERE p.equal
+UNION ALL
+-- A charge with partial capture reversals and one partner, which records what it captured.
+SELECT p.lrow, any_value(p.rrow),
+       printf('Stripe charge id carried on the NetSuite record, which records the %d minor '
+              || 'units captured: the charge net of its partial capture reversal',
+              any_value(c.captured))
+FROM exception_pairs p JOIN captures c ON p.lrow = c.lrow AND c.paired
+GROUP BY p.lrow
+HAVING count(*) = 1 AND bool_and(p.mismatch IS NULL AND p.diff = -c.reversed AND NOT p.shared)
 """
 
 _EXACT_OUTCOME = """
@@ -159,16 +237,27 @@ CREATE OR REPLACE TEMP TABLE exact_matches AS
 SELECT lrow, rrow, by_charge FROM exact_pairs p ANTI JOIN exact_exceptions e ON p.lrow = e.lrow;
 
 INSERT INTO outcome
+SELECT lrow, rrow, 'matched', 'exact_charge_id', reason, NULL FROM charge_pairings;
+
+INSERT INTO outcome
 WITH pairs AS MATERIALIZED (
-    SELECT lrow, rrow, diff, mismatch, other_charge,
+    SELECT p.lrow, p.rrow, diff, mismatch, other_charge,
            CASE WHEN by_charge THEN 'exact_charge_id' ELSE 'exact_invoice_id' END AS tier,
-           rrow IN (SELECT rrow FROM shared_rights) AS shared
-    FROM exact_pairs p SEMI JOIN exact_exceptions e ON p.lrow = e.lrow
+           shared, n.entries AS charge_entries,
+           k.captured, k.captured - k.reversed - p.diff AS recorded
+    FROM exception_pairs p ANTI JOIN charge_pairings c ON p.lrow = c.lrow
+    LEFT JOIN charge_records n ON p.rrow = n.rrow
+    LEFT JOIN captures k ON p.lrow = k.lrow AND k.paired
 ), verdict AS (
     SELECT lrow,
            CASE WHEN count(mismatch) > 0 THEN 'blocked' ELSE 'proposed' END AS status,
            min(tier) AS tier,
            CASE WHEN count(mismatch) > 0 THEN min(mismatch)
+                WHEN count(*) > 1 AND min(tier) = 'exact_charge_id'
+                     AND max(charge_entries) > 1 THEN
+                    printf('%d Stripe entries and %d NetSuite records share the same charge id, '
+                           || 'and their amounts do not pair them one to one',
+                           max(charge_entries), count(*))
                 WHEN count(*) > 1 THEN
                     printf('%d NetSuite records carry the same %s', count(*),
                            replace(replace(min(tier), 'exact_', ''), '_', ' '))
@@ -176,6 +265,10 @@ WITH pairs AS MATERIALIZED (
                     'the NetSuite record is claimed by several Stripe entries'
                 WHEN bool_or(other_charge) THEN
                     'the NetSuite record carries the invoice id but another Stripe charge id'
+                WHEN count(captured) > 0 THEN
+                    printf('charge id matches, but the NetSuite record carries %d minor units '
+                           || 'and the charge captured %d, net of its partial capture reversal',
+                           max(recorded), max(captured))
                 ELSE printf('%s matches but the amount differs by %d minor units',
                             replace(replace(min(tier), 'exact_', ''), '_', ' '), max(diff))
            END AS reason
@@ -480,7 +573,7 @@ class Matcher:
         _script(self.con, _OUTCOME + ";\n" + _EXACT, params)
         with _dense_groups(self.con):
             _script(self.con, _EXACT_EXCEPTIONS, params)
-        _script(self.con, _EXACT_OUTCOME, params)
+        _script(self.con, _CHARGE_PAIRINGS + ";\n" + _EXACT_OUTCOME, params)
 
     def _tier(self, script: str, tier: Tier, params: dict[str, object]) -> None:
         _script(self.con, script, params)
@@ -596,7 +689,7 @@ class Matcher:
                 "cell(currency) FROM unclaimed_right ORDER BY 1, 2"
             ),
         }
-        partial = {name: path.with_name(f".{path.name}.partial") for name, path in paths.items()}
+        partial = {name: partial_path(path) for name, path in paths.items()}
         self.con.execute(_CELL)
         renamed: list[Path] = []
         try:
@@ -606,9 +699,13 @@ class Matcher:
                 os.replace(partial[name], path)
                 renamed.append(path)
         except BaseException:
-            # A rename that failed half-way: the reports already renamed go too.
-            for path in renamed:
-                path.unlink(missing_ok=True)
+            # A rename that failed half-way: the reports already renamed go, and so do the
+            # earlier run's reports not yet replaced, which would be out of step with nothing.
+            # A failure before any rename leaves the earlier run's three as they were.
+            if renamed:
+                for path in paths.values():
+                    if not path.is_dir():
+                        path.unlink(missing_ok=True)
             raise
         finally:
             for path in partial.values():
@@ -622,6 +719,11 @@ class Matcher:
 def report_paths(directory: Path) -> dict[str, Path]:
     """Where ``Matcher.write`` puts each report in ``directory``."""
     return {name: directory / f"{name}.csv" for name in REPORTS}
+
+
+def partial_path(report: Path) -> Path:
+    """Where ``Matcher.write`` writes a report before renaming it into place."""
+    return report.with_name(f".{report.name}.partial")
 
 
 # A cell a spreadsheet would take for a formula (OWASP's CSV injection: one beginning with =, +,

@@ -7,13 +7,16 @@ decimals, never floats. A file is checked whole before it is converted, and refu
 row's problem by the line it starts on; nothing is guessed or rounded. Everything is read,
 checked and converted by DuckDB: a million-row export takes about two seconds. The file is read
 as RFC 4180 says (comma, double quote, a quote doubled inside quotes), never as DuckDB would
-guess from its first rows: a quote first used a million rows down is still a quote.
+guess from its first rows: a quote first used a million rows down is still a quote. A file
+DuckDB refuses is looked at again in Python, only then: rows ended both ways (LF and CRLF) are
+read after all, and a file that is not UTF-8, or not comma-separated, is refused saying so.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+import tempfile
 import tomllib
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
@@ -48,11 +51,15 @@ REQUIRED = ("id", "amount", "currency", "day")
 # account with another preference names its format in the mapping (``date_format``).
 DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M")
 # A number in major units as both exports write it: digits with thousands commas or none, a
-# point before the fraction, a minus for a refund; at most 15 digits before the point, which
-# any currency's minor units hold in a BIGINT. An accountant's negative in parentheses,
-# ``(12.50)``, is -12.50: it is read as its minus form (``NUMBER``) before anything else.
-# Anything else (``1.250,00``, ``$100.00``, ``1,2,3``, ``(-12.50)``) is refused, not guessed at.
+# point before the fraction, a minus for a refund; at most ``MOST_DIGITS`` (15) digits before
+# the point, and at most ``MINOR_DIGITS`` (18) with the currency's minor units, so 14 before the
+# point in CLF or UYW (four minor digits): a BIGINT of minor units holds them. An accountant's
+# negative in parentheses, ``(12.50)``, is -12.50: it is read as its minus form (``NUMBER``)
+# before anything else. Anything else (``1.250,00``, ``$100.00``, ``1,2,3``, ``(-12.50)``) is
+# refused, not guessed at.
 AMOUNT = r"-?([0-9]{1,3}(,[0-9]{3}){1,4}|[0-9]{1,15})(\.[0-9]+)?"
+MOST_DIGITS = 15
+MINOR_DIGITS = 18
 NUMBER = "CASE WHEN amount LIKE '(%)' THEN '-' || amount[2:-2] ELSE amount END"
 # A year read as less than this was not written in full (``12/31/26`` read as M/D/YYYY is the
 # year 26): refused, never taken as the year 26 nor guessed to be 2026.
@@ -199,9 +206,10 @@ def load_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path, export: Exp
     if not path.is_file():
         raise MappingError(f"{path} does not exist")
     try:
-        _read(con, path, export)
+        _read(con, path, path, export)
     except duckdb.Error as exc:
-        raise _unreadable(path, exc) from exc
+        if not _read_with_one_line_ending(con, path, export):
+            raise _unreadable(path, exc) from exc
     try:
         _refuse_problems(con, path, export.columns, export.date_format)
         con.execute(
@@ -216,16 +224,22 @@ def load_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path, export: Exp
     return int(count[0]) if count else 0
 
 
-def _read(con: duckdb.DuckDBPyConnection, path: Path, export: ExportColumns) -> None:
+def _read(
+    con: duckdb.DuckDBPyConnection, source_path: Path, path: Path, export: ExportColumns
+) -> None:
     """The export as text in ``export_rows``, its rows in the file's order, and the view
-    ``export_read`` that checks and converts them; a ``MappingError`` if a column is missing."""
-    source = f"read_csv({_quoted(path)}, {DIALECT})"
+    ``export_read`` that checks and converts them; a ``MappingError`` if a column is missing.
+    ``source_path`` is the file read, ``path`` the export as a person named it (the same file,
+    unless its line endings were made one, ``_read_with_one_line_ending``)."""
+    source = f"read_csv({_quoted(source_path)}, {DIALECT})"
     # Identifiers are quoted, the path is a literal, ``table`` is ours (l or r) and the rest
     # of the SQL below is our own text: nothing from a file or a mapping is spliced in unquoted.
     describe = f"DESCRIBE SELECT * FROM {source}"  # noqa: S608
     present = {row[0] for row in con.execute(describe).fetchall()}
     columns = export.columns
     missing = [f for f in REQUIRED if columns[f] not in present]
+    if missing and len(present) == 1:
+        _refuse_separator(path, next(iter(present)))
     if missing:
         raise MappingError(
             f"{path}: no column for {', '.join(missing)} "
@@ -268,7 +282,18 @@ def _read(con: duckdb.DuckDBPyConnection, path: Path, export: ExportColumns) -> 
 def _unreadable(path: Path, error: duckdb.Error) -> ExportError:
     """Why DuckDB could not read the file, row by row where it can be said: a row with more or
     fewer fields than the header, a stray quote. DuckDB's own line numbers do not count a line
-    break inside a quoted cell, so the rows are found again here, by the line each starts on."""
+    break inside a quoted cell, so the rows are found again here, by the line each starts on.
+
+    A file that is not UTF-8 is refused as that alone, each line with a byte that is not UTF-8
+    named; one that is not comma-separated too, whatever its rows."""
+    encoding = _not_utf8(path)
+    if encoding:
+        return encoding
+    first: list[str] = []
+    with path.open(newline="", encoding="utf-8-sig") as file, suppress(csv.Error):
+        first = next(csv.reader(file), [])
+    if len(first) == 1:
+        _refuse_separator(path, first[0])
     problems: list[tuple[int, str]] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
@@ -287,8 +312,6 @@ def _unreadable(path: Path, error: duckdb.Error) -> ExportError:
                     )
     except csv.Error as exc:
         problems.append((end + 1, f"not CSV as RFC 4180 writes it ({exc})"))
-    except UnicodeDecodeError:
-        problems.append((end + 1, "not UTF-8 text"))
     if not problems:
         reason = str(error).splitlines()[0].removeprefix("Invalid Input Error: ")
         return ExportError(
@@ -302,6 +325,79 @@ def _unreadable(path: Path, error: duckdb.Error) -> ExportError:
         f"{path}: {count} row{'s' if count > 1 else ''} not in the header's columns, "
         "nothing was matched:\n" + "\n".join(lines)
     )
+
+
+# Separators a spreadsheet writes in place of the comma: a European Excel's "CSV" (semicolons),
+# a tab-separated export.
+_SEPARATORS = {";": "semicolons (';')", "\t": "tabs"}
+
+
+def _refuse_separator(path: Path, header: str) -> None:
+    """An ``ExportError`` if the header, read as one column, holds another separator."""
+    seen = max(_SEPARATORS, key=header.count)
+    if seen in header:
+        raise ExportError(
+            f"{path}: not comma-separated: its header is one column with {_SEPARATORS[seen]} "
+            "in it; export the file with commas between the cells, nothing was matched"
+        )
+
+
+def _not_utf8(path: Path) -> ExportError | None:
+    """Each line with a byte that is not UTF-8, by its line: the file is decoded a line at a
+    time from its bytes (a decoder reading it in blocks names a line near the block's start).
+    UTF-8 never has the byte of a line feed inside a character, so a line is split as it is."""
+    problems: list[tuple[int, str]] = []
+    with path.open("rb") as file:
+        for line, raw in enumerate(file, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                character = len(raw[: exc.start].decode("utf-8")) + 1
+                problems.append((line, f"byte 0x{raw[exc.start]:02x} at character {character}"))
+    if not problems:
+        return None
+    lines = [f"  row {line}: not UTF-8 text: {problem}" for line, problem in problems[:LISTED]]
+    if len(problems) > LISTED:
+        lines.append(f"  and {len(problems) - LISTED} more")
+    count = len(problems)
+    return ExportError(
+        f"{path}: {count} row{'s' if count > 1 else ''} not UTF-8 text (an encoding problem: "
+        "save the export as UTF-8), nothing was matched:\n" + "\n".join(lines)
+    )
+
+
+def _read_with_one_line_ending(
+    con: duckdb.DuckDBPyConnection, path: Path, export: ExportColumns
+) -> bool:
+    """A file DuckDB could not read, read again with every row ended by a line feed: DuckDB
+    takes one line ending for the whole file, and refuses one with rows ended both ways (an LF
+    export to which rows were added on Windows) as a file it cannot sniff. Python's reader takes
+    either ending, as RFC 4180's readers do; it writes each row again as RFC 4180 says, a line
+    break inside a quoted cell kept as it is, the lines as many as before. False if the file has
+    no carriage return, or is not read even so: its problem is another, ``_unreadable`` says
+    which. Only a refused file is read here, never one DuckDB read."""
+    if not _has_carriage_return(path):
+        return False
+    with tempfile.TemporaryDirectory(prefix="revline-export-") as directory:
+        copy = Path(directory) / path.name
+        try:
+            with (
+                path.open(newline="", encoding="utf-8-sig") as file,
+                copy.open("w", newline="", encoding="utf-8") as written,
+            ):
+                csv.writer(written, lineterminator="\n").writerows(csv.reader(file, strict=True))
+            _read(con, copy, path, export)
+        except (csv.Error, UnicodeDecodeError, duckdb.Error):
+            return False
+    return True
+
+
+def _has_carriage_return(path: Path) -> bool:
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            if b"\r" in block:
+                return True
+    return False
 
 
 def _text(column: str) -> str:
@@ -326,6 +422,11 @@ FROM (
         CASE WHEN currency IS NOT NULL AND digits IS NULL THEN 'currency' END,
         CASE WHEN regexp_full_match(number, $amount)
                   AND length(split_part(number, '.', 2)) > digits THEN 'decimals' END,
+        -- Only a currency of more than 18 - 15 minor digits can exceed 18: the rest skip it.
+        CASE WHEN digits > $minor_digits - $most_digits
+                  AND regexp_full_match(number, $amount)
+                  AND length(replace(ltrim(split_part(number, '.', 1), '-'), ',', ''))
+                      > $minor_digits - digits THEN 'range' END,
         CASE WHEN day IS NOT NULL AND moment IS NULL THEN 'date' END,
         CASE WHEN year(moment) < $first_year THEN 'year' END
     ], lambda problem: problem IS NOT NULL) AS problems
@@ -355,7 +456,13 @@ def _refuse_problems(
 ) -> None:
     """Every problem of the export, by row; an ``ExportError`` listing the first ones if there is
     one."""
-    listed = {"amount": AMOUNT, "listed": LISTED, "first_year": FIRST_YEAR}
+    listed = {
+        "amount": AMOUNT,
+        "listed": LISTED,
+        "first_year": FIRST_YEAR,
+        "minor_digits": MINOR_DIGITS,
+        "most_digits": MOST_DIGITS,
+    }
     rows = con.execute(_ROW_PROBLEMS, listed).fetchall()
     duplicates = con.execute(_DUPLICATES, {"listed": LISTED}).fetchall()
     if not rows and not duplicates:
@@ -390,6 +497,15 @@ def _refuse_problems(
                         at_row,
                         f"amount {amount!r} has more decimals than {currency.upper()} has "
                         f"minor units ({digits})",
+                    )
+                )
+            elif problem == "range":
+                found.append(
+                    (
+                        at_row,
+                        f"amount {amount!r} has more than {MINOR_DIGITS - digits} digits before "
+                        f"the point: {currency.upper()}'s minor units ({digits}) would not fit "
+                        f"{MINOR_DIGITS} digits",
                     )
                 )
             elif problem == "year":

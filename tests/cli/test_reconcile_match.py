@@ -466,3 +466,109 @@ def test_a_refused_run_leaves_no_report_of_an_earlier_run(tmp_path: Path) -> Non
         "no report was written, and the earlier run's matched.csv, ambiguous.csv, "
         f"unmatched.csv in {out} were removed (they are not this run's)"
     )
+
+
+def test_a_refused_run_never_deletes_its_own_input(tmp_path: Path) -> None:
+    """Matching again what the last run left unmatched: ``--left out/unmatched.csv`` is refused
+    up front, naming it, and the file stays (a refusal removes an earlier run's reports, never an
+    input)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    leftover = out / "unmatched.csv"
+    leftover.write_text("side,id,reason,amount,currency\nstripe,txn_3,orphan,42000,usd\n")
+    (tmp_path / "netsuite.csv").write_text(NETSUITE)
+    args = _match(tmp_path, STRIPE, NETSUITE)
+    args[args.index("--left") + 1] = str(leftover)
+    refused = Cli().fails(*args)
+    assert leftover.exists(), "the refused run deleted its own --left file"
+    assert f"--left {leftover} is the unmatched.csv this run would write into {out}" in (
+        refused.stderr
+    )
+    # Named by another way to the same file, it is refused the same.
+    args[args.index("--left") + 1] = str(out / ".." / "out" / "unmatched.csv")
+    Cli().fails(*args)
+    assert leftover.exists()
+
+
+def test_an_out_directory_that_is_a_file_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("not a directory")
+    refused = Cli().fails(*_match(tmp_path, STRIPE, NETSUITE))
+    assert f"--out {tmp_path / 'out'} is a file, not a directory" in refused.stderr
+    assert (tmp_path / "out").read_text() == "not a directory"
+    # A directory that cannot be made: refused naming it, not a traceback.
+    args = _match(tmp_path, STRIPE, NETSUITE)
+    args[args.index("--out") + 1] = str(tmp_path / "out" / "reports")
+    refused = Cli().fails(*args)
+    assert f"cannot write the reports into {tmp_path / 'out' / 'reports'}:" in refused.stderr
+
+
+@pytest.mark.parametrize(("separator", "named"), [(";", "semicolons (';')"), ("\t", "tabs")])
+def test_an_export_not_separated_by_commas_is_refused_saying_so(
+    tmp_path: Path, separator: str, named: str
+) -> None:
+    """A European Excel "CSV" (semicolons) or a tab-separated export: its header reads as one
+    column. With a comma in a cell it would read as rows of the wrong width."""
+    for row in ("txn_1;2026-12-01;ch_1;100.00;usd\n", 'txn_1;2026-12-01;ch_1;"1,00";eur\n'):
+        stripe = ("balance_transaction_id;created_utc;charge_id;gross;currency\n" + row).replace(
+            ";", separator
+        )
+        refused = Cli().fails(*_match(tmp_path, stripe, NETSUITE))
+        assert (
+            f"{tmp_path / 'stripe.csv'}: not comma-separated: its header is one column with "
+            f"{named} in it"
+        ) in refused.stderr
+
+
+def test_a_non_utf8_export_is_refused_naming_the_line_of_the_bad_byte(tmp_path: Path) -> None:
+    """A Windows-1252 export (saved from Excel): the é is on line 252, far past the first 8 KiB
+    a decoder reads at once."""
+    header = "balance_transaction_id,created_utc,charge_id,gross,currency,description\n"
+    rows = [f"txn_{i},2026-12-01,ch_{i},100.00,usd,Sub\n" for i in range(300)]
+    rows[250] = "txn_250,2026-12-01,ch_250,100.00,usd,Caf\xe9\n"
+    rows[270] = "txn_270,2026-12-01,ch_270,100.00,usd,Na\xefve\n"
+    args = _match(tmp_path, "", NETSUITE)
+    (tmp_path / "stripe.csv").write_bytes((header + "".join(rows)).encode("cp1252"))
+    refused = Cli().fails(*args)
+    assert refused.stderr.startswith(
+        f"error: {tmp_path / 'stripe.csv'}: 2 rows not UTF-8 text (an encoding problem: save "
+        "the export as UTF-8), nothing was matched:\n"
+        "  row 252: not UTF-8 text: byte 0xe9 at character 41\n"
+        "  row 272: not UTF-8 text: byte 0xef at character 40\n"
+    ), refused.stderr
+
+
+def test_an_export_with_one_row_ended_by_crlf_is_read(tmp_path: Path) -> None:
+    """A Stripe export (LF) to which rows were added on Windows (CRLF): read as Python's csv
+    reads it, a line break inside a quoted cell kept as written."""
+    stripe = (
+        "balance_transaction_id,created_utc,charge_id,gross,currency,description\n"
+        "txn_1,2026-12-01,ch_1,1800.00,usd,Sub\n"
+        'txn_2,2026-12-01,ch_2,12500.00,usd,"two\r\nlines"\r\n'
+        "txn_3,2026-12-01,ch_3,7.00,usd,Sub\r\n"
+    )
+    report = Cli().json(*_match(tmp_path, stripe, NETSUITE))
+    assert report["counts"] == {"matched": 1, "proposed": 0, "blocked": 0, "unmatched": 2}
+    # Its problems are still named by their lines.
+    bad = stripe.replace("7.00", "7.0.0")
+    refused = Cli().fails(*_match(tmp_path, bad, NETSUITE))
+    assert "  row 5: amount '7.0.0' is not a number" in refused.stderr
+
+
+def test_the_largest_amount_in_a_four_digit_currency_is_refused_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """15 digits before the point and 4 after (CLF, UYW) do not fit a BIGINT of minor units: at
+    most 18 digits in all, so 14 before the point."""
+    stripe = (
+        "balance_transaction_id,created_utc,charge_id,gross,currency\n"
+        "txn_1,2026-12-01,ch_1,999999999999999.9999,clf\n"
+        "txn_2,2026-12-01,ch_2,-99999999999999.9999,uyw\n"
+        'txn_3,2026-12-01,ch_3,"999,999,999,999,999.999",kwd\n'
+    )
+    netsuite = "Internal ID,Date,Stripe Charge ID,Amount,Currency\n1,2026-12-01,ch_2,1.00,UYW\n"
+    refused = Cli().fails(*_match(tmp_path, stripe, netsuite))
+    assert f"{tmp_path / 'stripe.csv'}: 1 problem, nothing was matched:" in refused.stderr
+    assert (
+        "row 2: amount '999999999999999.9999' has more than 14 digits before the point: CLF's "
+        "minor units (4) would not fit 18 digits"
+    ) in refused.stderr

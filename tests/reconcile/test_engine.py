@@ -562,3 +562,115 @@ def test_reports_are_written_all_three_or_none(tmp_path: Path) -> None:
     ]
     (matched,) = csv.DictReader(paths["matched"].open(newline=""))
     assert (matched["stripe_id"], matched["netsuite_ids"]) == ("'=t1", "p1")
+
+
+def test_a_write_that_fails_leaves_no_earlier_report_beside_nothing(tmp_path: Path) -> None:
+    """An earlier run's reports are in the directory and the second rename fails: the new
+    matched.csv is removed, and so is the earlier unmatched.csv it would have replaced, so no
+    report of another run is left alone."""
+    matcher = Matcher.from_entries(
+        [Entry("t1", 1000, "usd", DAY, charge_id="ch_1")],
+        [Entry("p1", 1000, "usd", DAY, charge_id="ch_1")],
+    )
+    matcher.run(MatchRules())
+    matcher.write(tmp_path)  # the earlier run
+    (tmp_path / "ambiguous.csv").unlink()
+    (tmp_path / "ambiguous.csv").mkdir()  # the second rename fails
+    with pytest.raises(OSError):
+        matcher.write(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["ambiguous.csv"]
+    (tmp_path / "ambiguous.csv").rmdir()
+    matcher.write(tmp_path)
+    # A failure before any rename leaves the earlier run's three, in step with each other.
+    matcher.con.execute("DROP VIEW unclaimed_right")
+    with pytest.raises(duckdb.Error):
+        matcher.write(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ambiguous.csv",
+        "matched.csv",
+        "unmatched.csv",
+    ]
+
+
+def test_two_partial_refunds_of_one_charge_pair_by_amount() -> None:
+    """Stripe's itemized report puts the charge id on every refund row: two partial refunds of
+    ch_1 and NetSuite's two customer refunds of them share it, and pair one to one by amount.
+    When the amounts cannot pair them (or pair them more than one way) a person does, told
+    that several entries and records share the charge id, not that NetSuite holds a duplicate.
+    """
+    refunds = [
+        Entry("t1", 10000, "usd", DAY, charge_id="ch_1", category="charge"),
+        Entry("t2", -3000, "usd", DAY, charge_id="ch_1", category="refund"),
+        Entry("t3", -2000, "usd", DAY, charge_id="ch_1", category="refund"),
+    ]
+    records = [
+        Entry("p1", 10000, "usd", DAY, charge_id="ch_1"),
+        Entry("r1", -3000, "usd", DAY, charge_id="ch_1"),
+        Entry("r2", -2000, "usd", DAY, charge_id="ch_1"),
+    ]
+    report = match(refunds, records, MatchRules())
+    found = {m.left: (m.status, m.tier, m.rights) for m in report.matches}
+    assert found == {
+        "t1": (MatchStatus.MATCHED, Tier.EXACT_CHARGE, ("p1",)),
+        "t2": (MatchStatus.MATCHED, Tier.EXACT_CHARGE, ("r1",)),
+        "t3": (MatchStatus.MATCHED, Tier.EXACT_CHARGE, ("r2",)),
+    }
+    assert "paired one to one by equal amount" in str(report.of("t2").reason)
+    assert report.unmatched_right == ()
+
+    # Amounts that pair them no way (-2000 against -2500), or two ways (-2000 twice each side).
+    refund = [
+        Entry(f"t{i}", -2000, "usd", DAY, charge_id="ch_1", category="refund") for i in (4, 5)
+    ]
+    record = [
+        Entry(f"r{i}", amount, "usd", DAY, charge_id="ch_1")
+        for i, amount in ((3, -2500), (4, -2000), (5, -2000))
+    ]
+    for left, right in (
+        ([refunds[1], refund[0]], [records[1], record[0]]),
+        (refund, record[1:]),
+    ):
+        report = match(left, right, MatchRules())
+        for entry in left:
+            found_entry = report.of(entry.id)
+            assert (found_entry.status, len(found_entry.rights)) == (MatchStatus.PROPOSED, 2)
+            assert str(found_entry.reason).startswith(
+                "2 Stripe entries and 2 NetSuite records share the same charge id"
+            ), found_entry.reason
+    # One refund and two NetSuite records of it is still a duplicate in NetSuite.
+    duplicate = Entry("r3", -3000, "usd", DAY, charge_id="ch_1")
+    report = match(refunds[:2], [*records[:2], duplicate], MatchRules())
+    assert report.of("t2").reason == "2 NetSuite records carry the same charge id"
+
+
+def test_a_partially_captured_charge_matches_its_payment_net_of_the_reversal() -> None:
+    """Stripe's itemized report lists a charge captured in part as authorised (+100) and a
+    ``partial_capture_reversal`` (-30) carrying its charge id; NetSuite records the 70
+    captured. The charge pairs net of its reversal, and the reversal names its charge."""
+    left = [
+        Entry("t1", 10000, "usd", DAY, charge_id="ch_1", category="charge"),
+        Entry("t2", -3000, "usd", DAY, charge_id="ch_1", category="partial_capture_reversal"),
+    ]
+    outcomes = {}
+    for recorded in (7000, 10000):
+        report = match(left, [Entry("p1", recorded, "usd", DAY, charge_id="ch_1")], MatchRules())
+        outcomes[recorded] = {m.left: (m.status, m.rights, m.reason) for m in report.matches}
+    assert outcomes[7000]["t1"] == (
+        MatchStatus.MATCHED,
+        ("p1",),
+        "Stripe charge id carried on the NetSuite record, which records the 7000 minor units "
+        "captured: the charge net of its partial capture reversal",
+    )
+    assert outcomes[7000]["t2"] == (
+        MatchStatus.UNMATCHED,
+        (),
+        "a partial capture reversal of charge ch_1, not a payment: with it the charge captured "
+        "7000 minor units",
+    )
+    # NetSuite recording what was authorised, not what was captured, goes to a person.
+    assert outcomes[10000]["t1"] == (
+        MatchStatus.PROPOSED,
+        ("p1",),
+        "charge id matches, but the NetSuite record carries 10000 minor units and the charge "
+        "captured 7000, net of its partial capture reversal",
+    )
