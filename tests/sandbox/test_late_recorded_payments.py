@@ -5,6 +5,7 @@ the month-end tie-out). Played through the sandbox."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -187,4 +188,42 @@ def test_a_payment_voided_in_december_is_not_recorded_at_month_end(tmp_path: Pat
         "after month end"
     )
     assert close.tieout.variance == 0
+    assert close.state == "signed_off"
+
+
+def test_a_charge_keyed_in_part_by_month_end_itemises_the_rest(tmp_path: Path) -> None:
+    """The connector misses Acme's $12,500.00 card payment of 29 December. On the 30th the AR
+    specialist keys $5,000.00 of it by hand against the invoice, the other $7,500.00 on 4
+    January, before the morning run. At month end Undeposited Funds hold Bluefin's $1,800.00
+    and $5,000.00 of Acme's: the walk itemises the $7,500.00 not yet recorded, and says when it
+    was; December ties."""
+    scenario = _december("2026-12-29T10:00:00-05:00", "2026-12-31T06:00:00-05:00")
+    with World(scenario, tmp_path) as world:
+        books = world.netsuite.books
+
+        def key(amount: int) -> Callable[[], str]:
+            def keyed() -> str:
+                (invoice,) = [i for i in books.invoices() if i.stripe_invoice_id == "in_acme_dec"]
+                return books.record_customer_payment(invoice.id, amount=amount)
+
+            return keyed
+
+        world.later.append(
+            Later(datetime(2026, 12, 30, 11, tzinfo=NEW_YORK), "Acme in part", key(500_000))
+        )
+        world.later.append(
+            Later(datetime(2027, 1, 4, 7, tzinfo=NEW_YORK), "the rest of Acme", key(750_000))
+        )
+        Run(world).play()
+        close = _close(world)
+
+    tieout = close.tieout
+    assert tieout.undeposited_funds == 180_000 + 500_000
+    ((_, amount, description),) = _not_recorded(tieout)
+    assert amount == -750_000
+    assert description == (
+        "Stripe payment of 2026-12-29: $5,000.00 of it recorded in NetSuite by month end, "
+        "the rest on 2027-01-04"
+    )
+    assert tieout.variance == 0
     assert close.state == "signed_off"

@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from revline.clock import WorkingCalendar
 from revline.core.playbook import Enrichment
 from revline.errors import RevlineError
+from revline.money import Money
 from revline.playbooks.cash.arrival import arrival_day
 from revline.playbooks.cash.deposit import (
     PAYMENT_TYPES,
@@ -135,7 +136,8 @@ class TieOutBooks:
     timezone: str
     transactions: tuple[BalanceTransaction, ...]  # created in the look-back up to month end
     payouts: tuple[PayoutAtMonthEnd, ...]
-    recorded: Mapping[str, CustomerPayment]  # NetSuite customer payments by Stripe charge id
+    # The NetSuite customer payments recording each Stripe charge, by charge id, by date.
+    recorded: Mapping[str, tuple[CustomerPayment, ...]]
     undeposited_funds: int  # NetSuite's Undeposited Funds balance at month end
     held: tuple[HeldRecognition, ...]
     # What each payout returned (or cancelled) by month end and not deposited by then had
@@ -383,7 +385,7 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
 def _paid_out_by_hand(
     deposited: PayoutAtMonthEnd,
     moved: Iterable[BalanceTransaction],
-    recorded: Mapping[str, CustomerPayment],
+    recorded: Mapping[str, tuple[CustomerPayment, ...]],
 ) -> tuple[BalanceTransaction, ...]:
     """The payments a manual payout deposited by month end paid out: those whose customer
     payment is on its deposits."""
@@ -392,31 +394,39 @@ def _paid_out_by_hand(
         t
         for t in moved
         if t.type in PAYMENT_TYPES
-        and (payment := recorded.get(t.source or "")) is not None
-        and payment.id in on_deposits
+        and any(payment.id in on_deposits for payment in recorded.get(t.source or "", ()))
     )
 
 
 def _unrecorded(
     txn: BalanceTransaction,
-    recorded: Mapping[str, CustomerPayment],
+    recorded: Mapping[str, tuple[CustomerPayment, ...]],
     period: ClosePeriod,
     on: date,
 ) -> list[ReconcilingItem]:
-    payment = recorded.get(txn.source or "")
-    if payment is not None and payment.date <= period.last_day:
+    """What of a Stripe payment NetSuite had not recorded by month end: all of it, or the part
+    not keyed by then (a charge keyed in parts)."""
+    payments = recorded.get(txn.source or "", ())
+    by_then = sum(p.amount for p in payments if p.date <= period.last_day)
+    missing = txn.amount - by_then
+    if missing <= 0:
         return []
-    why = (
-        f"recorded in NetSuite on {payment.date.isoformat()}, after month end"
-        if payment is not None
-        else "no NetSuite customer payment carries this charge"
-    )
+    later = [p.date for p in payments if p.date > period.last_day]
+    if by_then:
+        money = Money(by_then, txn.currency.upper()).format()
+        why = f"{money} of it recorded in NetSuite by month end" + (
+            f", the rest on {later[0].isoformat()}" if later else ", the rest not yet"
+        )
+    elif later:
+        why = f"recorded in NetSuite on {later[0].isoformat()}, after month end"
+    else:
+        why = "no NetSuite customer payment carries this charge"
     return [
         ReconcilingItem(
             kind=ItemKind.PAYMENT_NOT_RECORDED,
             reference=str(txn.source or txn.id),
             description=f"Stripe payment of {on.isoformat()}: {why}",
-            amount=-txn.amount,
+            amount=-missing,
             on=on,
         )
     ]
@@ -565,17 +575,20 @@ def _by_charge(
     *moved: Iterable[BalanceTransaction],
     stripe: Any,
     netsuite: Any,
-) -> dict[str, CustomerPayment]:
-    """Each Stripe charge's earliest customer payment: the one that says whether the charge was
-    recorded by month end, whatever was keyed for it since. A payment keyed by hand without the
-    charge id records the charge whose Stripe invoice its invoice carries (per the stable-ID
-    mapping, as the daily reconciliation finds it), or, keyed against several invoices, the
-    charge of each."""
+) -> dict[str, tuple[CustomerPayment, ...]]:
+    """The customer payments recording each Stripe charge, by date: those dated by month end
+    say how much of it was recorded then, a later one when the rest was. A payment keyed by
+    hand without the charge id records the charge whose Stripe invoice its invoice carries (per
+    the stable-ID mapping, as the daily reconciliation finds it), or, keyed against several
+    invoices, the charge of each."""
     in_order = sorted(payments, key=lambda p: (p.date, p.id))
-    recorded: dict[str, CustomerPayment] = {}
+    recorded: dict[str, tuple[CustomerPayment, ...]] = {}
     for payment in in_order:
         if payment.stripe_charge_id:
-            recorded.setdefault(payment.stripe_charge_id, payment)
+            recorded[payment.stripe_charge_id] = (
+                *recorded.get(payment.stripe_charge_id, ()),
+                payment,
+            )
     by_hand = [p for p in in_order if not p.stripe_charge_id and p.applied_invoices]
     if not by_hand:
         return recorded
@@ -600,11 +613,13 @@ def _by_charge(
         charge = stripe.get_charge(charge_id)
         keyed = of_invoice.get(charge.invoice or "")
         if keyed:
-            # Two charges of one invoice (a retry after a partial payment): each takes the
-            # payment keyed for its amount, else the earliest left.
-            payment = next((p for p in keyed if p.amount == charge.amount), keyed[0])
-            keyed.remove(payment)
-            recorded[charge_id] = payment
+            # Two charges of one invoice (a retry after a partial payment) each take the
+            # payment keyed for their amount; a charge keyed in parts takes every part left.
+            exact = next((p for p in keyed if p.amount == charge.amount), None)
+            taken = [exact] if exact is not None else list(keyed)
+            for payment in taken:
+                keyed.remove(payment)
+            recorded[charge_id] = tuple(taken)
     return recorded
 
 

@@ -87,7 +87,7 @@ def books(
         timezone="America/New_York",
         transactions=tuple(transactions + [t for p in payouts for t in p.transactions]),
         payouts=tuple(payouts),
-        recorded={p.stripe_charge_id or "": p for p in payments},
+        recorded={p.stripe_charge_id or "": (p,) for p in payments},
         undeposited_funds=undeposited,
         held=(),
     )

@@ -58,6 +58,10 @@ def _invoice(internal: str, stripe_invoice: str, amount: int) -> Invoice:
     )
 
 
+def _ids(recorded: dict[str, tuple[CustomerPayment, ...]]) -> dict[str, list[str]]:
+    return {charge: [p.id for p in payments] for charge, payments in recorded.items()}
+
+
 def _keyed(payment_id: str, amount: int, day: int, *invoices: str) -> CustomerPayment:
     return CustomerPayment(
         id=payment_id,
@@ -84,7 +88,7 @@ def test_a_remittance_keyed_against_two_invoices_records_the_charge_of_each() ->
             {"11": _invoice("11", "in_a", 100_000), "12": _invoice("12", "in_b", 200_000)}
         ),
     )
-    assert {charge: p.id for charge, p in recorded.items()} == {"ch_a": "501", "ch_b": "501"}
+    assert _ids(recorded) == {"ch_a": ["501"], "ch_b": ["501"]}
 
 
 def test_two_charges_of_one_invoice_each_take_the_payment_keyed_for_their_amount() -> None:
@@ -98,7 +102,7 @@ def test_two_charges_of_one_invoice_each_take_the_payment_keyed_for_their_amount
         stripe=_Stripe(ch_9=("in_x", 500_000), ch_1=("in_x", 750_000)),
         netsuite=_NetSuite({"11": _invoice("11", "in_x", 1_250_000)}),
     )
-    assert {charge: p.id for charge, p in recorded.items()} == {"ch_9": "501", "ch_1": "502"}
+    assert _ids(recorded) == {"ch_9": ["501"], "ch_1": ["502"]}
 
 
 def test_a_payment_keyed_with_the_charge_id_is_the_charges_whatever_was_keyed_by_hand() -> None:
@@ -119,4 +123,17 @@ def test_a_payment_keyed_with_the_charge_id_is_the_charges_whatever_was_keyed_by
         stripe=_Stripe(),  # nothing to ask: every charge carries its payment
         netsuite=_NetSuite({"11": _invoice("11", "in_x", 500_000)}),
     )
-    assert {charge: p.id for charge, p in recorded.items()} == {"ch_9": "500"}
+    assert _ids(recorded) == {"ch_9": ["500"]}
+
+
+def test_a_charge_keyed_by_hand_in_parts_takes_every_part() -> None:
+    """Acme's 12,500.00 charge is keyed by hand in two parts against its invoice, 5,000.00
+    and 7,500.00: both record it (the tie-out counts what was keyed by month end)."""
+    first, rest = _keyed("501", 500_000, 30, "11"), _keyed("502", 750_000, 31, "11")
+    recorded = _by_charge(
+        [rest, first],
+        [_paid("ch_acme", 1_250_000)],
+        stripe=_Stripe(ch_acme=("in_acme", 1_250_000)),
+        netsuite=_NetSuite({"11": _invoice("11", "in_acme", 1_250_000)}),
+    )
+    assert _ids(recorded) == {"ch_acme": ["501", "502"]}
