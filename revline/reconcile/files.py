@@ -18,7 +18,7 @@ import csv
 import re
 import tempfile
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -317,14 +317,7 @@ def _unreadable(path: Path, error: duckdb.Error) -> ExportError:
         return ExportError(
             f"{path}: not a CSV file that can be read ({reason}), nothing was matched"
         )
-    lines = [f"  row {line}: {problem}" for line, problem in problems[:LISTED]]
-    if len(problems) > LISTED:
-        lines.append(f"  and {len(problems) - LISTED} more")
-    count = len(problems)
-    return ExportError(
-        f"{path}: {count} row{'s' if count > 1 else ''} not in the header's columns, "
-        "nothing was matched:\n" + "\n".join(lines)
-    )
+    return _listed(path, "row", " not in the header's columns", problems)
 
 
 # Separators a spreadsheet writes in place of the comma: a European Excel's "CSV" (semicolons),
@@ -356,13 +349,11 @@ def _not_utf8(path: Path) -> ExportError | None:
                 problems.append((line, f"byte 0x{raw[exc.start]:02x} at character {character}"))
     if not problems:
         return None
-    lines = [f"  row {line}: not UTF-8 text: {problem}" for line, problem in problems[:LISTED]]
-    if len(problems) > LISTED:
-        lines.append(f"  and {len(problems) - LISTED} more")
-    count = len(problems)
-    return ExportError(
-        f"{path}: {count} row{'s' if count > 1 else ''} not UTF-8 text (an encoding problem: "
-        "save the export as UTF-8), nothing was matched:\n" + "\n".join(lines)
+    return _listed(
+        path,
+        "row",
+        " not UTF-8 text (an encoding problem: save the export as UTF-8)",
+        [(line, f"not UTF-8 text: {problem}") for line, problem in problems],
     )
 
 
@@ -520,11 +511,24 @@ def _refuse_problems(
         for at_row, id_, on_rows, _ in duplicates
     ]
     total = (rows[0][8] if rows else 0) + (duplicates[0][3] if duplicates else 0)
-    lines = [f"  row {at_row}: {problem}" for at_row, problem in sorted(found)[:LISTED]]
-    if total > len(lines):
-        lines.append(f"  and {total - len(lines)} more")
-    raise ExportError(
-        f"{path}: {total} problem{'s' if total > 1 else ''}, nothing was matched:\n"
+    raise _listed(path, "problem", "", sorted(found), total)
+
+
+def _listed(
+    path: Path,
+    noun: str,
+    said: str,
+    problems: Sequence[tuple[int, str]],
+    total: int | None = None,
+) -> ExportError:
+    """The refusal of a file listing its first ``LISTED`` problems by line, then how many
+    more; ``total`` counts them when only some were read."""
+    count = len(problems) if total is None else total
+    lines = [f"  row {line}: {problem}" for line, problem in problems[:LISTED]]
+    if count > len(lines):
+        lines.append(f"  and {count - len(lines)} more")
+    return ExportError(
+        f"{path}: {count} {noun}{'s' if count > 1 else ''}{said}, nothing was matched:\n"
         + "\n".join(lines)
     )
 
