@@ -609,17 +609,24 @@ def _by_charge(
         for t in of_some
         if t.type in PAYMENT_TYPES and t.source and t.source not in recorded
     }
-    for charge_id in sorted(charges):
-        charge = stripe.get_charge(charge_id)
-        keyed = of_invoice.get(charge.invoice or "")
-        if keyed:
-            # Two charges of one invoice (a retry after a partial payment) each take the
-            # payment keyed for their amount; a charge keyed in parts takes every part left.
-            exact = next((p for p in keyed if p.amount == charge.amount), None)
-            taken = [exact] if exact is not None else list(keyed)
+    asked = [stripe.get_charge(charge_id) for charge_id in sorted(charges)]
+    # Two charges of one invoice (a retry after a partial payment) each take the payment keyed
+    # for their amount first; then a charge keyed in parts takes every part left.
+    for exact in (True, False):
+        for charge in asked:
+            keyed = of_invoice.get(charge.invoice or "")
+            if charge.id in recorded or not keyed:
+                continue
+            same = next((p for p in keyed if p.amount == charge.amount), None)
+            if same is not None:
+                taken = [same]
+            elif exact:
+                continue
+            else:
+                taken = list(keyed)
             for payment in taken:
                 keyed.remove(payment)
-            recorded[charge_id] = tuple(taken)
+            recorded[charge.id] = tuple(taken)
     return recorded
 
 

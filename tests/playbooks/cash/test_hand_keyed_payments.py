@@ -137,3 +137,21 @@ def test_a_charge_keyed_by_hand_in_parts_takes_every_part() -> None:
         netsuite=_NetSuite({"11": _invoice("11", "in_acme", 1_250_000)}),
     )
     assert _ids(recorded) == {"ch_acme": ["501", "502"]}
+
+
+def test_a_charge_of_its_own_amount_is_paired_before_one_keyed_in_parts() -> None:
+    """One invoice, two charges: ch_1 of 12,500.00 keyed in parts (5,000.00 and 7,500.00) and
+    ch_2 of 5,000.00 keyed whole. ch_2 takes the payment of its amount even though ch_1 sorts
+    first; ch_1 takes the parts left."""
+    payments = [
+        _keyed("501", 500_000, 10, "11"),
+        _keyed("502", 750_000, 11, "11"),
+        _keyed("503", 500_000, 12, "11"),
+    ]
+    recorded = _by_charge(
+        payments,
+        [_paid("ch_1", 1_250_000), _paid("ch_2", 500_000)],
+        stripe=_Stripe(ch_1=("in_x", 1_250_000), ch_2=("in_x", 500_000)),
+        netsuite=_NetSuite({"11": _invoice("11", "in_x", 1_750_000)}),
+    )
+    assert _ids(recorded) == {"ch_2": ["501"], "ch_1": ["502", "503"]}
