@@ -121,11 +121,10 @@ FROM l SEMI JOIN unpaired_l u ON l.rowid = u.row;
 -- A charge captured in part: Stripe's itemized report lists the charge as authorised and a
 -- ``partial_capture_reversal`` row, carrying its charge id, for what was not captured; NetSuite
 -- records what was. Each such charge with what it captured; when a NetSuite record carries its
--- charge id (``paired``), that pair is read net of the reversals.
+-- charge id, or its invoice id, that pair is read net of the reversals.
 CREATE OR REPLACE TEMP TABLE captures AS
 SELECT c.rowid AS lrow, any_value(c.charge_id) AS charge_id, sum(v.amount) AS reversed,
-       any_value(c.amount) + sum(v.amount) AS captured,
-       c.rowid NOT IN (SELECT lrow FROM rest_l) AS paired
+       any_value(c.amount) + sum(v.amount) AS captured
 FROM rest_l v JOIN l c ON c.charge_id = v.charge_id AND c.currency = v.currency
 WHERE lower(v.category) = 'partial_capture_reversal' AND v.amount < 0
   AND direction(c.category, c.amount) = false
@@ -183,7 +182,8 @@ LEFT JOIN rc ON p.other_currency AND rc.rrow = p.rrow
 # group has exactly one partner of the same amount and currency (and no record is also another
 # entry's invoice-id partner). Only the exceptions are read, a few percent of the pairs. A charge
 # with partial capture reversals (``captures``) is matched here too, when its one partner, a
-# record no other entry claims, carries what it captured; otherwise a person sees why.
+# record no other entry claims, carries what it captured (and, found by the invoice id, no other
+# charge id); otherwise a person sees why.
 _CHARGE_PAIRINGS = """
 -- The records several Stripe entries claim by charge id, with how many (every entry of such a
 -- record is an exception).
@@ -209,7 +209,7 @@ WITH pairs AS MATERIALIZED (
     FROM pairs p JOIN entries e ON p.lrow = e.lrow JOIN records r ON p.rrow = r.rrow
     GROUP BY e.grp HAVING count(*) > 1 AND bool_and(e.paired AND r.paired)
 )
-SELECT p.lrow, p.rrow,
+SELECT p.lrow, p.rrow, 'exact_charge_id' AS tier,
        'Stripe charge id carried on the NetSuite record; several Stripe entries and NetSuite '
        || 'records share it, paired one to one by equal amount' AS reason
 FROM pairs p JOIN entries e ON p.lrow = e.lrow SEMI JOIN groups g ON e.grp = g.grp
@@ -217,17 +217,21 @@ WHERE p.equal
 UNION ALL
 -- A charge with partial capture reversals and one partner, which records what it captured.
 SELECT p.lrow, any_value(p.rrow),
-       printf('Stripe charge id carried on the NetSuite record, which records the %d minor '
+       CASE WHEN any_value(p.by_charge) THEN 'exact_charge_id' ELSE 'exact_invoice_id' END,
+       printf('Stripe %s id carried on the NetSuite record, which records the %d minor '
               || 'units captured: the charge net of its partial capture reversal',
+              CASE WHEN any_value(p.by_charge) THEN 'charge' ELSE 'invoice' END,
               any_value(c.captured))
-FROM exception_pairs p JOIN captures c ON p.lrow = c.lrow AND c.paired
+FROM exception_pairs p JOIN captures c ON p.lrow = c.lrow
 GROUP BY p.lrow
-HAVING count(*) = 1 AND bool_and(p.mismatch IS NULL AND p.diff = -c.reversed AND NOT p.shared)
+HAVING count(*) = 1
+   AND bool_and(p.mismatch IS NULL AND p.diff = -c.reversed AND NOT p.shared
+                AND NOT p.other_charge)
 """
 
 _EXACT_OUTCOME = """
 INSERT INTO outcome
-SELECT lrow, rrow, 'matched', 'exact_charge_id', reason, NULL FROM charge_pairings;
+SELECT lrow, rrow, 'matched', tier, reason, NULL FROM charge_pairings;
 
 INSERT INTO outcome
 WITH pairs AS MATERIALIZED (
@@ -237,7 +241,7 @@ WITH pairs AS MATERIALIZED (
            k.captured, k.captured - k.reversed - p.diff AS recorded
     FROM exception_pairs p ANTI JOIN charge_pairings c ON p.lrow = c.lrow
     LEFT JOIN charge_records n ON p.rrow = n.rrow
-    LEFT JOIN captures k ON p.lrow = k.lrow AND k.paired
+    LEFT JOIN captures k ON p.lrow = k.lrow
 ), verdict AS (
     SELECT lrow,
            CASE WHEN count(mismatch) > 0 THEN 'blocked' ELSE 'proposed' END AS status,
@@ -256,7 +260,8 @@ WITH pairs AS MATERIALIZED (
                 WHEN bool_or(other_charge) THEN
                     'the NetSuite record carries the invoice id but another Stripe charge id'
                 WHEN count(captured) > 0 THEN
-                    'charge id matches, but the NetSuite record carries ' || max(recorded)
+                    replace(replace(min(tier), 'exact_', ''), '_', ' ')
+                    || ' matches, but the NetSuite record carries ' || max(recorded)
                     || ' minor units and the charge captured ' || max(captured)
                     || ', net of its partial capture reversal'
                 ELSE replace(replace(min(tier), 'exact_', ''), '_', ' ')
@@ -587,7 +592,7 @@ class Matcher:
         invoice = con.execute(
             "SELECT lrow, rrow, diff, other_currency, other_charge FROM invoice_pairs"
         ).fetchnumpy()
-        captured = con.execute("SELECT lrow FROM captures WHERE paired").fetchnumpy()["lrow"]
+        captured = con.execute("SELECT lrow FROM captures").fetchnumpy()["lrow"]
 
         lrow = np.concatenate([charge["lrow"], invoice["lrow"]]).astype(np.int64)
         rrow = np.concatenate([charge["rrow"], invoice["rrow"]]).astype(np.int64)

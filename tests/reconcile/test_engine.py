@@ -674,3 +674,36 @@ def test_a_partially_captured_charge_matches_its_payment_net_of_the_reversal() -
         "charge id matches, but the NetSuite record carries 10000 minor units and the charge "
         "captured 7000, net of its partial capture reversal",
     )
+
+
+def test_a_partially_captured_charge_keyed_by_its_invoice_matches_net_of_the_reversal() -> None:
+    """The same charge, its NetSuite payment keyed by hand with the Stripe invoice id and no
+    charge id: the invoice id pairs it, read net of the reversal as the charge id would."""
+    left = [
+        Entry("t1", 10000, "usd", DAY, charge_id="ch_1", invoice_id="in_1", category="charge"),
+        Entry("t2", -3000, "usd", DAY, charge_id="ch_1", category="partial_capture_reversal"),
+    ]
+
+    def outcome(record: Entry) -> tuple[MatchStatus, str | None, str | None]:
+        found = match(left, [record], MatchRules()).of("t1")
+        return found.status, found.tier.value if found.tier else None, found.reason
+
+    assert outcome(Entry("p1", 7000, "usd", DAY, invoice_id="in_1")) == (
+        MatchStatus.MATCHED,
+        "exact_invoice_id",
+        "Stripe invoice id carried on the NetSuite record, which records the 7000 minor units "
+        "captured: the charge net of its partial capture reversal",
+    )
+    assert outcome(Entry("p1", 10000, "usd", DAY, invoice_id="in_1")) == (
+        MatchStatus.PROPOSED,
+        "exact_invoice_id",
+        "invoice id matches, but the NetSuite record carries 10000 minor units and the charge "
+        "captured 7000, net of its partial capture reversal",
+    )
+    # A record carrying the invoice id and another charge's id is a person's to confirm, even
+    # when it carries what was captured.
+    assert outcome(Entry("p1", 7000, "usd", DAY, charge_id="ch_9", invoice_id="in_1")) == (
+        MatchStatus.PROPOSED,
+        "exact_invoice_id",
+        "the NetSuite record carries the invoice id but another Stripe charge id",
+    )
