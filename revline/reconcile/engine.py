@@ -160,10 +160,9 @@ FROM rest_l l JOIN r ON l.invoice_id = r.invoice_id AND (l.amount < 0) = (r.amou
 """
 
 # The exceptions among the exact pairs (``odd_pairs``, from ``Matcher._exact``), with the
-# currencies' mismatch read from both tables for their reasons.
-# The currencies are read only for the pairs whose currencies differ, through a semi join on
-# their row numbers: a join of the exceptions with a whole table would hash the table's million
-# rows, not the exceptions' few.
+# currencies' mismatch for their reasons. The currencies are read only for the pairs whose
+# currencies differ, through a semi join on their row numbers: a join of the exceptions with a
+# whole table would hash the table's million rows, not the exceptions' few.
 _EXCEPTION_PAIRS = """
 CREATE OR REPLACE TEMP TABLE exception_pairs AS
 WITH mixed AS (SELECT lrow, rrow FROM odd_pairs WHERE other_currency),
@@ -310,7 +309,6 @@ WITH pairs AS MATERIALIZED (
            CASE WHEN same = 0 THEN 'blocked'
                 WHEN same = 1 AND NOT several AND conflict IS NULL THEN 'matched'
                 ELSE 'proposed' END AS status,
-           -- Concatenated, not printf: a third of the cost over tens of thousands of rows.
            CASE WHEN same = 0 THEN
                     'currency mismatch: Stripe ' || upper(l_currency) || ', NetSuite '
                     || upper(r_currency)
@@ -422,6 +420,7 @@ WITH lk AS (
 ), pairs AS (
     SELECT lrow, rrow, bool_or(quoted) AS reference_hit FROM found GROUP BY lrow, rrow
 ), keyed AS (
+    -- Only the candidates' addresses and names are normalised, not the whole residue's.
     SELECT p.lrow, p.rrow, r.id AS rid, mailbox(l.email) AS l_mailbox,
            mailbox(r.email) AS r_mailbox, lower(coalesce(l.name, '')) AS l_name,
            lower(coalesce(r.name, '')) AS r_name, p.reference_hit,
