@@ -10,7 +10,7 @@ matches or proposes is claimed, so no record is offered twice:
    reversal, a failed refund, ...) settles no NetSuite record and is never paired; several
    entries and records sharing a charge id (partial refunds of one charge) pair one to one by
    amount when only one such pairing exists; a charge captured in part pairs net of its
-   ``partial_capture_reversal`` rows;
+   ``partial_capture_reversal`` rows (and the later tiers compare what it captured);
 2. tolerance: same customer, same currency, amount within the drift, date within the window;
    a pair whose exact keys disagree (each side carries a charge id, invoice id or customer id,
    and they differ) is only proposed, here and in the scored tier;
@@ -272,7 +272,12 @@ SELECT pairs.lrow, pairs.rrow, verdict.status, verdict.tier, verdict.reason, NUL
 FROM pairs JOIN verdict ON pairs.lrow = verdict.lrow;
 
 DELETE FROM rest_l WHERE lrow IN (SELECT lrow FROM invoice_pairs);
-DELETE FROM rest_r WHERE rrow IN (SELECT rrow FROM invoice_pairs)
+DELETE FROM rest_r WHERE rrow IN (SELECT rrow FROM invoice_pairs);
+
+-- What NetSuite records of a charge captured in part is what it captured: the later tiers
+-- compare that, not what was authorised (reversals beyond the charge leave it as it is).
+UPDATE rest_l SET amount = c.captured FROM captures c
+WHERE rest_l.lrow = c.lrow AND c.captured > 0
 """
 
 # What a tier claimed leaves the rest: no later tier offers it again.
@@ -487,6 +492,12 @@ WHERE score >= $min_score OR evidence
 """
 
 _UNMATCHED = """
+-- The later tiers compared a charge captured in part by what it captured: their reasons say so.
+UPDATE outcome
+SET reason = reason || '; the charge compared as captured, net of its partial capture reversal'
+WHERE tier IN ('tolerance', 'one_to_many', 'scored')
+  AND lrow IN (SELECT lrow FROM captures WHERE captured > 0);
+
 INSERT INTO outcome
 SELECT lrow, NULL, 'unmatched', NULL,
        CASE WHEN amount < 0 THEN 'a refund or other debit: no NetSuite record of one carries '

@@ -705,3 +705,21 @@ def test_a_partially_captured_charge_keyed_by_its_invoice_matches_net_of_the_rev
         "exact_invoice_id",
         "the NetSuite record carries the invoice id but another Stripe charge id",
     )
+
+
+def test_the_later_tiers_compare_a_partially_captured_charge_by_what_it_captured() -> None:
+    """NetSuite's payment of the charge carries no Stripe id at all, only the customer and the
+    70 captured: the tolerance tier finds it by the captured amount, and says so."""
+    left = [
+        Entry("t1", 10000, "usd", DAY, charge_id="ch_1", customer="cus_1", category="charge"),
+        Entry("t2", -3000, "usd", DAY, charge_id="ch_1", category="partial_capture_reversal"),
+    ]
+    report = match(left, [Entry("p1", 7000, "usd", DAY, customer="cus_1")], MatchRules())
+    found = report.of("t1")
+    assert (found.status, found.tier, found.rights, found.reason) == (
+        MatchStatus.MATCHED,
+        Tier.TOLERANCE,
+        ("p1",),
+        "same customer, amount differs by 0 minor units, dates 0 days apart; the charge compared "
+        "as captured, net of its partial capture reversal",
+    )
