@@ -168,11 +168,15 @@ def _deposit_by_hand(world: World) -> None:
 
 
 def _paid_out_by_hand(
-    world_dir: Path, paid: tuple[str, str], payout_at: str, deposit_at: datetime
+    world_dir: Path,
+    paid: tuple[str, str],
+    payout_at: str,
+    deposit_at: datetime,
+    amount: int = BALANCE,
 ) -> close_report.CloseReport:
-    """Bluefin and Acme pay at ``paid``; the controller pays the whole balance out by hand at
-    ``payout_at`` and the billing analyst deposits it by hand at ``deposit_at``; December's
-    close as it stands on 6 January."""
+    """Bluefin and Acme pay at ``paid``; the controller pays ``amount`` (the whole balance) out
+    by hand at ``payout_at`` and the billing analyst deposits both payments by hand at
+    ``deposit_at``; December's close as it stands on 6 January."""
     document = json.loads((CASH / "clean_payout.json").read_text())
     bluefin, acme, payout = document["happenings"]
     scenario = _clean_payout(
@@ -182,7 +186,7 @@ def _paid_out_by_hand(
         happenings=[
             {**bluefin, "at": paid[0], "invoice": "in_bluefin"},
             {**acme, "at": paid[1], "invoice": "in_acme"},
-            {**payout, "at": payout_at, "manual_amount": BALANCE},
+            {**payout, "at": payout_at, "manual_amount": amount},
         ],
     )
     with World(scenario, world_dir) as world:
@@ -232,6 +236,63 @@ def test_a_manual_payout_of_money_collected_before_the_look_back_is_not_walked_a
     tieout = close.tieout
     assert (tieout.balance_not_paid_out, tieout.undeposited_funds) == (0, 0)
     assert (tieout.items, tieout.variance, close.state) == ([], 0, "signed_off")
+
+
+def test_money_a_manual_schedule_leaves_in_the_balance_longer_than_a_month_is_walked(
+    tmp_path: Path,
+) -> None:
+    """An account on a manual schedule: Bluefin and Acme pay on 15 October and nothing has been
+    paid out by the end of December. Stripe's balance at month end holds both payments, less
+    fees. Reading movements from 31 October, the walk places none of it, so it reads from 31
+    August and finds them: the balance is walked to Undeposited Funds, the fees a timing
+    difference, and December ties."""
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    bluefin, acme, _payout = document["happenings"]
+    scenario = _clean_payout(
+        start="2026-10-15T07:00:00-04:00",
+        until="2027-01-06T12:00:00-05:00",
+        approve="all",
+        happenings=[
+            {**bluefin, "at": "2026-10-15T10:00:00-04:00", "invoice": "in_bluefin"},
+            {**acme, "at": "2026-10-15T11:00:00-04:00", "invoice": "in_acme"},
+        ],
+    )
+    with World(scenario, tmp_path) as world:
+        Run(world).play()
+        with world.runtime.db.read() as session:
+            close = close_report.load(
+                session, "2026-12", world.runtime.settings.policy.max_manual_retries
+            )
+
+    tieout = close.tieout
+    assert (tieout.balance_not_paid_out, tieout.not_placed) == (BALANCE, 0)
+    assert tieout.walked_from == date(2026, 8, 31)
+    assert [(i.kind.value, i.amount) for i in tieout.items] == [("fees_not_booked", FEES)]
+    assert tieout.undeposited_funds == 180_000 + 1_250_000
+    assert (tieout.variance, close.state) == (0, "signed_off")
+
+
+def test_a_manual_payout_deposited_for_more_than_it_took_does_not_tie(tmp_path: Path) -> None:
+    """The controller pays $10,000.00 out by hand on 29 December; the billing analyst deposits
+    it by hand on the 30th with both payments on the deposit, $13,884.70 net of fees. NetSuite
+    has moved all of it to the bank; Stripe still holds $3,884.70. The walk places no movement
+    in the balance, so the difference is shown as not placed, and December does not tie."""
+    close = _paid_out_by_hand(
+        tmp_path,
+        ("2026-12-28T10:00:00-05:00", "2026-12-28T11:00:00-05:00"),
+        "2026-12-29T06:00:00-05:00",
+        datetime(2026, 12, 30, 12, tzinfo=NEW_YORK),
+        amount=1_000_000,
+    )
+    tieout = close.tieout
+    held_back = BALANCE - 1_000_000
+    assert (tieout.balance_not_paid_out, tieout.not_placed) == (held_back, held_back)
+    assert tieout.walked_from == date(2025, 11, 30)
+    assert (tieout.items, tieout.undeposited_funds) == ([], 0)
+    assert (tieout.variance, tieout.ties) == (-held_back, False)
+    assert close.state != "signed_off" and close.variance_case is not None
+    summary = dict(close_report.walk(close))
+    assert summary["of which not placed among the movements walked from 2025-11-30"] == held_back
 
 
 def test_a_returned_manual_payout_is_paid_out_again_by_hand(tmp_path: Path) -> None:

@@ -109,8 +109,12 @@ def load(session: Session, month: str, max_manual_attempts: int) -> CloseReport:
 def walk(report: CloseReport) -> list[tuple[str, int]]:
     """The walk's lines, in order, each with its amount: the summary both renderings show."""
     t = report.tieout
-    lines = [
-        ("Stripe balance not yet paid out", t.balance_not_paid_out),
+    lines = [("Stripe balance not yet paid out", t.balance_not_paid_out)]
+    if t.not_placed:
+        # Stripe's figure stands; a person finds the movements the walk could not.
+        since = f" from {t.walked_from.isoformat()}" if t.walked_from else ""
+        lines.append((f"of which not placed among the movements walked{since}", t.not_placed))
+    lines += [
         ("Payouts in transit", t.in_transit_total),
         ("Stripe in-transit balance", t.stripe_in_transit),
     ]

@@ -21,6 +21,11 @@ once, never the ``payout_failure`` too). If NetSuite had, its movements stay dep
 ``payout_failure`` is money like any other, Stripe's again: an item of its own says NetSuite's
 books still have it in the bank.
 
+The balance not yet paid out is the one Stripe reports at month end (its balance now, less
+every movement since). The walk places the movements behind it, reading back 31 days first,
+further while the movements it places do not come to Stripe's figure (money a manual payout
+schedule leaves in the balance longer); what it still cannot place is shown as such.
+
 What the items do not explain is the variance. ``gather`` reads the providers (the playbook's
 ``enrich`` calls it, and so does the sign-off when it is carried out); ``tie_out`` is pure.
 """
@@ -54,9 +59,11 @@ from revline.playbooks.cash.returned import itemised, returned_payouts
 from revline.providers.netsuite.records import CustomerPayment, Deposit
 from revline.providers.stripe.records import BalanceTransaction, Payout
 
-# Stripe pays automatic payouts out within a month at most (a monthly schedule), so nothing
-# created longer ago than this before the month can still be unpaid at its end.
-LOOKBACK_DAYS = 31
+# How far before the month the walk reads Stripe's movements. Stripe pays automatic payouts out
+# within a month at most (a monthly schedule), so nothing created longer ago can still be unpaid
+# at its end; a manual payout schedule may leave money in the balance longer, so while the walk
+# does not come to the balance Stripe reports, it reads further back, as far as a year.
+LOOKBACK_DAYS = (31, 92, 366)
 DUNNING = "dunning"
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -145,6 +152,10 @@ class TieOutBooks:
     returned_payouts: Mapping[str, tuple[BalanceTransaction, ...]] = field(default_factory=dict)
     # The payouts returned by month end that NetSuite had deposited by then.
     returned_after_deposit: tuple[ReturnedAfterDeposit, ...] = ()
+    # Stripe's balance in ``currency`` at month end, as Stripe reports it (None: not read, and
+    # the walk's own sum stands for it); the first day whose movements were read.
+    reported_balance: int | None = None
+    walked_from: date | None = None
 
 
 class ItemKind(StrEnum):
@@ -204,6 +215,11 @@ class TieOut(_Record):
     currency: str
     as_of: date
     balance_not_paid_out: int
+    # Of that balance, what the walk could not place among the movements it read from
+    # ``walked_from`` (older ones, or a manual payout that took other than its deposit's
+    # payments): no item explains it.
+    not_placed: int = 0
+    walked_from: date | None = None
     payouts_in_transit: list[InTransitPayout]
     items: list[ReconcilingItem]
     undeposited_funds: int
@@ -253,10 +269,19 @@ def figures(data: Mapping[str, Any]) -> TieOut:
     return TieOut.model_validate({k: v for k, v in data.items() if k not in computed})
 
 
-def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
-    """Walk the Stripe in-transit balance to Undeposited Funds, itemising what differs. Pure."""
+@dataclass(frozen=True)
+class _Walk:
+    """Where the money of each movement read stood at month end."""
+
+    in_transit: list[PayoutAtMonthEnd]
+    not_deposited: list[PayoutAtMonthEnd]
+    members: dict[str, tuple[BalanceTransaction, ...]]  # what each payout paid out, by id
+    member_of: dict[str, PayoutAtMonthEnd]  # movement id → the payout that paid it out
+    still_in_balance: list[BalanceTransaction]
+
+
+def _walk(books: TieOutBooks) -> _Walk:
     period = books.period
-    tz = ZoneInfo(books.timezone)
     in_transit = [p for p in books.payouts if p.arrived_on > period.last_day]
     not_deposited = [
         p
@@ -294,6 +319,25 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
         and t.id not in member_of
         and (t.type not in _OWN_MOVES or t.source in back_after_deposit | by_hand)
     ]
+    return _Walk(in_transit, not_deposited, members, member_of, still_in_balance)
+
+
+def walked_balance(books: TieOutBooks) -> int:
+    """The balance not yet paid out at month end as the movements read place it: what
+    ``gather`` compares with the balance Stripe reports."""
+    return sum(t.net for t in _walk(books).still_in_balance)
+
+
+def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
+    """Walk the Stripe in-transit balance to Undeposited Funds, itemising what differs. Pure."""
+    period = books.period
+    tz = ZoneInfo(books.timezone)
+    walk = _walk(books)
+    in_transit, not_deposited = walk.in_transit, walk.not_deposited
+    members, member_of = walk.members, walk.member_of
+    still_in_balance = walk.still_in_balance
+    placed = sum(t.net for t in still_in_balance)
+    balance = placed if books.reported_balance is None else books.reported_balance
     # Every movement whose money had not reached a NetSuite deposit by month end, by payout.
     open_movements: list[tuple[str | None, BalanceTransaction]] = [
         (None, t) for t in still_in_balance if t.type not in _OWN_MOVES
@@ -370,7 +414,9 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
         month=period.month,
         currency=books.currency.upper(),
         as_of=period.last_day,
-        balance_not_paid_out=sum(t.net for t in still_in_balance),
+        balance_not_paid_out=balance,
+        not_placed=balance - placed,
+        walked_from=books.walked_from,
         payouts_in_transit=[
             InTransitPayout(payout=p.payout.id, amount=p.payout.amount, arrival=p.arrived_on)
             for p in in_transit
@@ -474,13 +520,26 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
     """Read what the tie-out of ``period`` needs from the Stripe and NetSuite adapters.
 
     The close's check (its ``enrich``) and the sign-off when it is carried out both read the
-    books here, so the sign-off re-checks exactly what the close checked.
+    books here, so the sign-off re-checks exactly what the close checked. Stripe's balance at
+    month end is read first; the movements are read back ``LOOKBACK_DAYS`` at a time until the
+    walk places all of it, or a year back.
     """
+    reported = enrichment.adapters["stripe"].balance_at(
+        period.ends_at(enrichment.calendar), enrichment.company.currency.lower()
+    )
+    for days in LOOKBACK_DAYS:
+        books = _read(enrichment, period, period.first_day - timedelta(days=days), reported)
+        if walked_balance(books) == reported:
+            break
+    return books
+
+
+def _read(enrichment: Enrichment, period: ClosePeriod, since: date, reported: int) -> TieOutBooks:
+    """The books of ``period`` with Stripe's movements read from ``since``."""
     stripe = enrichment.adapters["stripe"]
     netsuite = enrichment.adapters["netsuite"]
     calendar = enrichment.calendar
     currency = enrichment.company.currency.lower()
-    since = period.first_day - timedelta(days=LOOKBACK_DAYS)
     start = calendar.at_local(since, time(0))
     end = period.ends_at(calendar) - timedelta(seconds=1)
     transactions = stripe.list_balance_transactions(created_from=start, created_until=end)
@@ -567,6 +626,8 @@ def gather(enrichment: Enrichment, period: ClosePeriod) -> TieOutBooks:
             currency.upper(), as_of=period.last_day
         ).amount,
         held=tuple(held_for_dunning(netsuite)),
+        reported_balance=reported,
+        walked_from=since,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import stripe
 from stripe.params import (
     BalanceTransactionListParams,
+    BalanceTransactionListParamsCreated,
     ChargeListParams,
     CreditNoteListParams,
     CustomerListParams,
@@ -53,6 +54,8 @@ from revline.providers.stripe.records import (
 )
 
 PAGE = 100  # Stripe's largest page
+# How many times ``balance_at`` reads the balance while movements keep arriving.
+BALANCE_READS = 3
 # Metadata Revline writes, so that it can tell later what it did.
 IDEMPOTENCY_KEY_METADATA = "revline_idempotency_key"
 DUNNING_METADATA = "revline_dunning"
@@ -436,20 +439,42 @@ class StripeAdapter:
             return [BalanceTransaction.from_stripe(t) for t in self._all(page.auto_paging_iter())]
 
     def list_balance_transactions(
-        self, *, created_from: datetime, created_until: datetime
+        self, *, created_from: datetime, created_until: datetime | None = None
     ) -> list[BalanceTransaction]:
-        """Every balance transaction created in a window (bounds inclusive), newest first:
-        what moved the balance in a period, paid out or not."""
-        params: BalanceTransactionListParams = {
-            "created": {
-                "gte": int(created_from.timestamp()),
-                "lte": int(created_until.timestamp()),
-            },
-            "limit": PAGE,
-        }
+        """Every balance transaction created in a window (bounds inclusive; no end: up to
+        now), newest first: what moved the balance in a period, paid out or not."""
+        created: BalanceTransactionListParamsCreated = {"gte": int(created_from.timestamp())}
+        if created_until is not None:
+            created["lte"] = int(created_until.timestamp())
+        params: BalanceTransactionListParams = {"created": created, "limit": PAGE}
         with self._requests():
             page = self._client.v1.balance_transactions.list(params=params)
             return [BalanceTransaction.from_stripe(t) for t in self._all(page.auto_paging_iter())]
+
+    def balance_at(self, instant: datetime, currency: str) -> int:
+        """The balance in ``currency`` (available and pending) as it stood at ``instant``:
+        Stripe's balance now, less the net of every movement created since. The movements are
+        listed before and after the balance is read, and all three read again while the two
+        lists differ, so a movement made meanwhile is never counted on one side only."""
+        for _ in range(BALANCE_READS):
+            before = {t.id for t in self.list_balance_transactions(created_from=instant)}
+            with self._requests():
+                balance = _json(self._client.v1.balance.retrieve())
+            since = self.list_balance_transactions(created_from=instant)
+            if {t.id for t in since} == before:
+                now = sum(
+                    int(funds["amount"])
+                    for part in ("available", "pending")
+                    for funds in balance.get(part) or ()
+                    if funds.get("currency") == currency
+                )
+                return now - sum(t.net for t in since if t.currency == currency)
+        raise StripeRequestError(
+            f"Stripe's balance kept moving: {BALANCE_READS} reads of it and of the movements "
+            f"since {instant.isoformat()} did not agree; try again",
+            retryable=True,
+            status=None,
+        )
 
     # -- links ----------------------------------------------------------------------------
 

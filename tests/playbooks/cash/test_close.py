@@ -433,6 +433,10 @@ class Books:
     def list_balance_transactions(self, **_: datetime) -> list[BalanceTransaction]:
         return [IN_BALANCE, *IN_TRANSIT.transactions]
 
+    def balance_at(self, instant: datetime, currency: str) -> int:
+        # Stripe's balance is the net of every movement: these are all there were.
+        return sum(t.net for t in self.list_balance_transactions() if t.currency == currency)
+
     def list_payouts(self, **_: datetime) -> list[Payout]:
         return [IN_TRANSIT.payout]
 

@@ -130,6 +130,10 @@ class Books:
         found.update((t.id, t) for t in self.balance)
         return list(found.values())
 
+    def balance_at(self, instant: datetime, currency: str) -> int:
+        # Stripe's balance is the net of every movement: these are all there were.
+        return sum(t.net for t in self.list_balance_transactions() if t.currency == currency)
+
     # -- NetSuite -------------------------------------------------------------------------
 
     def deposits_for_payout(self, payout_id: str) -> list[Deposit]:

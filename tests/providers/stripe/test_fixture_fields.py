@@ -73,6 +73,7 @@ def served(sim: StripeSimulator) -> Iterator[dict[str, dict[str, Any]]]:
             "balance_transaction": f"/v1/balance_transactions/{paid.charge['balance_transaction']}",
             "checkout.session": f"/v1/checkout/sessions/{orphan.checkout_session['id']}",
             "dispute": f"/v1/disputes/{dispute['id']}",
+            "balance": "/v1/balance",
         }
         objects = {name: http.get(path).json() for name, path in paths.items()}
         objects["billing_portal.session"] = portal

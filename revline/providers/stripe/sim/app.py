@@ -268,6 +268,10 @@ def _list_payouts(state: StripeState, params: Obj, _args: dict[str, str]) -> Obj
     return _page(state, "payout", items, params, "/v1/payouts")
 
 
+def _balance(state: StripeState, _params: Obj, _args: dict[str, str]) -> Obj:
+    return state.balance()
+
+
 def _list_balance_transactions(state: StripeState, params: Obj, _args: dict[str, str]) -> Obj:
     payout = _text(params, "payout")
     if payout is not None:
@@ -373,6 +377,7 @@ ENDPOINTS: tuple[Endpoint, ...] = tuple(
         ("GET", "/v1/credit_notes/{id}", set(), _retrieve("credit_note")),
         ("GET", "/v1/payouts", {"arrival_date", "created", "status", *_PAGE}, _list_payouts),
         ("GET", "/v1/payouts/{id}", set(), _retrieve("payout")),
+        ("GET", "/v1/balance", set(), _balance),
         (
             "GET",
             "/v1/balance_transactions",

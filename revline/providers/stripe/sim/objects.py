@@ -368,6 +368,30 @@ def charge(
     return obj
 
 
+def balance(*, available: dict[str, int], pending: dict[str, int]) -> Obj:
+    """The account's balance by currency (``GET /v1/balance``): what is available to pay out
+    and what is pending, one entry per currency; all of it from cards, nothing reserved."""
+    obj = sample("balance")
+    currencies = sorted(available.keys() | pending.keys()) or ["usd"]
+
+    def funds(amounts: dict[str, int]) -> list[Obj]:
+        return [
+            {
+                "amount": amounts.get(c, 0),
+                "currency": c,
+                "source_types": {"card": amounts.get(c, 0)},
+            }
+            for c in currencies
+        ]
+
+    obj.update(
+        available=funds(available),
+        pending=funds(pending),
+        connect_reserved=[{"amount": 0, "currency": c} for c in currencies],
+    )
+    return obj
+
+
 def balance_transaction(
     *,
     txn_id: str,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import string
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -1077,6 +1078,19 @@ class StripeState:
                 fee_description=fee_description,
             ),
         )
+
+    def balance(self) -> Obj:
+        """The balance as Stripe reports it: every balance transaction's net, by currency,
+        available once its ``available_on`` has come and pending until then (a payout's own
+        movement took its money off the balance when it was created)."""
+        with self.lock:
+            now = self._now()
+            available: dict[str, int] = defaultdict(int)
+            pending: dict[str, int] = defaultdict(int)
+            for txn in self._objects["balance_transaction"].values():
+                funds = available if txn["available_on"] <= now else pending
+                funds[txn["currency"]] += txn["net"]
+            return objects.balance(available=available, pending=pending)
 
     def create_payout(
         self,

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 RESOURCES = (
+    "balance",
     "balance_transaction",
     "billing_portal.session",
     "charge",
