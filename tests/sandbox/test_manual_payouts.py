@@ -295,6 +295,71 @@ def test_a_manual_payout_deposited_for_more_than_it_took_does_not_tie(tmp_path: 
     assert summary["of which not placed among the movements walked from 2025-11-30"] == held_back
 
 
+def test_a_refund_a_hand_deposit_names_was_paid_out_with_the_manual_payout(
+    tmp_path: Path,
+) -> None:
+    """Bluefin and Acme pay on 28 December and Acme is refunded $200.00 that afternoon. The
+    controller pays the whole balance out by hand on the 29th; on the 30th the billing analyst
+    deposits it by hand: both payments, Stripe's fees on their line, and the refund on its own
+    line naming the Stripe refund, as Revline's deposits do. The refund went out with the
+    payout: nothing is left to itemise and December ties."""
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    bluefin, acme, payout = document["happenings"]
+    scenario = _clean_payout(
+        start="2026-12-28T07:00:00-05:00",
+        until="2027-01-06T12:00:00-05:00",
+        approve="all",
+        happenings=[
+            {**bluefin, "at": "2026-12-28T10:00:00-05:00", "invoice": "in_bluefin"},
+            {**acme, "at": "2026-12-28T11:00:00-05:00", "invoice": "in_acme"},
+            {
+                "at": "2026-12-28T15:00:00-05:00",
+                "type": "refund",
+                "customer": "acme",
+                "invoice": "in_acme",
+                "amount": 20_000,
+            },
+            {**payout, "at": "2026-12-29T06:00:00-05:00", "manual_amount": BALANCE - 20_000},
+        ],
+    )
+    with World(scenario, tmp_path) as world:
+
+        def deposit_by_hand() -> None:
+            books = world.netsuite.books
+            (manual,) = world.stripe.state.newest_first("payout")
+            (refund,) = world.stripe.state.newest_first("refund")
+            fees = books.row("SELECT id FROM account WHERE acctnumber = ?", ("6700-8",))
+            refunds = books.row("SELECT id FROM account WHERE acctnumber = ?", ("4090",))
+            assert fees is not None and refunds is not None
+            books.create_deposit(
+                bank_account=books.account_id("Bank"),
+                payments=[(int(p.id), None) for p in books.customer_payments() if p.undeposited],
+                other=[],
+                cashback=[
+                    (int(fees["id"]), Decimal(FEES) / 100, "Stripe fees"),
+                    (int(refunds["id"]), Decimal(200), f"Acme refund {refund['id']}"),
+                ],
+                fields={"custbody_stripe_payout_id": manual["id"]},
+            )
+
+        world.later.append(
+            Later(
+                datetime(2026, 12, 30, 12, tzinfo=NEW_YORK),
+                "the billing analyst deposits by hand",
+                deposit_by_hand,
+            )
+        )
+        Run(world).play()
+        with world.runtime.db.read() as session:
+            close = close_report.load(
+                session, "2026-12", world.runtime.settings.policy.max_manual_retries
+            )
+
+    tieout = close.tieout
+    assert (tieout.balance_not_paid_out, tieout.not_placed, tieout.undeposited_funds) == (0, 0, 0)
+    assert (tieout.items, tieout.variance, close.state) == ([], 0, "signed_off")
+
+
 def test_a_returned_manual_payout_is_paid_out_again_by_hand(tmp_path: Path) -> None:
     """The controller pays $10,000.00 out by hand on Wednesday at 06:00; the bank returns it at
     noon and she pays it out by hand again at 14:00. The returned payout's case says the money

@@ -120,6 +120,10 @@ class PayoutAtMonthEnd:
     deposited_on: date | None  # date of its NetSuite deposit, if any
     # The customer payments its deposits dated by month end moved out of Undeposited Funds.
     deposited_payments: tuple[CustomerPayment, ...] = ()
+    # The words of those deposits' other and cash-back lines' memos, where a refund or an
+    # adjustment is named by its Stripe id: Revline's own deposits write ``refund re_…``, and
+    # so may a person.
+    deposited_references: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -433,14 +437,19 @@ def _paid_out_by_hand(
     moved: Iterable[BalanceTransaction],
     recorded: Mapping[str, tuple[CustomerPayment, ...]],
 ) -> tuple[BalanceTransaction, ...]:
-    """The payments a manual payout deposited by month end paid out: those whose customer
-    payment is on its deposits."""
+    """The movements a manual payout deposited by month end paid out: the payments whose
+    customer payment is on its deposits, and the refunds and adjustments a line of them names
+    by Stripe id (the refund, dispute or balance transaction)."""
     on_deposits = {payment.id for payment in deposited.deposited_payments}
+    named = deposited.deposited_references
     return tuple(
         t
         for t in moved
-        if t.type in PAYMENT_TYPES
-        and any(payment.id in on_deposits for payment in recorded.get(t.source or "", ()))
+        if (
+            t.type in PAYMENT_TYPES
+            and any(payment.id in on_deposits for payment in recorded.get(t.source or "", ()))
+        )
+        or (t.type not in PAYMENT_TYPES | _OWN_MOVES and bool({t.id, t.source} & named))
     )
 
 
@@ -581,10 +590,12 @@ def _read(enrichment: Enrichment, period: ClosePeriod, since: date, reported: in
         arrived_on = arrival_day(payout)
         deposited_on = None
         on_deposits: tuple[CustomerPayment, ...] = ()
+        references: frozenset[str] = frozenset()
         if arrived_on <= period.last_day:
             deposits = netsuite.deposits_for_payout(payout.id)
             deposited_on = min((d.date for d in deposits), default=None)
             on_deposits = _deposited_payments(deposits, period, payments, netsuite)
+            references = _deposited_references(deposits, period)
         payouts.append(
             PayoutAtMonthEnd(
                 payout,
@@ -594,6 +605,7 @@ def _read(enrichment: Enrichment, period: ClosePeriod, since: date, reported: in
                 arrived_on,
                 deposited_on,
                 on_deposits,
+                references,
             )
         )
     return TieOutBooks(
@@ -689,6 +701,24 @@ def _by_charge(
                 keyed.remove(payment)
             recorded[charge.id] = tuple(taken)
     return recorded
+
+
+def _deposited_references(deposits: list[Deposit], period: ClosePeriod) -> frozenset[str]:
+    """The words (Stripe ids among them) of the memos on a payout's deposits dated by month
+    end, on their lines other than payments: ``refund re_…``, ``adjustment dp_…``, or a
+    person's own words naming the refund."""
+    return frozenset(
+        word
+        for deposit in deposits
+        if deposit.date <= period.last_day
+        for line in deposit.lines
+        if line.payment_id is None and line.memo
+        for word in _WORD.findall(line.memo)
+    )
+
+
+# A word of free text, as a Stripe id is one: letters, digits and underscores.
+_WORD = re.compile(r"[A-Za-z0-9_]+")
 
 
 def _deposited_payments(
