@@ -360,6 +360,102 @@ def test_a_refund_a_hand_deposit_names_was_paid_out_with_the_manual_payout(
     assert (tieout.items, tieout.variance, close.state) == ([], 0, "signed_off")
 
 
+def _returned_after_its_hand_deposit(
+    world_dir: Path, paid_out_again: bool
+) -> close_report.CloseReport:
+    """The controller pays the balance out by hand on 28 December; the billing analyst deposits
+    it by hand on the 29th; the bank returns it on the 30th. With ``paid_out_again``, the
+    controller pays it out by hand again that afternoon (it reaches the bank on the 31st), and
+    at noon on the 31st the analyst books the return (a journal from the bank to Stripe
+    clearing) and the second payout's deposit, whose one line takes Stripe clearing back,
+    naming the returned payout. December's close as it stands on 6 January."""
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    bluefin, acme, payout = document["happenings"]
+    again = [{**payout, "at": "2026-12-30T14:00:00-05:00", "manual_amount": BALANCE}]
+    scenario = _clean_payout(
+        start="2026-12-28T07:00:00-05:00",
+        until="2027-01-06T12:00:00-05:00",
+        approve="all",
+        happenings=[
+            {**bluefin, "at": "2026-12-28T08:00:00-05:00", "invoice": "in_bluefin"},
+            {**acme, "at": "2026-12-28T09:00:00-05:00", "invoice": "in_acme"},
+            {**payout, "at": "2026-12-28T10:00:00-05:00", "manual_amount": BALANCE},
+            *(again if paid_out_again else []),
+        ],
+    )
+    with World(scenario, world_dir) as world:
+        books, stripe = world.netsuite.books, world.stripe.state
+        clearing = int(books.add_account("1195", "Stripe Clearing", "OthCurrAsset"))
+
+        def returned() -> None:
+            stripe.fail_payout(stripe.newest_first("payout")[-1]["id"])
+
+        def book_the_return_and_the_second_deposit() -> None:
+            first, second = stripe.newest_first("payout")[::-1]
+            books.add_journal_entry(
+                [("1195", BALANCE), ("1000", -BALANCE)], memo=f"payout {first['id']} returned"
+            )
+            books.create_deposit(
+                bank_account=books.account_id("Bank"),
+                payments=[],
+                other=[(clearing, Decimal(BALANCE) / 100, f"returned payout {first['id']} again")],
+                cashback=[],
+                fields={"custbody_stripe_payout_id": second["id"]},
+            )
+
+        world.later += [
+            Later(
+                datetime(2026, 12, 29, 12, tzinfo=NEW_YORK),
+                "the billing analyst deposits the first by hand",
+                lambda: _deposit_by_hand(world),
+            ),
+            Later(datetime(2026, 12, 30, 10, tzinfo=NEW_YORK), "the bank returns it", returned),
+        ]
+        if paid_out_again:
+            world.later.append(
+                Later(
+                    datetime(2026, 12, 31, 12, tzinfo=NEW_YORK),
+                    "the billing analyst books the return and the second deposit",
+                    book_the_return_and_the_second_deposit,
+                )
+            )
+        Run(world).play()
+        with world.runtime.db.read() as session:
+            return close_report.load(
+                session, "2026-12", world.runtime.settings.policy.max_manual_retries
+            )
+
+
+def test_a_manual_payout_returned_after_its_deposit_is_an_item_while_stripe_holds_it(
+    tmp_path: Path,
+) -> None:
+    """Nobody has paid the returned money out again by month end: Stripe holds it, its own
+    movement walked as the deposit's, and an item says NetSuite's books still have it in the
+    bank. December ties, with that item for a person to book."""
+    tieout = _returned_after_its_hand_deposit(tmp_path, paid_out_again=False).tieout
+    assert (tieout.balance_not_paid_out, tieout.not_placed, tieout.undeposited_funds) == (
+        BALANCE,
+        0,
+        0,
+    )
+    assert [(i.kind.value, i.amount) for i in tieout.items] == [
+        ("payout_returned_after_deposit", -BALANCE)
+    ]
+    assert tieout.variance == 0
+
+
+def test_a_manual_payout_returned_after_its_deposit_and_paid_out_again_by_hand_ties(
+    tmp_path: Path,
+) -> None:
+    """The second payout's deposit names the returned payout: the money went out again with
+    it, no item is left for the return, and December ties."""
+    close = _returned_after_its_hand_deposit(tmp_path, paid_out_again=True)
+    tieout = close.tieout
+    assert (tieout.balance_not_paid_out, tieout.not_placed, tieout.undeposited_funds) == (0, 0, 0)
+    assert tieout.payouts_in_transit == []
+    assert (tieout.items, tieout.variance, close.state) == ([], 0, "signed_off")
+
+
 def test_a_returned_manual_payout_is_paid_out_again_by_hand(tmp_path: Path) -> None:
     """The controller pays $10,000.00 out by hand on Wednesday at 06:00; the bank returns it at
     noon and she pays it out by hand again at 14:00. The returned payout's case says the money

@@ -302,8 +302,8 @@ def _walk(books: TieOutBooks) -> _Walk:
     members = {p.payout.id: carried(p.transactions, books.returned_payouts) for p in books.payouts}
     # A manual payout settled no movement in particular. Until NetSuite has its deposit, what
     # it took leaves the balance with its own movement and the movements it paid out are walked
-    # as the balance's; once deposited by month end, the payments on its deposits (with their
-    # fees) are what it paid out, as the person who booked it said.
+    # as the balance's; once deposited by month end, what its deposits name (payments, refunds,
+    # adjustments, returned payouts) is what it paid out, as the person who booked it said.
     by_hand = set()
     for p in books.payouts:
         if p.payout.automatic:
@@ -437,9 +437,10 @@ def _paid_out_by_hand(
     moved: Iterable[BalanceTransaction],
     recorded: Mapping[str, tuple[CustomerPayment, ...]],
 ) -> tuple[BalanceTransaction, ...]:
-    """The movements a manual payout deposited by month end paid out: the payments whose
-    customer payment is on its deposits, and the refunds and adjustments a line of them names
-    by Stripe id (the refund, dispute or balance transaction)."""
+    """The movements a manual payout deposited by month end paid out, with its own: the
+    payments whose customer payment is on its deposits, and the refunds, adjustments and
+    returned payouts' money a line of them names by Stripe id (the refund, the dispute, the
+    returned payout, or the balance transaction)."""
     on_deposits = {payment.id for payment in deposited.deposited_payments}
     named = deposited.deposited_references
     return tuple(
@@ -449,7 +450,8 @@ def _paid_out_by_hand(
             t.type in PAYMENT_TYPES
             and any(payment.id in on_deposits for payment in recorded.get(t.source or "", ()))
         )
-        or (t.type not in PAYMENT_TYPES | _OWN_MOVES and bool({t.id, t.source} & named))
+        or (t.type not in PAYMENT_TYPES | PAYOUT_TYPES and bool({t.id, t.source} & named))
+        or (t.type in PAYOUT_TYPES and t.source == deposited.payout.id)
     )
 
 
