@@ -293,6 +293,7 @@ def test_a_manual_payout_deposited_for_more_than_it_took_does_not_tie(tmp_path: 
     assert close.state != "signed_off" and close.variance_case is not None
     summary = dict(close_report.walk(close))
     assert summary["of which not placed among the movements walked from 2025-11-30"] == held_back
+    assert close.state == "variance"
 
 
 def test_a_refund_a_hand_deposit_names_was_paid_out_with_the_manual_payout(

@@ -222,6 +222,13 @@ class _Check:
             f"{self.case.subject} does not tie: a variance of {self.money(variance)} is above "
             f"the {self.money(self.tieout.threshold)} threshold"
         ) + _refusal(trigger)
+        if self.tieout.not_placed:
+            walked = self.tieout.walked_from
+            why += (
+                f"; {self.money(self.tieout.not_placed)} of Stripe's balance is not placed among "
+                f"the movements walked{f' from {walked.isoformat()}' if walked else ''}: an "
+                "older movement, or a hand deposit that booked other than its manual payout took"
+            )
         if "explanation" in trigger.detail:
             given = int(trigger.detail["variance"])
             why += (

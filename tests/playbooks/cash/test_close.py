@@ -297,6 +297,32 @@ def test_a_variance_above_the_threshold_blocks_and_flags_a_variance_case() -> No
     assert "$12.40" in decision.explanation
 
 
+def test_money_in_stripes_balance_the_walk_cannot_place_is_named_in_the_blocked_close() -> None:
+    """Stripe reports $3,884.70 more at month end than the movements walked from 30 November
+    2025 place: it counts in the balance, on a line of its own, and the blocked close says so."""
+    walked = books([IN_BALANCE], [IN_TRANSIT], RECORDED, 190_000)
+    facts = Facts(
+        Trigger("timer", NOW),
+        {
+            "books": replace(
+                walked, reported_balance=10_000 - 320 + 388_470, walked_from=date(2025, 11, 30)
+            ),
+            "calendar": CALENDAR,
+            "locale": "en_US",
+        },
+    )
+    decision = MonthEndClose().decide(close_case(State.OPEN), facts, POLICY, NOW)
+    walk = figures(decision.data["tieout"])
+    assert (walk.balance_not_paid_out, walk.not_placed) == (10_000 - 320 + 388_470, 388_470)
+    assert walk.variance == -388_470
+    assert decision.state == State.VARIANCE
+    assert decision.explanation == (
+        "2026-12 does not tie: a variance of -$3,884.70 is above the $5.00 threshold; $3,884.70 "
+        "of Stripe's balance is not placed among the movements walked from 2025-11-30: an older "
+        "movement, or a hand deposit that booked other than its manual payout took"
+    )
+
+
 def test_the_same_variance_found_again_is_not_flagged_twice() -> None:
     flagged = close_case(
         State.VARIANCE, (action(FLAG_VARIANCE, "applied"),), {"flagged_variance": 1_240}
