@@ -120,9 +120,9 @@ class PayoutAtMonthEnd:
     deposited_on: date | None  # date of its NetSuite deposit, if any
     # The customer payments its deposits dated by month end moved out of Undeposited Funds.
     deposited_payments: tuple[CustomerPayment, ...] = ()
-    # The words of those deposits' other and cash-back lines' memos, where a refund or an
-    # adjustment is named by its Stripe id: Revline's own deposits write ``refund re_…``, and
-    # so may a person.
+    # The words of those deposits' other and cash-back lines' memos, where a refund, an
+    # adjustment or a returned payout is named by its Stripe id: Revline's own deposits write
+    # ``refund re_…``, and so may a person.
     deposited_references: frozenset[str] = frozenset()
 
 
