@@ -57,7 +57,7 @@ from revline.playbooks.cash.deposit import (
 )
 from revline.playbooks.cash.returned import itemised, returned_payouts
 from revline.providers.netsuite.records import CustomerPayment, Deposit
-from revline.providers.stripe.records import BalanceTransaction, Payout
+from revline.providers.stripe.records import PAYMENTS_BALANCE, BalanceTransaction, Payout
 
 # How far before the month the walk reads Stripe's movements. Stripe pays automatic payouts out
 # within a month at most (a monthly schedule), so nothing created longer ago can still be unpaid
@@ -553,7 +553,12 @@ def _read(enrichment: Enrichment, period: ClosePeriod, since: date, reported: in
     currency = enrichment.company.currency.lower()
     start = calendar.at_local(since, time(0))
     end = period.ends_at(calendar) - timedelta(seconds=1)
-    transactions = stripe.list_balance_transactions(created_from=start, created_until=end)
+    # Only what moved the balance Stripe pays out: an Issuing or prefunding balance is not in it.
+    transactions = [
+        t
+        for t in stripe.list_balance_transactions(created_from=start, created_until=end)
+        if t.balance_type == PAYMENTS_BALANCE
+    ]
     # A payout returned or cancelled by month end gave its money back to the balance then: its
     # payout_failure (payout_cancel) transaction is among the month's. One the bank returned
     # later, even before this tie-out, was in transit or in the bank at month end and counts so.

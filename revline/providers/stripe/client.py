@@ -36,6 +36,7 @@ from revline.config import Settings
 from revline.errors import ConfigError
 from revline.providers.stripe.errors import StripeRequestError, error_body, translate
 from revline.providers.stripe.records import (
+    PAYMENTS_BALANCE,
     REFUND_REASONS,
     BalanceTransaction,
     Charge,
@@ -452,8 +453,9 @@ class StripeAdapter:
             return [BalanceTransaction.from_stripe(t) for t in self._all(page.auto_paging_iter())]
 
     def balance_at(self, instant: datetime, currency: str) -> int:
-        """The balance in ``currency`` (available and pending) as it stood at ``instant``:
-        Stripe's balance now, less the net of every movement created since. The movements are
+        """The payments balance in ``currency`` (available and pending: what Stripe pays out)
+        as it stood at ``instant``: Stripe's balance now, less the net of every movement of it
+        created since. The movements are
         listed before and after the balance is read, and all three read again while the two
         lists differ, so a movement made meanwhile is never counted on one side only."""
         for _ in range(BALANCE_READS):
@@ -468,7 +470,11 @@ class StripeAdapter:
                     for funds in balance.get(part) or ()
                     if funds.get("currency") == currency
                 )
-                return now - sum(t.net for t in since if t.currency == currency)
+                return now - sum(
+                    t.net
+                    for t in since
+                    if t.currency == currency and t.balance_type == PAYMENTS_BALANCE
+                )
         raise StripeRequestError(
             f"Stripe's balance kept moving: {BALANCE_READS} reads of it and of the movements "
             f"since {instant.isoformat()} did not agree; try again",

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 Json = Mapping[str, Any]
+# The balance Stripe pays out, which payments, refunds and payouts move.
+PAYMENTS_BALANCE = "payments"
 
 
 def _id(value: object) -> str | None:
@@ -394,6 +396,10 @@ class BalanceTransaction:
     available_on: datetime
     created: datetime
     description: str | None
+    # Which of the account's balances it moves: ``payments`` (the balance Stripe pays out, the
+    # top-level available and pending of GET /v1/balance), ``issuing`` or
+    # ``refund_and_dispute_prefunding``.
+    balance_type: str = PAYMENTS_BALANCE
 
     @classmethod
     def from_stripe(cls, data: Json) -> BalanceTransaction:
@@ -416,6 +422,7 @@ class BalanceTransaction:
             available_on=_time(data, "available_on"),
             created=_time(data, "created"),
             description=_opt_str(data, "description"),
+            balance_type=_opt_str(data, "balance_type") or PAYMENTS_BALANCE,
         )
 
 

@@ -453,15 +453,20 @@ class Books:
     """Stripe and NetSuite as the tie-out reads them: the walk above, NetSuite's balance set
     by the test (the books moving between the proposal and the approval)."""
 
-    def __init__(self, undeposited: int) -> None:
+    def __init__(self, undeposited: int, elsewhere: tuple[BalanceTransaction, ...] = ()) -> None:
         self.undeposited = undeposited
+        self.elsewhere = elsewhere  # movements of the account's other balances
 
     def list_balance_transactions(self, **_: datetime) -> list[BalanceTransaction]:
-        return [IN_BALANCE, *IN_TRANSIT.transactions]
+        return [IN_BALANCE, *IN_TRANSIT.transactions, *self.elsewhere]
 
     def balance_at(self, instant: datetime, currency: str) -> int:
-        # Stripe's balance is the net of every movement: these are all there were.
-        return sum(t.net for t in self.list_balance_transactions() if t.currency == currency)
+        # The payments balance is the net of every movement of it: these are all there were.
+        return sum(
+            t.net
+            for t in self.list_balance_transactions()
+            if t.currency == currency and t.balance_type == "payments"
+        )
 
     def list_payouts(self, **_: datetime) -> list[Payout]:
         return [IN_TRANSIT.payout]
@@ -511,6 +516,16 @@ def test_the_sign_off_signs_a_month_that_still_ties_and_keeps_what_it_read(db: D
     signed = figures(result["tieout"])
     assert (signed.month, signed.undeposited_funds, signed.variance) == ("2026-12", 190_300, 300)
     assert result["held_recognition"] == []
+
+
+def test_a_movement_of_the_issuing_balance_is_not_walked(db: Database) -> None:
+    """$2,500.00 topped up the Issuing balance in December: not the balance Stripe pays out,
+    so the walk is the same and the month ties as it did."""
+    top_up = replace(txn("tu_issuing", "topup", 250_000), balance_type="issuing")
+    result = sign_off_handler(Books(190_300, elsewhere=(top_up,)), db)(PROPOSED)
+    signed = figures(result["tieout"])
+    assert (signed.balance_not_paid_out, signed.not_placed) == (10_000 - 320, 0)
+    assert signed.variance == 300
 
 
 def test_the_sign_off_refuses_a_month_that_no_longer_ties(db: Database) -> None:

@@ -66,3 +66,12 @@ def test_the_balance_as_it_stood_at_an_instant_is_stripes_balance_less_what_move
         bluefin_net + 50_000 - 1_480
     )
     assert adapter.balance_at(then, "eur") == 0
+
+    # A movement of another balance (Issuing) is neither in the payments balance nor taken
+    # off it: a charge's movement made one, as the simulator has no Issuing of its own.
+    stripe_state.create_invoice(acme["id"], 70_000, invoice_id="in_acme_3")
+    stripe_state.attempt_payment("in_acme_3")
+    stripe_state.newest_first("balance_transaction")[0]["balance_type"] = "issuing"
+    (usd,) = [f for f in stripe_state.balance()["available"] if f["currency"] == "usd"]
+    assert usd["amount"] == bluefin_net + 50_000 - 1_480
+    assert adapter.balance_at(then, "usd") == bluefin_net

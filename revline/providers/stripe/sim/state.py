@@ -1080,14 +1080,17 @@ class StripeState:
         )
 
     def balance(self) -> Obj:
-        """The balance as Stripe reports it: every balance transaction's net, by currency,
-        available once its ``available_on`` has come and pending until then (a payout's own
-        movement took its money off the balance when it was created)."""
+        """The payments balance as Stripe reports it: the net of every balance transaction
+        that moves it, by currency, available once its ``available_on`` has come and pending
+        until then (a payout's own movement took its money off the balance when it was
+        created)."""
         with self.lock:
             now = self._now()
             available: dict[str, int] = defaultdict(int)
             pending: dict[str, int] = defaultdict(int)
             for txn in self._objects["balance_transaction"].values():
+                if txn["balance_type"] != "payments":
+                    continue
                 funds = available if txn["available_on"] <= now else pending
                 funds[txn["currency"]] += txn["net"]
             return objects.balance(available=available, pending=pending)
