@@ -4,9 +4,15 @@ given."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from revline.providers.stripe.records import BalanceTransaction, Charge, ChargeOutcome
+from revline.providers.stripe.records import (
+    PAYMENTS_BALANCE,
+    BalanceTransaction,
+    Charge,
+    ChargeOutcome,
+)
 
 AUTHORIZED = ChargeOutcome("authorized", None, "approved_by_network", None, None)
 
@@ -67,4 +73,12 @@ def balance_transaction(
         available_on=at,
         created=at,
         description=None,
+    )
+
+
+def payments_balance(transactions: Iterable[BalanceTransaction], currency: str) -> int:
+    """Stripe's payments balance when ``transactions`` are every movement there was: the net
+    of those that move it, in ``currency`` (what a test double's ``balance_at`` answers)."""
+    return sum(
+        t.net for t in transactions if t.currency == currency and t.balance_type == PAYMENTS_BALANCE
     )

@@ -40,7 +40,7 @@ from revline.providers.netsuite.records import CustomerPayment
 from revline.providers.stripe.records import BalanceTransaction, Payout
 from tests.support.cases import case_view
 from tests.support.netsuite import customer_payment
-from tests.support.stripe_records import balance_transaction
+from tests.support.stripe_records import balance_transaction, payments_balance
 
 CALENDAR = WorkingCalendar("America/New_York", "US")
 DECEMBER = ClosePeriod.parse("2026-12")
@@ -461,12 +461,7 @@ class Books:
         return [IN_BALANCE, *IN_TRANSIT.transactions, *self.elsewhere]
 
     def balance_at(self, instant: datetime, currency: str) -> int:
-        # The payments balance is the net of every movement of it: these are all there were.
-        return sum(
-            t.net
-            for t in self.list_balance_transactions()
-            if t.currency == currency and t.balance_type == "payments"
-        )
+        return payments_balance(self.list_balance_transactions(), currency)
 
     def list_payouts(self, **_: datetime) -> list[Payout]:
         return [IN_TRANSIT.payout]

@@ -26,7 +26,7 @@ from revline.providers.netsuite.records import Customer, CustomerPayment, Deposi
 from revline.providers.stripe.records import BalanceTransaction, Charge, Payout
 from tests.support.cases import case_view
 from tests.support.netsuite import customer_payment
-from tests.support.stripe_records import balance_transaction, succeeded_charge
+from tests.support.stripe_records import balance_transaction, payments_balance, succeeded_charge
 
 POLICY = Policy()
 CALENDAR = WorkingCalendar("America/New_York", "US")
@@ -131,8 +131,7 @@ class Books:
         return list(found.values())
 
     def balance_at(self, instant: datetime, currency: str) -> int:
-        # Stripe's balance is the net of every movement: these are all there were.
-        return sum(t.net for t in self.list_balance_transactions() if t.currency == currency)
+        return payments_balance(self.list_balance_transactions(), currency)
 
     # -- NetSuite -------------------------------------------------------------------------
 
