@@ -116,6 +116,13 @@ class WorkingCalendar:
                 counted += 1
         return current
 
+    def previous_working_day(self, day: date) -> date:
+        """The last working day before ``day``."""
+        current = day - timedelta(days=1)
+        while not self.is_working_day(current):
+            current -= timedelta(days=1)
+        return current
+
     def nth_working_day_of_month(self, year: int, month: int, n: int) -> date:
         """The n-th (1-based) working day of a calendar month."""
         if n < 1:

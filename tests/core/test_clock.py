@@ -56,6 +56,19 @@ def test_add_working_days(calendar: WorkingCalendar, start: date, n: int, expect
 
 
 @pytest.mark.parametrize(
+    ("calendar", "day", "expected"),
+    [
+        (US, date(2026, 12, 8), date(2026, 12, 7)),
+        (US, date(2026, 12, 7), date(2026, 12, 4)),  # Monday: the Friday before
+        (US, date(2026, 9, 8), date(2026, 9, 4)),  # the Tuesday after Labor Day
+        (US, date(2027, 1, 4), date(2026, 12, 31)),  # New Year's Day (Fri), then the weekend
+    ],
+)
+def test_previous_working_day(calendar: WorkingCalendar, day: date, expected: date) -> None:
+    assert calendar.previous_working_day(day) == expected
+
+
+@pytest.mark.parametrize(
     ("calendar", "year", "month", "n", "expected"),
     [
         (US, 2027, 1, 2, date(2027, 1, 5)),  # Jan 1 is a holiday; Mon 4th is the first

@@ -34,6 +34,15 @@ REFUND_TYPES = frozenset({"refund", "payment_refund"})
 PAYOUT_TYPES = frozenset({"payout"})
 # A returned (failed) or cancelled payout's money back on the balance; its source is that payout.
 RETURNED_TYPES = frozenset({"payout_failure", "payout_cancel"})
+# Stripe's fees debited from the balance as movements of their own (``stripe_fee``: Billing,
+# Radar and the like), not withheld from a charge: fees all the same, on the one fee line.
+FEE_TYPES = frozenset({"stripe_fee"})
+
+
+def fees_of(txn: BalanceTransaction) -> int:
+    """The Stripe fees a movement takes from the balance, positive: what a charge or refund
+    withheld, or the whole of a fee movement."""
+    return txn.fee - txn.amount if txn.type in FEE_TYPES else txn.fee
 
 
 @dataclass(frozen=True)
@@ -161,8 +170,8 @@ def compose(
             known = (returned or {}).get(txn.source or "")
             kept_out.append(known or ReturnedPayout(str(txn.source), txn.amount, (), ()))
             continue
-        fees += txn.fee
-        if txn.amount == 0:
+        fees += fees_of(txn)
+        if txn.amount == 0 or txn.type in FEE_TYPES:
             continue
         if txn.type in PAYMENT_TYPES:
             payment = payments.get(txn.id)

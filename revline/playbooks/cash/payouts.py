@@ -324,7 +324,12 @@ class PayoutReconciliation(Playbook):
         withdrawn: list[Withdrawal] = []
         summary: list[dict[str, Any]] = []
         exceptions = 0
-        oldest = today - timedelta(days=policy.payout_lookback_days)
+        # Every payout since the last morning's run (a Friday's on a Monday, however short the
+        # look-back), and any payout of the look-back still not deposited.
+        oldest = min(
+            today - timedelta(days=policy.payout_lookback_days),
+            facts["calendar"].previous_working_day(today),
+        )
         due = [s for s in facts["payouts"] if s.arrived_on >= oldest]
         results = {
             result.payout.payout.id: result

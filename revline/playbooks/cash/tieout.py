@@ -49,11 +49,13 @@ from revline.errors import RevlineError
 from revline.money import Money
 from revline.playbooks.cash.arrival import arrival_day
 from revline.playbooks.cash.deposit import (
+    FEE_TYPES,
     PAYMENT_TYPES,
     PAYOUT_TYPES,
     REFUND_TYPES,
     RETURNED_TYPES,
     carried,
+    fees_of,
 )
 from revline.playbooks.cash.returned import itemised, returned_payouts
 from revline.providers.netsuite.records import CustomerPayment, Deposit
@@ -391,8 +393,10 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
     ]
     fees: dict[str | None, int] = defaultdict(int)
     for payout_id, txn in open_movements:
-        fees[payout_id] += txn.fee
+        fees[payout_id] += fees_of(txn)
         on = txn.created.astimezone(tz).date()
+        if txn.type in FEE_TYPES:
+            continue
         if txn.type in PAYMENT_TYPES:
             items += _unrecorded(txn, books.recorded, period, on)
         elif txn.type in REFUND_TYPES:

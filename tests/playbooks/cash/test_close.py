@@ -176,6 +176,18 @@ def test_each_kind_of_reconciling_item() -> None:
     assert figures(result.model_dump(mode="json")) == result
 
 
+def test_stripe_s_own_fees_on_the_balance_are_fees_not_booked() -> None:
+    """A Radar fee Stripe debited from the balance as a movement of its own is a fee, booked
+    on the fee line of the deposit that pays it out: not an adjustment."""
+    radar = balance_transaction("txn_radar", "stripe_fee", -200, DEC_30, source=None)
+    result = tie_out(books([txn("ch_1", "charge", 10_000, 320), radar], [], [], 0), 500)
+    assert {(i.kind, i.reference): i.amount for i in result.items} == {
+        (ItemKind.PAYMENT_NOT_RECORDED, "ch_1"): -10_000,
+        (ItemKind.FEES_NOT_BOOKED, "balance"): 320 + 200,
+    }
+    assert (result.balance_not_paid_out, result.variance) == (10_000 - 320 - 200, 0)
+
+
 @pytest.mark.parametrize("text", ["2026-13", "2026-1", "December", "2026-12-01", ""])
 def test_a_malformed_month_is_refused_with_what_is_wrong(text: str) -> None:
     with pytest.raises(InvalidMonth, match="YYYY-MM"):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -211,6 +212,21 @@ def test_a_payment_line_moves_the_netsuite_payment_at_netsuite_s_amount() -> Non
     assert not plan.postable
 
 
+def test_stripe_s_own_fee_movements_join_the_fee_line() -> None:
+    """Stripe debits some of its fees (Billing, Radar) from the balance as movements of their
+    own: they are processing fees on 6700-8 with those the charges carried, not adjustments."""
+    transactions = [
+        txn(1, "charge", 180_000, 5_250),
+        txn(2, "stripe_fee", -1_000, source=None),
+    ]
+    plan = compose(payout(transactions), transactions, {"txn_1": ns_payment(1, 180_000)}, POLICY)
+    assert [(line.type, line.amount, line.account) for line in plan.lines] == [
+        ("payment", 180_000, None),
+        ("fee", -6_250, "6700-8"),
+    ]
+    assert (plan.fees, plan.postable) == (6_250, True)
+
+
 def _decide(
     payouts: SettledPayout | list[SettledPayout],
     payments: Sequence[CustomerPayment] | Undeposited,
@@ -234,6 +250,33 @@ def _decide(
         },
     )
     return PayoutReconciliation().decide(case, facts, policy, AT)
+
+
+@pytest.mark.parametrize(
+    ("look_back", "arrived", "morning"),
+    [
+        (1, date(2026, 12, 4), date(2026, 12, 7)),  # a Friday's payout on Monday
+        (2, date(2026, 12, 4), date(2026, 12, 7)),
+        (3, date(2026, 9, 4), date(2026, 9, 8)),  # Friday's, on the Tuesday after Labor Day
+    ],
+)
+def test_a_short_look_back_still_takes_every_payout_since_the_last_working_morning(
+    look_back: int, arrived: date, morning: date
+) -> None:
+    friday = settled([txn(1, "charge", 180_000, 5_250)], payout_id="po_friday")
+    friday = replace(
+        friday,
+        payout=replace(friday.payout, arrival_date=datetime.combine(arrived, time(12), UTC)),
+        arrived_on=arrived,
+    )
+    decision = _decide(
+        friday,
+        [ns_payment(1, 180_000)],
+        policy=Policy(payout_lookback_days=look_back),
+        today=morning,
+    )
+    assert [p["payout"] for p in decision.data["payouts"]] == ["po_friday"]
+    assert [a.kind for a in decision.actions] == ["netsuite.deposit.create"]
 
 
 def _matches(decision: Decision, index: int = 0) -> dict[str, tuple[str, str | None]]:
