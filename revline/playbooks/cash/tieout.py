@@ -67,7 +67,8 @@ from revline.providers.stripe.records import PAYMENTS_BALANCE, BalanceTransactio
 # does not come to the balance Stripe reports, it reads further back, as far as a year.
 LOOKBACK_DAYS = (31, 92, 366)
 DUNNING = "dunning"
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# ASCII digits only, the whole text: "2026-12\n" or Arabic-Indic digits are not a month's name.
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 class InvalidMonth(RevlineError):
@@ -86,7 +87,7 @@ class ClosePeriod:
     @classmethod
     def parse(cls, text: str) -> ClosePeriod:
         """``YYYY-MM``; anything else is refused with what was wrong."""
-        found = _MONTH.match(text)
+        found = _MONTH.fullmatch(text)
         if not found or not 1 <= int(found.group(2)) <= 12:
             raise InvalidMonth(f"month {text!r} is not a month like 2026-12 (YYYY-MM)")
         try:

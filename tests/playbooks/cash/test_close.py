@@ -188,7 +188,18 @@ def test_stripe_s_own_fees_on_the_balance_are_fees_not_booked() -> None:
     assert (result.balance_not_paid_out, result.variance) == (10_000 - 320 - 200, 0)
 
 
-@pytest.mark.parametrize("text", ["2026-13", "2026-1", "December", "2026-12-01", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-13",
+        "2026-1",
+        "December",
+        "2026-12-01",
+        "",
+        "2026-12\n",
+        "\u0662\u0660\u0662\u0666-\u0661\u0662",
+    ],
+)
 def test_a_malformed_month_is_refused_with_what_is_wrong(text: str) -> None:
     with pytest.raises(InvalidMonth, match="YYYY-MM"):
         ClosePeriod.parse(text)
