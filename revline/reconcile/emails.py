@@ -11,7 +11,7 @@ what the payer typed.
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
@@ -33,8 +33,9 @@ DOMAIN_TYPOS: dict[str, str] = {
 # The most edits a typo may take (a transposition counts as one): ``variants`` spells out every
 # address one edit away, so a larger number would need it to go deeper.
 MAX_EDITS = 1
-# What a letter typed wrong, missed or added in a local part may be (dots never matter).
-_LOCAL_CHARACTERS = string.ascii_lowercase + string.digits + "_-"
+# What a letter typed wrong, missed or added in a local part may be (dots never matter; an
+# apostrophe, as in o'brien, is the one a payer most often leaves out).
+_LOCAL_CHARACTERS = string.ascii_lowercase + string.digits + "_-'"
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,12 @@ def classify(payer: str, on_file: str) -> tuple[str, int] | None:
     if (payer_local, payer_domain) == _split(on_file):
         return "exact", 0
     if canonical(payer) == canonical(on_file):
-        fixed = DOMAIN_TYPOS.get(payer_domain) == _split(on_file)[1]
+        # The typo may be on either side: the payer's, or the address NetSuite was given.
+        filed_domain = _split(on_file)[1]
+        fixed = payer_domain != filed_domain and (
+            DOMAIN_TYPOS.get(payer_domain) == filed_domain
+            or DOMAIN_TYPOS.get(filed_domain) == payer_domain
+        )
         return ("domain_typo" if fixed else "dots_or_tag"), 0
     edits = OSA.distance(canonical(payer), canonical(on_file))
     if edits <= MAX_EDITS:
@@ -117,3 +123,10 @@ def find(payer: str, addresses: Iterable[tuple[str, str, str]]) -> list[EmailMat
         if kind is not None:
             found.append(EmailMatch(address, customer_id, name, kind[0], kind[1]))
     return sorted(found, key=lambda m: (m.kind != "exact", m.edits, m.address, m.customer_id))
+
+
+def best(found: Sequence[EmailMatch]) -> list[EmailMatch]:
+    """The matches ``find`` ranked first, all as likely as each other: the exact ones, else
+    those the fewest edits away."""
+    rank = [(m.kind != "exact", m.edits) for m in found]
+    return [m for m, r in zip(found, rank, strict=True) if r == min(rank)]

@@ -11,6 +11,8 @@ ON_FILE = [
     ("jo@gmail.com", "8", "Jo"),
     ("billing@acme.example", "7", "Acme"),
     ("pat+stripe@corvid.example", "9", "Corvid"),
+    ("sean.o'brien@bluefin.example", "10", "Bluefin"),
+    ("lee@hotmial.com", "11", "Lee"),  # the typo is NetSuite's
 ]
 
 TYPED = {
@@ -28,6 +30,8 @@ TYPED = {
     "jo@gmail.con": "typo",
     "pat@corvid.example": "dots_or_tag",  # on file with its own tag
     "pat+billing@corvid.example": "dots_or_tag",
+    "sean.obrien@bluefin.example": "typo",  # the apostrophe left out
+    "lee@hotmail.com": "domain_typo",
 }
 
 

@@ -74,10 +74,20 @@ class OrphanPaymentInvestigation(Playbook):
         if payer:
             on_file = netsuite.customer_emails(emails.variants(payer))
             found = emails.find(payer, [(e.email, e.customer_id, e.customer_name) for e in on_file])
+        # The customer the payment was probably meant for: one, or none when the likeliest
+        # addresses belong to several customers (a shared AP mailbox, two names one letter
+        # apart) and picking one would be a guess.
+        likeliest = {m.customer_id for m in emails.best(found)}
+        customer = likeliest.pop() if len(likeliest) == 1 else None
         invoices: list[dict[str, Any]] = []
-        if found:
-            for invoice in netsuite.open_invoices(found[0].customer_id):
-                if invoice.amount == charge.amount and invoice.currency == charge.currency.upper():
+        if customer is not None:
+            # What the invoice still owes, not its total: a part-paid invoice takes only the
+            # rest, and NetSuite refuses a payment for more.
+            for invoice in netsuite.open_invoices(customer):
+                if (
+                    invoice.amount_remaining == charge.amount
+                    and invoice.currency == charge.currency.upper()
+                ):
                     invoices.append({"id": invoice.id, "number": invoice.number})
         sender = enrichment.company.people.get("ar_specialist")
         return Facts(
@@ -87,6 +97,7 @@ class OrphanPaymentInvestigation(Playbook):
                 "payer": payer,
                 "checkout_session": checkout.id if checkout else None,
                 "candidates": found,
+                "customer": customer,
                 "invoices": invoices,
                 "sender": sender.model_dump() if sender else None,
                 "locale": enrichment.company.locale,
@@ -104,8 +115,13 @@ class OrphanPaymentInvestigation(Playbook):
             return Decision("already under investigation")
         evidence = _evidence(facts)
         if evidence:
+            undecided = (
+                "; the payer's email fits several customers as well: the AR specialist chooses"
+                if facts["candidates"] and facts["customer"] is None
+                else ""
+            )
             return Decision(
-                "cause found: " + "; ".join(evidence),
+                "cause found: " + "; ".join(evidence) + undecided,
                 state="match_proposed",
                 actions=_apply_match(facts, evidence),
                 next_action_at=None,
@@ -181,17 +197,11 @@ def _evidence(facts: Facts) -> list[str]:
 
 
 def _proposal(facts: Facts) -> dict[str, Any]:
-    candidates = facts["candidates"]
-    if not candidates:
-        return {"proposed_customer": None, "proposed_invoices": []}
-    return {
-        "proposed_customer": candidates[0].customer_id,
-        "proposed_invoices": facts["invoices"],
-    }
+    return {"proposed_customer": facts["customer"], "proposed_invoices": facts["invoices"]}
 
 
 def _apply_match(facts: Facts, evidence: list[str]) -> tuple[ActionSpec, ...]:
-    """With one open invoice of the payment's amount for the probable customer, the match is
+    """With one open invoice owing the payment's amount for the probable customer, the match is
     ready to apply — recording the payment against it — once the AR specialist approves.
 
     The payment is dated the day the customer paid (the company's business date of the charge),

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from revline.clock import SimulatedClock
 from revline.config import Company, Person, Policy
 from revline.core.playbook import Decision, Enrichment, Trigger
@@ -37,44 +39,51 @@ class FakeStripe:
         return self.charge
 
 
+def open_invoice(amount: int = 42_000, remaining: int = 42_000, customer: str = "7") -> Invoice:
+    return Invoice(
+        id="12",
+        number="INV-2026-1350",
+        customer_id=customer,
+        amount=amount,
+        amount_remaining=remaining,
+        currency="USD",
+        status=InvoiceStatus.OPEN,
+        date=date(2026, 11, 20),
+        stripe_invoice_id=None,
+        stripe_charge_id=None,
+        stripe_subscription_id=None,
+        memo=None,
+    )
+
+
 @dataclass
 class FakeNetSuite:
     """Answers a search as NetSuite does: the addresses whose key is among those asked for."""
 
+    on_file: list[CustomerEmail] = field(default_factory=lambda: ON_FILE)
+    invoices: list[Invoice] = field(default_factory=lambda: [open_invoice()])
     searched: list[set[str]] = field(default_factory=list)
 
     def customer_emails(self, keys: Iterable[str]) -> list[CustomerEmail]:
         asked = set(keys)
         self.searched.append(asked)
-        return [e for e in ON_FILE if search_key(e.email) in asked]
+        return [e for e in self.on_file if search_key(e.email) in asked]
 
     def open_invoices(self, customer_id: str) -> list[Invoice]:
-        assert customer_id == "7"
-        return [
-            Invoice(
-                id="12",
-                number="INV-2026-1350",
-                customer_id="7",
-                amount=42_000,
-                amount_remaining=42_000,
-                currency="USD",
-                status=InvoiceStatus.OPEN,
-                date=date(2026, 11, 20),
-                stripe_invoice_id=None,
-                stripe_charge_id=None,
-                stripe_subscription_id=None,
-                memo=None,
-            )
-        ]
+        return [invoice for invoice in self.invoices if invoice.customer_id == customer_id]
 
 
 def _investigate(
-    payer: str, trigger: Trigger | None = None, charge: Charge | None = None
+    payer: str,
+    trigger: Trigger | None = None,
+    charge: Charge | None = None,
+    netsuite: FakeNetSuite | None = None,
 ) -> tuple[Decision, FakeNetSuite]:
     """The decision on a payment by ``payer`` (or on ``charge``), when its flag arrives or on
-    ``trigger``."""
+    ``trigger``, with NetSuite holding ``ON_FILE`` and one open $420.00 invoice of Acme's
+    unless ``netsuite`` says otherwise."""
     trigger = trigger or Trigger("event", AT)
-    netsuite = FakeNetSuite()
+    netsuite = netsuite or FakeNetSuite()
     enrichment = Enrichment(
         clock=SimulatedClock(trigger.at),
         calendar=Company().calendar(),
@@ -119,6 +128,50 @@ def test_a_mistyped_email_is_found_by_the_search_for_its_variants() -> None:
         "payer email dnaa.reyes@acme.example is a typo of Dana.Reyes@acme.example "
         "(Acme Corp, NetSuite customer 7)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("amount", "remaining", "proposed"),
+    [
+        (42_000, 10_000, False),  # $420.00 invoiced, $100.00 left: it cannot take the payment
+        (84_000, 42_000, True),  # $840.00 invoiced, half paid: the $420.00 left is the payment
+    ],
+)
+def test_the_invoice_proposed_is_one_that_still_owes_the_payment(
+    amount: int, remaining: int, proposed: bool
+) -> None:
+    netsuite = FakeNetSuite(invoices=[open_invoice(amount, remaining)])
+    decision, _ = _investigate("dana.reyes@acme.example", netsuite=netsuite)
+    assert decision.state == "match_proposed"
+    assert bool(decision.data["proposed_invoices"]) is proposed
+    assert [a.kind for a in decision.actions] == ([APPLY_MATCH] if proposed else [])
+
+
+@pytest.mark.parametrize(
+    ("payer", "on_file"),
+    [
+        # One outsourced AP mailbox on file for two customers.
+        ("ap@payables.example", ["ap@payables.example", "ap@payables.example"]),
+        # One letter from two customers' addresses.
+        ("jon@acme.example", ["joan@acme.example", "john@acme.example"]),
+    ],
+)
+def test_a_payer_as_like_two_customers_is_a_persons_choice(payer: str, on_file: list[str]) -> None:
+    netsuite = FakeNetSuite(
+        on_file=[
+            CustomerEmail("7", "Acme Corp", on_file[0], "contact"),
+            CustomerEmail("9", "Zephyr Ltd", on_file[1], "contact"),
+        ],
+        invoices=[open_invoice(customer="7"), open_invoice(customer="9")],
+    )
+    decision, _ = _investigate(payer, netsuite=netsuite)
+    assert decision.state == "match_proposed"
+    assert len(decision.data["evidence"]) == 2
+    assert decision.data["proposed_customer"] is None
+    assert decision.actions == ()
+    assert decision.explanation.endswith(
+        "the payer's email fits several customers as well: the AR specialist chooses"
+    )
 
 
 def test_an_address_nobody_has_explains_nothing() -> None:
