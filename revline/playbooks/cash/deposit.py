@@ -29,7 +29,9 @@ from revline.providers.netsuite.records import CustomerPayment
 from revline.providers.stripe.records import BalanceTransaction, Payout
 
 PAYMENT_TYPES = frozenset({"charge", "payment"})
-REFUND_TYPES = frozenset({"refund", "payment_refund"})
+# A refund that failed brings its money back to the balance: a line on the refunds' account too,
+# which the failed refund's own line cancels.
+REFUND_TYPES = frozenset({"refund", "payment_refund", "refund_failure"})
 # The payout's own movement of the balance: it is the deposit, not a line of it.
 PAYOUT_TYPES = frozenset({"payout"})
 # A returned (failed) or cancelled payout's money back on the balance; its source is that payout.

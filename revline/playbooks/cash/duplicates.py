@@ -24,6 +24,7 @@ from revline.config import Policy
 from revline.core.cases import ActionView, CaseKind, CaseView
 from revline.core.inbox import EventView
 from revline.core.playbook import (
+    KEEP,
     ActionSpec,
     CaseRef,
     Decision,
@@ -59,6 +60,12 @@ EMAIL = "email.send"
 MAX_WINDOW_DAYS = 27
 # What resolves a case, in the order a person would read it.
 STEPS = (VOID, EXIT, REFUND, CUSTOMER_REFUND, EMAIL)
+# Stripe's status of a refund it made: only a succeeded one has reached the customer. A pending
+# one (a bank debit's refund takes days) is read again every ``REFUND_RECHECK`` until it settles;
+# a failed or canceled one is the AR specialist's.
+REFUND_SETTLED = "succeeded"
+REFUND_NOT_MADE = frozenset({"failed", "canceled"})
+REFUND_RECHECK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,7 @@ class DuplicateInvoiceResolution(Playbook):
             trigger,
             {
                 "finding": finding,
+                "refund_status": _refund_now(case, stripe, str(finding["charge"])),
                 "duplicate": netsuite.invoice(str(finding["invoice"])),
                 "charge": stripe.get_charge(str(finding["charge"])),
                 "recipient": (
@@ -221,14 +229,18 @@ class DuplicateInvoiceResolution(Playbook):
         # rejected because the charge was refunded by hand in full is done, not stopped; so is
         # a void that failed on an invoice since voided by hand.
         stopped = [
-            kind
+            f"{kind}: {latest[kind].error}"
             for kind in STEPS
             if _status(latest, kind) in ("failed", "cancelled")
             and not (kind == REFUND and in_full)
             and not (kind == VOID and voided_by_hand)
         ]
+        # Made, and then not: Stripe failed or canceled the case's own refund.
+        refund_status = _refund_status(latest, facts)
+        if refund_status in REFUND_NOT_MADE:
+            stopped.append(f"{REFUND}: Stripe's refund {_refund_id(latest)} {refund_status}")
         if stopped:
-            errors = "; ".join(f"{kind}: {latest[kind].error}" for kind in stopped)
+            errors = "; ".join(stopped)
             return Decision(
                 f"a step did not go through ({errors}): the AR specialist takes it{by_hand_note}",
                 state="needs_person",
@@ -249,7 +261,13 @@ class DuplicateInvoiceResolution(Playbook):
                 data={"finding": finding},
                 queue=QUEUE,
             )
-        done = {kind for kind in STEPS if _status(latest, kind) == "applied"}
+        # The case's own refund is done once Stripe says it succeeded, not when it was asked.
+        done = {
+            kind
+            for kind in STEPS
+            if _status(latest, kind) == "applied"
+            and (kind != REFUND or refund_status == REFUND_SETTLED)
+        }
         # Done by a person before (or while) the case got to it: nothing to do twice.
         if voided_by_hand:
             done.add(VOID)
@@ -292,12 +310,21 @@ class DuplicateInvoiceResolution(Playbook):
                 queue=QUEUE,
             )
         waiting = ", ".join(kind for kind in STEPS if kind not in done) or "the steps under way"
+        # Nothing tells the case when a pending refund settles: it reads it again.
+        unsettled = _status(latest, REFUND) == "applied" and REFUND not in done
+        recheck = now + REFUND_RECHECK if unsettled else None
+        if recheck is not None:
+            waiting += (
+                f" (Stripe's refund {_refund_id(latest)} is {refund_status}: read again at "
+                f"{recheck.isoformat()})"
+            )
         return Decision(
             f"{finding['invoice_number']} duplicates {finding['kept_invoice_number']} and both "
             f"were paid: {len(actions)} step(s) proposed, waiting on {waiting}" + by_hand_note,
             state="resolving",
             actions=tuple(actions),
             cancel_pending=cancel,
+            next_action_at=recheck or KEEP,
             data={"finding": finding},
             # Back from the AR specialist's queue once what stopped the case is settled.
             queue=None,
@@ -323,6 +350,32 @@ def _latest(actions: Iterable[ActionView]) -> dict[str, ActionView]:
 def _status(latest: dict[str, ActionView], kind: str) -> str | None:
     action = latest.get(kind)
     return action.status if action else None
+
+
+def _refund_id(latest: dict[str, ActionView]) -> str:
+    return str((latest[REFUND].result or {}).get("refund"))
+
+
+def _refund_now(case: CaseView, stripe: Any, charge: str) -> str | None:
+    """What Stripe says now of the case's own refund, when it made one that had not succeeded
+    when it answered (None otherwise: nothing to read)."""
+    own = _latest(case.actions).get(REFUND)
+    if own is None or own.status != "applied":
+        return None
+    result = own.result or {}
+    if result.get("status") == REFUND_SETTLED:
+        return None
+    made = {refund.id: refund.status for refund in stripe.list_refunds(charge)}
+    return made.get(str(result.get("refund")))
+
+
+def _refund_status(latest: dict[str, ActionView], facts: Facts) -> str | None:
+    """Stripe's status of the case's own refund once Stripe made it: as read again (``enrich``),
+    else as Stripe answered when it made it. None when the case made no refund."""
+    if _status(latest, REFUND) != "applied":
+        return None
+    now = facts.values.get("refund_status")
+    return str(now or (latest[REFUND].result or {}).get("status"))
 
 
 def _refunded_by_hand(charge: Charge, own: ActionView | None) -> int:

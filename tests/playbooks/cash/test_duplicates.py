@@ -158,6 +158,10 @@ PRIYA = {"name": "Priya Nair", "email": "priya@ourco.example"}
 KENJI = {"name": "Kenji Tanaka", "email": "kenji.tanaka@bluefin.example"}
 
 
+# What the Stripe adapter answers for a refund Stripe made at once (a card's).
+REFUNDED = {"refund": "re_1", "amount": 42_000, "status": "succeeded"}
+
+
 def charge(refunded: int = 0) -> Charge:
     return succeeded_charge("ch_dup", 42_000, AT, customer="cus_1", amount_refunded=refunded)
 
@@ -184,6 +188,7 @@ def decide(
     refunded: int = 0,
     sender: dict[str, str] | None = PRIYA,
     duplicate_status: InvoiceStatus = PAID,
+    refund_status: str | None = None,
 ) -> Decision:
     case = case_view(
         "duplicate_invoice",
@@ -203,6 +208,7 @@ def decide(
             "recipient": KENJI,
             "sender": sender,
             "locale": "en_US",
+            "refund_status": refund_status,
         },
     )
     return DuplicateInvoiceResolution().decide(case, facts, POLICY, AT)
@@ -235,7 +241,7 @@ def test_after_the_void_and_the_refund_the_books_and_the_apology() -> None:
     done = (
         action("netsuite.invoice.void", "applied"),
         action("netsuite.revenue.exit", "applied"),
-        action("stripe.refund.create", "applied", {"refund": "re_1", "amount": 42_000}),
+        action("stripe.refund.create", "applied", REFUNDED),
     )
     decision = decide(done)
     assert kinds(decision) == ["netsuite.customer_refund.create", "email.send"]
@@ -271,9 +277,43 @@ def test_the_apology_waits_for_the_refund() -> None:
     assert "stripe.refund.create" in decision.explanation
 
 
+def test_nothing_is_said_while_stripe_s_refund_is_pending() -> None:
+    """A refund Stripe accepted but has not settled (a bank debit's takes days) has not reached
+    the customer: no customer refund in the books, no apology, and the case reads Stripe again
+    in an hour."""
+    pending = (
+        action("netsuite.invoice.void", "applied"),
+        action("netsuite.revenue.exit", "applied"),
+        action("stripe.refund.create", "applied", {**REFUNDED, "status": "pending"}),
+    )
+    decision = decide(pending, refund_status="pending")
+    assert (decision.state, kinds(decision)) == ("resolving", [])
+    assert decision.next_action_at == AT + timedelta(hours=1)
+    assert "Stripe's refund re_1 is pending" in decision.explanation
+    # Settled since: the books and the apology follow.
+    settled = decide(pending, refund_status="succeeded")
+    assert kinds(settled) == ["netsuite.customer_refund.create", "email.send"]
+
+
+@pytest.mark.parametrize("status", ["failed", "canceled"])
+def test_a_refund_stripe_failed_goes_to_the_ar_specialist(status: str) -> None:
+    made = (
+        action("netsuite.invoice.void", "applied"),
+        action("netsuite.revenue.exit", "applied"),
+        action("stripe.refund.create", "applied", {**REFUNDED, "status": "pending"}),
+    )
+    decision = decide(made, refund_status=status)
+    assert (decision.state, decision.queue, kinds(decision)) == (
+        "needs_person",
+        "ar_specialist",
+        [],
+    )
+    assert f"stripe.refund.create: Stripe's refund re_1 {status}" in decision.explanation
+
+
 def test_every_step_confirmed_resolves_the_case() -> None:
     done = tuple(
-        action(kind, "applied", {"refund": "re_1"})
+        action(kind, "applied", REFUNDED)
         for kind in (
             "netsuite.invoice.void",
             "netsuite.revenue.exit",
@@ -327,7 +367,7 @@ def test_an_invoice_voided_by_hand_after_the_cases_void_failed_goes_on() -> None
     done = (
         action("netsuite.invoice.void", "failed"),
         action("netsuite.revenue.exit", "applied"),
-        action("stripe.refund.create", "applied", {"refund": "re_1"}),
+        action("stripe.refund.create", "applied", REFUNDED),
     )
     decision = decide(done, state="needs_person", duplicate_status=InvoiceStatus.VOIDED)
     assert (decision.state, decision.queue, kinds(decision)) == (
@@ -350,7 +390,7 @@ def test_an_invoice_voided_by_hand_while_the_cases_void_waits_is_done() -> None:
     # Every other step confirmed: still not resolved while its own void waits (the emergency
     # stop holds it); that void's outcome brings the case back.
     rest = (
-        action("stripe.refund.create", "applied", {"refund": "re_1"}),
+        action("stripe.refund.create", "applied", REFUNDED),
         action("netsuite.customer_refund.create", "applied"),
         action("email.send", "applied"),
     )
@@ -362,7 +402,7 @@ def test_without_someone_to_write_from_the_ar_specialist_writes() -> None:
     done = (
         action("netsuite.invoice.void", "applied"),
         action("netsuite.revenue.exit", "applied"),
-        action("stripe.refund.create", "applied", {"refund": "re_1"}),
+        action("stripe.refund.create", "applied", REFUNDED),
     )
     decision = decide(done, sender=None)
     assert kinds(decision) == ["netsuite.customer_refund.create"]

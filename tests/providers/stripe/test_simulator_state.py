@@ -291,6 +291,33 @@ def test_refund_and_credit_note_events(clock: SimulatedClock) -> None:
     assert state.get("invoice", "in_2")["status"] == "paid"
 
 
+def test_a_refund_that_settles_later_is_pending_until_it_succeeds_or_fails(
+    clock: SimulatedClock,
+) -> None:
+    state = StripeState(clock)
+    state.refunds_settle_later = True
+    customer = _customer_with_card(state, CARD_SUCCEEDS)
+    for invoice in ("in_1", "in_2"):
+        state.create_invoice(customer, 10_000, invoice_id=invoice)
+    kept, lost = (state.attempt_payment(i).charge["id"] for i in ("in_1", "in_2"))
+    settled, failed = (state.create_refund(c, reason="duplicate") for c in (kept, lost))
+    assert (settled["status"], failed["status"]) == ("pending", "pending")
+
+    assert state.settle_refund(settled["id"], succeeded=True)["status"] == "succeeded"
+    gone = state.settle_refund(failed["id"], succeeded=False)
+    assert (gone["status"], gone["failure_reason"]) == ("failed", "lost_or_stolen_card")
+    assert _types(state)[-2:] == ["refund.updated", "refund.updated"]
+    # The failed refund's money is back on the balance and off the charge.
+    back = state.get("balance_transaction", gone["failure_balance_transaction"])
+    assert (back["type"], back["amount"], back["source"]) == ("refund_failure", 10_000, gone["id"])
+    charge = state.get("charge", lost)
+    assert (charge["amount_refunded"], charge["refunded"]) == (0, False)
+    assert charge["refunds"]["data"][0]["status"] == "failed"
+    assert state.get("charge", kept)["refunded"]
+    with pytest.raises(StripeApiError, match="not pending"):
+        state.settle_refund(gone["id"], succeeded=True)
+
+
 def test_events_are_kept_for_30_days(clock: SimulatedClock) -> None:
     state = StripeState(clock)
     old = state.create_customer("old@example.com")

@@ -448,8 +448,9 @@ def refund(
     reason: str | None,
     metadata: dict[str, str],
     balance_transaction: str,
+    status: str = "succeeded",
 ) -> Obj:
-    """A succeeded refund of (part of) a charge."""
+    """A refund of (part of) a charge: succeeded, or pending when it settles later."""
     obj = sample("refund")
     obj.update(
         id=refund_id,
@@ -463,7 +464,7 @@ def refund(
         payment_intent=charge_obj["payment_intent"],
         payment_method=charge_obj["payment_method"],
         reason=reason,
-        status="succeeded",
+        status=status,
     )
     obj["destination_details"] = {
         "card": {"reference": None, "reference_status": "pending", "type": "refund"},

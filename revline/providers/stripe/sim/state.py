@@ -187,6 +187,9 @@ class StripeState:
         self.account_name = account_name
         self.on_event = on_event
         self.dunning_emails: list[DunningEmail] = []
+        # Refunds that settle days later, as a bank debit's do: made ``pending`` until
+        # ``settle_refund``. Card refunds (the default) succeed when they are made.
+        self.refunds_settle_later = False
         self._rng = Random(seed)
         self._objects: dict[str, dict[str, Obj]] = {kind: {} for kind in KINDS}
         self._places: dict[str, int] = {}  # id → order of creation, for cursors
@@ -950,6 +953,7 @@ class StripeState:
                     reason=reason,
                     metadata=metadata or {},
                     balance_transaction=txn["id"],
+                    status="pending" if self.refunds_settle_later else "succeeded",
                 ),
             )
             previous = {
@@ -961,6 +965,44 @@ class StripeState:
             charge["refunds"]["data"].insert(0, copy.deepcopy(refund))
             self._emit("refund.created", refund)
             self._emit("charge.refunded", charge, previous)
+            return copy.deepcopy(refund)
+
+    def settle_refund(
+        self, refund_id: str, *, succeeded: bool, failure_reason: str = "lost_or_stolen_card"
+    ) -> Obj:
+        """A pending refund settles (``refund.updated``): it succeeds, or it fails and its money
+        comes back to the balance (a ``refund_failure`` movement), off the charge's refunded
+        amount, as Stripe does."""
+        with self.lock:
+            refund = self._live("refund", refund_id, "refund")
+            if refund["status"] != "pending":
+                raise invalid(f"Refund {refund_id} is {refund['status']}, not pending.")
+            if succeeded:
+                refund["status"] = "succeeded"
+            else:
+                txn = self._balance_transaction(
+                    amount=refund["amount"],
+                    fee=0,
+                    currency=refund["currency"],
+                    txn_type="refund_failure",
+                    reporting_category="refund_failure",
+                    source=refund_id,
+                    description="REFUND FAILURE",
+                )
+                refund.update(
+                    status="failed",
+                    failure_reason=failure_reason,
+                    failure_balance_transaction=txn["id"],
+                )
+                charge = self._live("charge", refund["charge"], "charge")
+                charge["amount_refunded"] -= refund["amount"]
+                charge["refunded"] = False
+            charge = self._live("charge", refund["charge"], "charge")
+            charge["refunds"]["data"] = [
+                copy.deepcopy(refund) if r["id"] == refund_id else r
+                for r in charge["refunds"]["data"]
+            ]
+            self._emit("refund.updated", refund, {"status": "pending"})
             return copy.deepcopy(refund)
 
     def refunds_of(self, charge_id: str) -> list[Obj]:

@@ -1,0 +1,106 @@
+"""A duplicate's refund that Stripe makes pending, as a bank debit's refund is, settles hours or
+days later. Until Stripe says it succeeded nothing is booked and nothing is said to the
+customer; the case reads the refund again every hour. A refund that fails is the AR
+specialist's, and the customer hears nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from revline.db.models import LedgerRow
+from revline.sandbox.runner import Run
+from revline.sandbox.scenario import load
+from revline.sandbox.world import Later, World
+from tests.support.netsuite import gl_balance
+
+SCENARIO = (
+    Path(__file__).resolve().parents[2] / "examples" / "cash" / "duplicate_invoice_refunded.json"
+)
+NEW_YORK = ZoneInfo("America/New_York")
+SETTLES = datetime(2026, 12, 4, 12, 30, tzinfo=NEW_YORK)
+
+
+def _stripe_settles(world: World, succeeded: bool) -> Callable[[], str]:
+    """Stripe settles the duplicate's refund: it reaches the customer, or it fails."""
+
+    def run() -> str:
+        (refund,) = world.stripe.state.newest_first("refund")
+        world.stripe.state.settle_refund(refund["id"], succeeded=succeeded)
+        return f"{refund['id']} {'succeeded' if succeeded else 'failed'}"
+
+    return run
+
+
+@dataclass(frozen=True)
+class Played:
+    report: dict[str, Any]
+    refunds_gl: int  # the balance of the refunds' account (4090) at the end
+    explanations: list[str]  # the duplicate case's decisions, in order
+
+
+def _play(tmp_path: Path, succeeded: bool) -> Played:
+    """Bluefin paid INV-2026-1302 twice over; found and refunded the morning of Friday
+    4 December, the refund pending until Stripe settles it at 12:30."""
+    with World(load(SCENARIO), tmp_path) as world:
+        world.stripe.state.refunds_settle_later = True
+        world.later.append(
+            Later(SETTLES, "Stripe settles the refund", _stripe_settles(world, succeeded))
+        )
+        report = Run(world).play()
+        with world.runtime.db.read() as session:
+            explanations = session.execute(
+                select(LedgerRow.detail["explanation"].as_string())
+                .where(LedgerRow.case_id == _case(report)["id"], LedgerRow.kind == "decision")
+                .order_by(LedgerRow.seq)
+            ).scalars()
+            return Played(report, gl_balance(world, "4090"), [str(e) for e in explanations])
+
+
+def _actions(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [a for a in report["actions"] if a["kind"] == kind]
+
+
+def _case(report: dict[str, Any]) -> dict[str, Any]:
+    (case,) = [c for c in report["cases"] if c["kind"] == "duplicate_invoice"]
+    return case
+
+
+def test_the_books_and_the_apology_wait_for_stripe_to_settle_the_refund(tmp_path: Path) -> None:
+    played = _play(tmp_path, succeeded=True)
+    report = played.report
+    (refund,) = _actions(report, "stripe.refund.create")
+    assert (refund["status"], refund["result"]["status"]) == ("applied", "pending")
+    (books_refund,) = _actions(report, "netsuite.customer_refund.create")
+    (email,) = report["emails"]
+    # Made in the morning; read again every hour; told within the hour after it settled.
+    made, told = datetime.fromisoformat(refund["at"]), datetime.fromisoformat(email["at"])
+    assert made < SETTLES < told <= SETTLES + timedelta(hours=1)
+    assert books_refund["status"] == "applied"
+    assert any("is pending: read again at" in e for e in played.explanations)
+    assert (_case(report)["state"], _case(report)["queue"]) == ("resolved", None)
+    assert report["ledger"]["verified"] is True
+
+
+def test_a_refund_stripe_failed_goes_to_the_ar_specialist_and_nothing_is_said(
+    tmp_path: Path,
+) -> None:
+    played = _play(tmp_path, succeeded=False)
+    report = played.report
+    (refund,) = _actions(report, "stripe.refund.create")
+    assert refund["status"] == "applied"
+    assert _actions(report, "netsuite.customer_refund.create") == []
+    assert report["emails"] == []
+    case = _case(report)
+    assert (case["state"], case["queue"]) == ("needs_person", "ar_specialist")
+    assert f"Stripe's refund {refund['result']['refund']} failed" in played.explanations[-1]
+    # The money came back to Stripe's balance before Friday's 13:00 payout: its deposit books
+    # the refund and its failure on 4090, where they cancel.
+    assert played.refunds_gl == 0
+    assert report["ledger"]["verified"] is True
