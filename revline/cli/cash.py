@@ -20,6 +20,7 @@ from revline.playbooks.cash.payout_day import PayoutDay, business_date, payouts_
 from revline.playbooks.cash.rerun import RERUN_ROLES, rerun_payout_day
 from revline.reconcile import MatchRules, MatchStatus
 from revline.reconcile.engine import partial_path, report_paths
+from revline.reconcile.entries import MOST_DRIFT, MOST_WINDOW_DAYS
 from revline.reconcile.files import load_mapping, matcher_for
 
 reconcile_app = typer.Typer(no_args_is_help=True, help="Match Stripe against NetSuite.")
@@ -42,10 +43,16 @@ def match(
         Path, typer.Option("--out", help="Directory for matched/ambiguous/unmatched CSVs.")
     ] = Path("reconciliation"),
     amount_drift: Annotated[
-        int, typer.Option(min=0, help="Tolerance tier: minor units an amount may differ by.")
+        int,
+        typer.Option(
+            min=0, max=MOST_DRIFT, help="Tolerance tier: minor units an amount may differ by."
+        ),
     ] = 0,
     date_window: Annotated[
-        int, typer.Option(min=0, help="Tolerance tier: days two dates may be apart.")
+        int,
+        typer.Option(
+            min=0, max=MOST_WINDOW_DAYS, help="Tolerance tier: days two dates may be apart."
+        ),
     ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")] = False,
 ) -> None:

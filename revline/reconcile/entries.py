@@ -40,6 +40,13 @@ class Entry:
     category: str | None = None
 
 
+# No amount has more than 18 digits of minor units (``files.MINOR_DIGITS``): a wider drift means
+# nothing, and the engine's 64-bit arithmetic on it would overflow. A window of a century is
+# the same kind of bound on dates.
+MOST_DRIFT = 10**18 - 1
+MOST_WINDOW_DAYS = 36_500
+
+
 @dataclass(frozen=True)
 class MatchRules:
     """The tolerances of the tiers. Amounts in minor units."""
@@ -56,6 +63,11 @@ class MatchRules:
             raise ValueError(
                 f"the drift ({self.amount_drift}) and the window ({self.date_window_days}) "
                 "cannot be negative"
+            )
+        if self.amount_drift > MOST_DRIFT or self.date_window_days > MOST_WINDOW_DAYS:
+            raise ValueError(
+                f"the drift ({self.amount_drift}) is at most {MOST_DRIFT} minor units and the "
+                f"window ({self.date_window_days}) at most {MOST_WINDOW_DAYS} days"
             )
         if not (0 <= self.auto_margin <= 1 and 0 <= self.min_score <= 1):
             raise ValueError(

@@ -57,7 +57,8 @@ DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M")
 # negative in parentheses, ``(12.50)``, is -12.50: it is read as its minus form (``NUMBER``)
 # before anything else. Anything else (``1.250,00``, ``$100.00``, ``1,2,3``, ``(-12.50)``) is
 # refused, not guessed at.
-AMOUNT = r"-?([0-9]{1,3}(,[0-9]{3}){1,4}|[0-9]{1,15})(\.[0-9]+)?"
+# A group of thousands never starts with a zero: ``0,250`` is a decimal comma, not 250.
+AMOUNT = r"-?([1-9][0-9]{0,2}(,[0-9]{3}){1,4}|[0-9]{1,15})(\.[0-9]+)?"
 MOST_DIGITS = 15
 MINOR_DIGITS = 18
 NUMBER = "CASE WHEN amount LIKE '(%)' THEN '-' || amount[2:-2] ELSE amount END"
@@ -141,7 +142,13 @@ def load_mapping(path: Path | None) -> dict[str, ExportColumns]:
     if path is None:
         return defaults
     try:
-        document = tomllib.loads(path.read_text())
+        # UTF-8, with or without the byte order mark Windows editors write.
+        document = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise MappingError(
+            f"column mapping {path}: not UTF-8 text (byte {exc.start + 1} is "
+            f"{exc.object[exc.start]:#04x}); save it as UTF-8"
+        ) from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise MappingError(f"column mapping {path}: {exc}") from exc
     unknown_sections = set(document) - set(SIDES)
@@ -257,12 +264,19 @@ def _read(
     fields = ", ".join(
         f"{_text(columns[f]) if columns.get(f) in present else 'NULL'} AS {f}" for f in FIELDS
     )
-    # A cast that fails is slow (an exception per row): only what looks ISO is cast.
+    # A date_format the mapping names reads every date. Without one, what looks ISO is cast
+    # (only that: a cast that fails is slow, an exception per row), the rest read as NetSuite
+    # writes it by default.
     day = _text(columns["day"])
+    moment = (
+        f"try_strptime({day}, $formats)"
+        if export.date_format
+        else f"CASE WHEN regexp_matches({day}, '^[0-9]{{4}}-') THEN try_cast({day} AS TIMESTAMPTZ) "
+        f"ELSE try_strptime({day}, $formats) END"
+    )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE export_rows AS SELECT {fields}, "  # noqa: S608
-        f"CASE WHEN regexp_matches({day}, '^[0-9]{{4}}-') THEN try_cast({day} AS TIMESTAMPTZ) "
-        f"ELSE try_strptime({day}, $formats) END AS moment FROM {source}",
+        f"{moment} AS moment FROM {source}",
         {"formats": [export.date_format] if export.date_format else list(DATE_FORMATS)},
     )
     con.execute(

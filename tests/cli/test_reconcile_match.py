@@ -156,6 +156,26 @@ def test_an_invalid_column_mapping_is_refused_naming_the_problem(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_mapping_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    (tmp_path / "map.toml").write_bytes(b"\xef\xbb\xbf" + CUSTOM_MAPPING.encode())
+    stripe = STRIPE.replace("charge_id", "Charge ID", 1)
+    args = _match(tmp_path, stripe, CUSTOM_NETSUITE, "--columns", str(tmp_path / "map.toml"))
+    assert Cli().json(*args, "--json")["counts"]["matched"] == 2
+
+
+def test_a_mapping_that_is_not_utf8_is_refused_naming_the_byte(tmp_path: Path) -> None:
+    """Saved as Windows-1252: refused with what is wrong, and no traceback."""
+    (tmp_path / "map.toml").write_bytes('[right]\nname = "Nom du client é"\n'.encode("cp1252"))
+    refused = Cli().fails(
+        *_match(tmp_path, STRIPE, NETSUITE, "--columns", str(tmp_path / "map.toml"))
+    )
+    assert (
+        f"column mapping {tmp_path / 'map.toml'}: not UTF-8 text (byte 31 is 0xe9); save it as "
+        "UTF-8"
+    ) in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_a_missing_mapping_file_is_refused_naming_it(tmp_path: Path) -> None:
     args = _match(tmp_path, STRIPE, NETSUITE, "--columns", str(tmp_path / "nowhere.toml"))
     refused = Cli().fails(*args)
@@ -201,9 +221,10 @@ def test_an_export_with_bad_rows_is_refused_whole_naming_each_row(tmp_path: Path
         "txn_1,2026-12-01 10:00:00,ch_7,1.00,usd\n"
         'txn_8,2026-12-01 10:00:00,ch_8,"1,200.5",jpy\n'
         "txn_9,2026-12-01 10:00:00,ch_9,1234567890123456.00,usd\n"
+        'txn_10,2026-12-01 10:00:00,ch_10,"0,250",kwd\n'
     )
     refused = Cli().fails(*_match(tmp_path, stripe, NETSUITE))
-    assert f"{tmp_path / 'stripe.csv'}: 9 problems, nothing was matched:" in refused.stderr
+    assert f"{tmp_path / 'stripe.csv'}: 10 problems, nothing was matched:" in refused.stderr
     for problem in (
         "row 2: amount '1.250,00' is not a number written like 1,250.00, -20.00 or (20.00)",
         "row 2: id 'txn_1' is on rows 2, 8",
@@ -215,6 +236,8 @@ def test_an_export_with_bad_rows_is_refused_whole_naming_each_row(tmp_path: Path
         "row 9: amount '1,200.5' has more decimals than JPY has minor units (0)",
         "row 10: amount '1234567890123456.00' is not a number written like 1,250.00, -20.00 "
         "or (20.00)",
+        # A decimal comma, not 250 dinars: a group of thousands never starts with a zero.
+        "row 11: amount '0,250' is not a number written like 1,250.00, -20.00 or (20.00)",
     ):
         assert problem in refused.stderr
     assert not (tmp_path / "out").exists()
@@ -234,6 +257,21 @@ def test_netsuite_dates_are_read_as_the_account_writes_them(tmp_path: Path) -> N
     assert "row 2: date '12/1/2026' is not a date written as '%d.%m.%Y'" in refused.stderr
 
 
+def test_a_date_format_reads_dates_that_begin_with_the_year_too(tmp_path: Path) -> None:
+    """An account writing year, day, month: 2026-01-12 is 1 December, as the mapping says, not
+    12 January; and a 12-hour time after an ISO date is read by the format, not refused."""
+    (tmp_path / "map.toml").write_text('[right]\ndate_format = "%Y-%d-%m"\n')
+    one_december = NETSUITE.replace("2026-12-01", "2026-01-12").replace("2026-12-02", "2026-02-12")
+    args = _match(tmp_path, STRIPE, one_december, "--columns", str(tmp_path / "map.toml"))
+    assert Cli().json(*args, "--json")["counts"]["matched"] == 2
+    (tmp_path / "map.toml").write_text('[right]\ndate_format = "%Y-%m-%d %I:%M %p"\n')
+    evening = NETSUITE.replace("2026-12-01", "2026-12-01 11:30 pm").replace(
+        "2026-12-02", "2026-12-02 9:00 am"
+    )
+    args = _match(tmp_path, STRIPE, evening, "--columns", str(tmp_path / "map.toml"))
+    assert Cli().json(*args, "--json")["counts"]["matched"] == 2
+
+
 def test_a_mapping_naming_a_column_the_file_lacks_is_refused(tmp_path: Path) -> None:
     """A misspelt optional column would otherwise switch its tier off without a word."""
     (tmp_path / "map.toml").write_text('[right]\ncharge_id = "Stripe Charge"\n')
@@ -245,12 +283,23 @@ def test_a_mapping_naming_a_column_the_file_lacks_is_refused(tmp_path: Path) -> 
     ) in refused.stderr
 
 
-def test_tolerances_cannot_be_negative(tmp_path: Path) -> None:
-    for option in ("--amount-drift", "--date-window"):
-        refused = CliRunner().invoke(app, [*_match(tmp_path, STRIPE, NETSUITE), option, "-1"])
-        assert refused.exit_code == 2
-        assert f"Invalid value for '{option}'" in refused.output
-        assert not (tmp_path / "out").exists()
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--amount-drift", "-1"),
+        ("--date-window", "-1"),
+        # Wider than any amount: it would overflow the engine's 64-bit arithmetic.
+        ("--amount-drift", "9223372036854775807"),
+        ("--date-window", "100000"),
+    ],
+)
+def test_tolerances_are_refused_beyond_their_bounds(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    refused = CliRunner().invoke(app, [*_match(tmp_path, STRIPE, NETSUITE), option, value])
+    assert refused.exit_code == 2, refused.output
+    assert f"Invalid value for '{option}'" in refused.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_long_list_of_problems_names_the_first_ten_and_counts_the_rest(tmp_path: Path) -> None:
