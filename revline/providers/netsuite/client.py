@@ -404,10 +404,19 @@ class NetSuiteAdapter:
         return [queries.invoice(row) for row in self.suiteql(queries.open_invoices(customer_id))]
 
     def resolve_invoice(self, reference: str) -> Invoice:
-        """An invoice by internal id, or else by document number."""
-        found = self.invoice(reference) if is_internal_id(reference) else None
-        if found is None:
-            found = self.invoice_by_number(reference)
+        """An invoice by internal id, or else by document number. A reference that is both one
+        invoice's internal id and another's document number (an account numbering its invoices
+        without a prefix) is refused: voiding the wrong one cannot be undone."""
+        by_id = self.invoice(reference) if is_internal_id(reference) else None
+        by_number = self.invoice_by_number(reference)
+        if by_id is not None and by_number is not None and by_id.id != by_number.id:
+            raise errors.refused(
+                f"{reference!r} is both the internal id of invoice {by_id.number} and the "
+                f"document number of the invoice with internal id {by_number.id}: name the "
+                "invoice by its internal id",
+                "ambiguous_invoice",
+            )
+        found = by_id or by_number
         if found is None:
             raise errors.refused(f"no NetSuite invoice matches {reference!r}", "no_invoice")
         return found
@@ -750,7 +759,17 @@ class NetSuiteAdapter:
     ) -> tuple[str, bool]:
         """A customer refund record against an unapplied customer payment, paid from
         ``account_number`` (the account the Stripe refund is deposited against); its id and
-        whether it was there already."""
+        whether it was there already. NetSuite reads the amount in the payment's currency, so
+        a refund in another is refused before anything is sent."""
+        payment = self.customer_payment(payment_id)
+        if payment is None:
+            raise errors.refused(f"no NetSuite customer payment {payment_id}", "no_payment")
+        if payment.currency.upper() != amount.currency.upper():
+            raise errors.refused(
+                f"customer payment {payment_id} is in {payment.currency.upper()}, the refund in "
+                f"{amount.currency.upper()}: nothing refunded",
+                "currency_mismatch",
+            )
         answer = self.transport.restlet(
             "customer_refund",
             {

@@ -80,6 +80,42 @@ def test_a_paid_duplicate_is_voided_with_its_payment_taken_off_and_refunded(
     assert caught.value.provider_code == "USER_ERROR"
 
 
+def test_a_refund_in_another_currency_than_the_payment_is_refused_before_anything_is_sent(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    """NetSuite reads the amount in the payment's currency: ¥5,000 against a dollar payment
+    would be a $5,000.00 refund."""
+    duplicate = sim.books.add_invoice(acme.customer, 1_250_000, number="INV-2026-1202")
+    payment = sim.books.record_customer_payment(duplicate, stripe_charge_id="ch_dup")
+    adapter.void_invoice(duplicate, idempotency_key="void-dup", unapply_payments=True)
+    with pytest.raises(ProviderError) as refused:
+        adapter.refund_customer(
+            payment, Money(5_000, "JPY"), "4090", memo="re_dup", idempotency_key="refund-jpy"
+        )
+    assert (refused.value.provider_code, refused.value.retryable) == ("currency_mismatch", False)
+    assert refused.value.message == (
+        f"customer payment {payment} is in USD, the refund in JPY: nothing refunded"
+    )
+    assert sim.books.payment_unapplied(payment) == 1_250_000
+    assert not [r for r in sim.requests if r.idempotency_key == "refund-jpy"]
+
+
+def test_an_invoice_named_by_a_number_that_is_another_invoices_id_is_not_voided(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    """An account numbering its invoices without a prefix: the duplicate's document number is
+    another invoice's internal id. Voiding the wrong one cannot be undone: neither is voided."""
+    other = sim.books.add_invoice(acme.customer, 300_000, number="INV-OTHER")
+    duplicate = sim.books.add_invoice(acme.customer, 1_250_000, number=other)
+    with pytest.raises(ProviderError) as refused:
+        adapter.resolve_invoice(other)
+    assert (refused.value.provider_code, refused.value.retryable) == ("ambiguous_invoice", False)
+    assert f"the invoice with internal id {duplicate}" in refused.value.message
+    assert adapter.resolve_invoice(duplicate).id == duplicate  # its own id is not a number
+    assert sim.books.invoice(other).status is InvoiceStatus.OPEN
+    assert sim.books.invoice(duplicate).status is InvoiceStatus.OPEN
+
+
 def test_an_invoice_leaves_the_recognition_schedule(
     sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
 ) -> None:
