@@ -3,20 +3,25 @@ against the simulators: what was deposited is never posted again."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from revline.api.app import create_app
+from revline.core import controls
 from revline.core.auth import create_token
 from revline.db.models import Case, Decision
 from revline.sandbox.runner import Run
-from revline.sandbox.scenario import load
-from revline.sandbox.world import World
+from revline.sandbox.scenario import load, parse
+from revline.sandbox.world import Later, World
 from tests.api.helpers import bearer
 
 CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def test_the_billing_analyst_reruns_a_deposited_morning_and_nothing_is_posted_twice(
@@ -61,3 +66,74 @@ def test_the_same_day_run_twice_posts_one_deposit(tmp_path: Path) -> None:
     deposits = [a for a in report["actions"] if a["kind"] == "netsuite.deposit.create"]
     assert [(d["status"], d["at"]) for d in deposits] == [("applied", "2026-12-04T08:00:00-05:00")]
     assert report["ledger"]["verified"]
+
+
+def test_a_rerun_of_a_reconciled_morning_that_finds_a_variance_opens_the_day_again(
+    tmp_path: Path,
+) -> None:
+    """Friday's morning proposed Acme's deposit, held by the emergency stop, and the day was
+    reconciled. At 10:00 the AR specialist voids the payment she keyed by hand and keys it
+    again $0.50 short; the billing analyst reruns the morning, which now does not tie."""
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    scenario = parse(
+        {
+            **document,
+            "happenings": [{"at": "2026-12-02T06:00:00-05:00", "type": "payout"}],
+            "policy": {"match_amount_drift": 100},
+            "until": "2026-12-04T18:00:00-05:00",
+        }
+    )
+    with World(scenario, tmp_path) as world:
+        runtime, books = world.runtime, world.netsuite.books
+
+        def paid_in_the_portal() -> None:
+            acme = world.customers["acme"]["stripe"]
+            world.stripe.state.orphan_payment(
+                "billing@acme.example", 42_000, via="portal", customer_id=acme
+            )
+
+        def keyed_by_hand() -> None:
+            acme = world.customers["acme"]["netsuite"]
+            invoice = books.add_invoice(acme, 42_000, number="INV-2026-1360")
+            books.record_customer_payment(invoice, amount=42_000)
+
+        def stopped() -> None:
+            with runtime.db.write() as session:
+                controls.stop(
+                    session,
+                    runtime.ledger,
+                    actor="user:maya",
+                    reason="audit",
+                    now=runtime.clock.now(),
+                )
+
+        def keyed_again_short() -> None:
+            (keyed,) = [p for p in books.customer_payments() if p.stripe_charge_id is None]
+            books.void_customer_payment(keyed.id)
+            (invoice,) = [i for i in books.invoices() if i.number == "INV-2026-1360"]
+            books.record_customer_payment(invoice.id, amount=41_950)
+
+        world.later += [
+            Later(datetime(2026, 12, 1, 12, tzinfo=NEW_YORK), "paid", paid_in_the_portal),
+            Later(datetime(2026, 12, 1, 15, tzinfo=NEW_YORK), "keyed", keyed_by_hand),
+            Later(datetime(2026, 12, 3, 17, tzinfo=NEW_YORK), "stop", stopped),
+            Later(datetime(2026, 12, 4, 10, tzinfo=NEW_YORK), "keyed short", keyed_again_short),
+        ]
+        Run(world).play()
+        with runtime.db.write() as session:
+            _, token = create_token(
+                session, name="omar", role="billing_analyst", now=runtime.clock.now()
+            )
+        with TestClient(create_app(runtime)) as client:
+            response = client.post("/api/cash/payouts/2026-12-04/rerun", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        day = response.json()
+        assert (day["state"], day["queue"]) == ("exceptions", "ar_specialist")
+        (payout,) = day["payouts"]
+        assert (payout["status"], payout["variance"]) == ("variance", 50)
+        # The deposit the stop held moves a payment NetSuite no longer has: once the stop
+        # lifts, NetSuite refuses it and it goes to a person; nothing is posted.
+        with runtime.db.write() as session:
+            controls.resume(session, runtime.ledger, actor="user:maya", now=runtime.clock.now())
+        world.worker.drain()
+        assert books.deposits() == []

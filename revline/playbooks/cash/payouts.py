@@ -75,6 +75,9 @@ PAYOUT_RECONCILIATION = CaseKind(
         "open": frozenset({"reconciled", "exceptions", "recording"}),
         "recording": frozenset({"reconciled", "exceptions"}),
         "exceptions": frozenset({"reconciled", "recording"}),
+        # A person's rerun of a reconciled morning after NetSuite changed may find what the
+        # morning did not: the day opens again.
+        "reconciled": frozenset({"exceptions", "recording"}),
     },
     terminal=frozenset({"reconciled"}),
 )
