@@ -8,7 +8,10 @@ The provider call happens between two short transactions, never inside one:
    jitter; anything else goes to the manual queue (``failed``).
 
 A worker killed between 1 and 3 leaves a lease that runs out; the next worker marks that attempt
-``abandoned`` and calls again with the same key, which the provider deduplicates.
+``abandoned`` and calls again with the same key, which the provider deduplicates. A worker alive
+keeps its leases (``_LeaseKeeper``) while it calls and until it has recorded the outcomes: a call
+slower than the lease is never carried out a second time beside it, where an adapter that looks
+for the earlier effect before writing would find nothing yet, and both would write.
 """
 
 from __future__ import annotations
@@ -16,17 +19,19 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.engine.interfaces import DBAPICursor
 from sqlalchemy.orm import Session
 
 from revline.clock import Clock
+from revline.config import Executor as ExecutorSettings
 from revline.config import Settings
 from revline.core import controls, outcomes
 from revline.core.ledger import Ledger
@@ -91,6 +96,62 @@ class Claim:
     lease_token: str
     lease_until: datetime
     playbook: str
+
+
+class _LeaseKeeper:
+    """Renews the leases of a batch every ``lease_renew_seconds``, in short transactions of its
+    own, from before the first call until the outcomes are recorded.
+
+    Only a lease the worker still holds (its token) is renewed. A renewal that fails (the
+    database out of reach) stops the renewing: the leases then run out as a stopped worker's
+    do, and the calls not yet made are not made (``held_until``)."""
+
+    def __init__(
+        self, db: Database, clock: Clock, claims: list[Claim], config: ExecutorSettings
+    ) -> None:
+        self._db, self._clock = db, clock
+        self._lease = timedelta(seconds=config.lease_seconds)
+        self._every = config.lease_renew_seconds
+        self._until = {claim.lease_token: claim.lease_until for claim in claims}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="revline-lease-keeper", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def held_until(self, claim: Claim) -> datetime:
+        with self._lock:
+            return self._until[claim.lease_token]
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self._renew()
+            except Exception:
+                log.exception("could not renew the leases of a batch; they will run out")
+                return
+
+    def _renew(self) -> None:
+        until = self._clock.now() + self._lease
+        with self._db.write() as session:
+            renewed = session.execute(
+                update(Action)
+                .where(
+                    Action.lease_token.in_(list(self._until)),
+                    Action.status == ActionStatus.EXECUTING,
+                )
+                .values(lease_until=until)
+                .returning(Action.lease_token)
+            ).scalars()
+            held = [str(token) for token in renewed]
+        with self._lock:
+            self._until.update(dict.fromkeys(held, until))
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -335,22 +396,32 @@ class Executor:
         if self.db.is_postgres:
             # SQLite connections are in autocommit already (see db.engine).
             engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection, closing(connection.connection.cursor()) as cursor:
-            latest = _Latest(connection, cursor)
-            for n, claim in enumerate(claims):
-                if latest.stopped():
-                    # A stop pressed after the claim still wins: nothing more goes out.
-                    held = claims[n:]
-                    break
-                if self.clock.now() >= claim.lease_until:
-                    # Slow calls ate the batch's lease: another worker may hold this one now,
-                    # and two calls with one key at once would collide at the provider.
-                    continue
-                reason = latest.withdrawn(claim)
-                if reason is not None:
-                    withdrawn.append((claim, reason))
-                    continue
-                outcomes.append((claim, *self._call(claim.request)))
+        with _LeaseKeeper(self.db, self.clock, claims, self.config) as keeper:
+            with engine.connect() as connection, closing(connection.connection.cursor()) as cursor:
+                latest = _Latest(connection, cursor)
+                for n, claim in enumerate(claims):
+                    if latest.stopped():
+                        # A stop pressed after the claim still wins: nothing more goes out.
+                        held = claims[n:]
+                        break
+                    if self.clock.now() >= keeper.held_until(claim):
+                        # The lease ran out unrenewed: another worker may hold this one now,
+                        # and two calls with one key at once would collide at the provider.
+                        continue
+                    reason = latest.withdrawn(claim)
+                    if reason is not None:
+                        withdrawn.append((claim, reason))
+                        continue
+                    outcomes.append((claim, *self._call(claim.request)))
+            self._record_batch(claims, outcomes, withdrawn, held)
+
+    def _record_batch(
+        self,
+        claims: list[Claim],
+        outcomes: list[tuple[Claim, dict[str, Any] | None, ProviderError | None]],
+        withdrawn: list[tuple[Claim, str]],
+        held: list[Claim],
+    ) -> None:
         with self.db.write() as session:
             self._lock_batch(session, claims)
             for claim, result, error in outcomes:

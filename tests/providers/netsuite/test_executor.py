@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from revline.clock import SimulatedClock
+from revline.core.executor import Executor
 from revline.core.playbook import ActionSpec
 from revline.core.runtime import Runtime, Worker
 from revline.db.models import Action, ActionStatus, Attempt, AttemptOutcome
@@ -179,3 +181,71 @@ def test_a_lost_answer_is_retried_and_finds_the_earlier_effect(
     assert replayed["netsuite.deposit.create"] is True
     assert replayed["netsuite.customer_payment.create"] is True
     _assert_each_effect_once(sim, ids)
+
+
+class _SlowToTakeThePayment(httpx.HTTPTransport):
+    """NetSuite is slow to take the first customer payment: ``meanwhile`` runs while it waits."""
+
+    def __init__(self, meanwhile: Callable[[], None]) -> None:
+        super().__init__()
+        self.meanwhile: Callable[[], None] | None = meanwhile
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.meanwhile is not None and "!transform" in request.url.path:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        return super().handle_request(request)
+
+
+def test_a_call_slower_than_the_lease_is_not_carried_out_again_beside_it(
+    runtime: Runtime, clock: SimulatedClock, sim: NetSuiteSimulator
+) -> None:
+    """Worker A records a $4,000.00 instalment against a $12,500.00 invoice; NetSuite takes
+    longer than A's lease. A keeps renewing its lease while the call runs, so worker B, looking
+    for work meanwhile, finds nothing to take: one payment in NetSuite, not two."""
+    invoice = sim.books.add_invoice(_seed(sim)["acme"], GROSS, number="INV-2026-1220")
+    executor = runtime.settings.executor.model_copy(update={"lease_renew_seconds": 0.05})
+    settings = runtime.settings.model_copy(update={"executor": executor})
+
+    adapters: list[NetSuiteAdapter] = []
+
+    def worker(name: str, http: httpx.Client | None = None) -> Executor:
+        handlers = Handlers()
+        adapters.append(NetSuiteAdapter(sim.settings(), clock=clock, retry=FAST_RETRY, http=http))
+        register(handlers, adapters[-1])
+        return Executor(
+            db=runtime.db,
+            clock=clock,
+            settings=settings,
+            handlers=handlers,
+            ledger=runtime.ledger,
+            worker=name,
+        )
+
+    b = worker("B")
+    found_by_b: list[int] = []
+
+    def meanwhile() -> None:
+        clock.advance(timedelta(seconds=executor.lease_seconds + 1))
+        time.sleep(0.5)  # A's lease keeper renews the lease from the new time
+        found_by_b.append(b.run_once())
+
+    a = worker("A", httpx.Client(transport=_SlowToTakeThePayment(meanwhile)))
+    action_id = propose(
+        runtime,
+        ActionSpec(
+            "netsuite.customer_payment.create",
+            "ch_part",
+            {"invoice": invoice, "charge": "ch_part", "amount": 400_000, "date": "2026-12-01"},
+        ),
+    )
+    assert a.run_once() == 1
+    for adapter in adapters:
+        adapter.close()
+    assert found_by_b == [0]
+    with runtime.db.read() as session:
+        action = session.get(Action, action_id)
+        assert action is not None
+        assert (action.status, action.attempts) == (ActionStatus.APPLIED, 1)
+    paid = [p for p in sim.books.customer_payments() if p.stripe_charge_id == "ch_part"]
+    assert [p.amount for p in paid] == [400_000]
