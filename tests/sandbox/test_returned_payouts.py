@@ -367,3 +367,54 @@ def test_a_payout_returned_after_its_deposit_is_an_item_of_the_month_it_was_retu
     fees = [i.amount for i in tieout.items if i.kind.value == "fees_not_booked"]
     assert sorted(fees) == [5_250, 11_630]
     assert tieout.variance == 0 and tieout.ties
+
+
+def test_the_variance_case_of_a_payout_the_bank_returned_is_resolved(tmp_path: Path) -> None:
+    """Acme's portal payment was keyed by hand $0.50 short: Friday's morning cannot tie the
+    first payout and opens its variance case. The bank returns that payout at noon, and the
+    payment is corrected; the money is paid out again that evening and deposited on Monday.
+    The first payout's case does not wait for a deposit that must never be made."""
+    scenario = parse(
+        {
+            **json.loads((CASH / "clean_payout.json").read_text()),
+            "happenings": [_payout(2, 6), _payout(4, 18)],
+            "policy": {"match_amount_drift": 100},
+            "until": "2026-12-09T18:00:00-05:00",
+        }
+    )
+    with World(scenario, tmp_path) as world:
+        books, state = world.netsuite.books, world.stripe.state
+
+        def paid_in_the_portal() -> None:
+            acme = world.customers["acme"]["stripe"]
+            state.orphan_payment("billing@acme.example", 42_000, via="portal", customer_id=acme)
+
+        def keyed_short() -> None:
+            acme = world.customers["acme"]["netsuite"]
+            invoice = books.add_invoice(acme, 42_000, number="INV-2026-1360")
+            books.record_customer_payment(invoice, amount=41_950)
+
+        def corrected() -> None:
+            (keyed,) = books.customer_payments()
+            books.void_customer_payment(keyed.id)
+            (invoice,) = [i for i in books.invoices() if i.number == "INV-2026-1360"]
+            books.record_customer_payment(invoice.id, amount=42_000)
+
+        world.later += [
+            Later(datetime(2026, 12, 1, 12, tzinfo=NEW_YORK), "paid", paid_in_the_portal),
+            Later(datetime(2026, 12, 1, 15, tzinfo=NEW_YORK), "keyed short", keyed_short),
+            Later(datetime(2026, 12, 4, 15, tzinfo=NEW_YORK), "corrected", corrected),
+        ]
+        _the_bank_returns_the_first_payout(world, 4, 12)
+        report = Run(world).play()
+        first, again = reversed(state.newest_first("payout"))
+
+    assert (first["status"], again["status"]) == ("failed", "paid")
+    (variance,) = [c for c in report["cases"] if c["kind"] == "payout_variance"]
+    assert (variance["subject"], variance["state"], variance["queue"]) == (
+        first["id"],
+        "resolved",
+        None,
+    )
+    (deposit,) = [a for a in _actions(report, DEPOSIT) if a["status"] == "applied"]
+    assert deposit["params"]["payout"] == again["id"]

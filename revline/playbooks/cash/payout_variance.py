@@ -19,7 +19,10 @@ by hand), so the case says so rather than showing a bare variance.
 
 The case decides nothing about the books. It looks for the payout's deposit in NetSuite after
 each working morning's run (and whenever a person asks): once one is there — posted by a later
-run after the books were corrected, or booked by hand — it is ``resolved``.
+run after the books were corrected, or booked by hand — it is ``resolved``. So it is once Stripe
+shows the payout returned by the bank or cancelled: its money never reached the bank account,
+there is nothing to deposit for it, and the payout that pays the money out again is deposited
+(or flagged) in its turn.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from revline.core.inbox import EventView
 from revline.core.playbook import CaseRef, Decision, Enrichment, Facts, Playbook, Trigger
 from revline.money import Money
 from revline.playbooks.cash.flags import FINDING_SOURCE, PAYOUT_VARIANCE_FLAGGED
+from revline.playbooks.cash.returned import RETURNED_STATUSES
 
 # Depositing is the billing analyst's part of the procedure.
 QUEUE = "billing_analyst"
@@ -64,6 +68,7 @@ class PayoutVariance(Playbook):
         if trigger.kind in ("timer", "manual"):
             netsuite = enrichment.adapters["netsuite"]
             values["deposits"] = [d.id for d in netsuite.deposits_for_payout(case.subject)]
+            values["payout_status"] = enrichment.adapters["stripe"].get_payout(case.subject).status
         return Facts(trigger, values)
 
     def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
@@ -85,6 +90,17 @@ class PayoutVariance(Playbook):
         if deposits:
             return Decision(
                 f"NetSuite holds deposit {', '.join(deposits)} for payout {case.subject}: resolved",
+                state="resolved",
+                next_action_at=None,
+                queue=None,
+            )
+        status = facts.values.get("payout_status")
+        if status in RETURNED_STATUSES:
+            what = "cancelled in Stripe" if status == "canceled" else "returned by the bank"
+            return Decision(
+                f"payout {case.subject} was {what}: its money never reached the bank account "
+                "and is back in Stripe's balance, so there is nothing to deposit for it; the "
+                "payout that pays it out again is deposited in its turn: resolved",
                 state="resolved",
                 next_action_at=None,
                 queue=None,

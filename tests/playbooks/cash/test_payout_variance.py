@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from revline.clock import WorkingCalendar
 from revline.config import Policy
 from revline.core.cases import CaseView
@@ -82,3 +84,17 @@ def test_it_waits_while_the_payout_is_not_deposited_and_resolves_once_it_is() ->
 def test_a_person_may_ask_for_the_check_at_once() -> None:
     asked = _decide(Trigger("manual", OPENED, detail={"actor": "user:omar"}), deposits=["5001"])
     assert asked.state == "resolved"
+
+
+@pytest.mark.parametrize(
+    ("status", "said"), [("failed", "returned by the bank"), ("canceled", "cancelled in Stripe")]
+)
+def test_a_payout_returned_or_cancelled_has_nothing_to_deposit(status: str, said: str) -> None:
+    """Its money never reached the bank: the case does not wait for a deposit that must never
+    be made."""
+    checked = datetime(2026, 12, 7, 14, tzinfo=UTC)
+    returned = _decide(Trigger("timer", checked), deposits=[], payout_status=status)
+    assert (returned.state, returned.queue, returned.next_action_at) == ("resolved", None, None)
+    assert returned.explanation.startswith(f"payout po_1 was {said}: its money never reached")
+    still = _decide(Trigger("timer", checked), deposits=[], payout_status="paid")
+    assert still.state is None
