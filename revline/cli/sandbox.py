@@ -52,7 +52,11 @@ def simulate(
             note(f"error: {exc.message}", style="red")
             raise typer.Exit(INVALID_SCENARIO_EXIT) from exc
         with world:
-            report = Run(world).play()
+            try:
+                report = Run(world).play()
+            except scenario.InvalidScenario as exc:
+                note(f"error: {exc.message}", style="red")
+                raise typer.Exit(INVALID_SCENARIO_EXIT) from exc
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return

@@ -22,6 +22,9 @@ from sqlalchemy import func, select
 from revline.core import actions as outbox
 from revline.core.ledger import verify
 from revline.db.models import Action, ActionStatus, Case, Event, EventStatus, LedgerRow
+from revline.errors import NotFound, RevlineError
+from revline.providers.stripe.sim.state import SimulationError
+from revline.sandbox.scenario import InvalidScenario
 from revline.sandbox.world import APPROVER, World
 
 MAX_SETTLE_ROUNDS = 200
@@ -52,7 +55,7 @@ class Run:
         scenario = world.scenario
         agenda: list[tuple[datetime, int, str, Callable[[], Any]]] = []
         for index, happening in enumerate(scenario.happenings):
-            agenda.append((happening.at, index, happening.type, partial(world.enact, happening)))
+            agenda.append((happening.at, index, happening.type, partial(self._enact, index)))
         sequence = len(agenda)
         moments = 0
         self._settle()
@@ -86,6 +89,19 @@ class Run:
             world.clock.set(scenario.until)
             self._settle()
         return report(world)
+
+    def _enact(self, index: int) -> str:
+        """Scenario happening ``index`` made true; one the simulated company cannot enact (a
+        manual payout beyond the balance, a rerun of a morning that never ran) is an invalid
+        scenario, named by its place in ``happenings``."""
+        happening = self.world.scenario.happenings[index]
+        try:
+            return self.world.enact(happening)
+        except (InvalidScenario, SimulationError, NotFound) as exc:
+            why = exc.message if isinstance(exc, RevlineError) else str(exc)
+            raise InvalidScenario(
+                f"invalid scenario: happenings.{index} ({happening.type}): {why}"
+            ) from exc
 
     def _settle(self) -> None:
         world = self.world

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,11 +20,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from revline.errors import RevlineError
 from revline.providers.simulator import Faults
+from revline.providers.stripe.sim.state import FeeSchedule
 
 MinorUnits = Annotated[int, Field(ge=0)]
 
@@ -31,6 +34,17 @@ MinorUnits = Annotated[int, Field(ge=0)]
 class InvalidScenario(RevlineError):
     code = "invalid_scenario"
     http_status = 400
+
+
+def fee_schedule(rate: str | None) -> FeeSchedule | None:
+    """``"2.9%+30"`` → 2.9 % plus 30 minor units per charge; None keeps Stripe's standard."""
+    if rate is None:
+        return None
+    percent, _, fixed = rate.replace(" ", "").partition("+")
+    try:
+        return FeeSchedule(Decimal(percent.rstrip("%")), int(fixed or 0))
+    except (ArithmeticError, ValueError) as exc:
+        raise ValueError(f"{rate!r} is not like '2.9%+30'") from exc
 
 
 class _Strict(BaseModel):
@@ -125,6 +139,12 @@ class Payout(_Happening):
         description="a manual payout of this many minor units, made in the Dashboard (Stripe "
         "lists no balance transactions for it); default an automatic payout of the balance",
     )
+
+    @field_validator("fee_rate")
+    @classmethod
+    def _a_price(cls, rate: str | None) -> str | None:
+        fee_schedule(rate)  # refused now, naming the happening, not half-way through the run
+        return rate
 
     @model_validator(mode="after")
     def _priced_only_when_automatic(self) -> Payout:

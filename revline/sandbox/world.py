@@ -12,7 +12,6 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from revline.providers.ramp.sim import RampSimulator
 from revline.providers.simulator import LoopbackServer
 from revline.providers.stripe.sim import StripeSimulator
 from revline.providers.stripe.sim.errors import StripeApiError
-from revline.providers.stripe.sim.state import CARD_SUCCEEDS, CardOutcome, FeeSchedule
+from revline.providers.stripe.sim.state import CARD_SUCCEEDS, CardOutcome
 from revline.sandbox.scenario import (
     CardUpdated,
     CustomerReplies,
@@ -52,6 +51,7 @@ from revline.sandbox.scenario import (
     Scenario,
     UndepositedFundsCorrection,
     UndepositedFundsEntry,
+    fee_schedule,
 )
 
 APPROVER = "sandbox-approver"
@@ -361,7 +361,7 @@ class World:
                     happening.manual_amount, happening.arrival, self.currency
                 )
             else:
-                fees = _fee_schedule(happening.fee_rate)
+                fees = fee_schedule(happening.fee_rate)
                 payout = state.create_payout(happening.arrival, fees, self.currency)
             if payout is None:
                 return "payout: nothing available to pay out"
@@ -554,14 +554,3 @@ class World:
             if address in emails:
                 return customer.id
         return None
-
-
-def _fee_schedule(rate: str | None) -> FeeSchedule | None:
-    """``"2.9%+30"`` → 2.9 % plus 30 minor units per charge; None keeps Stripe's standard."""
-    if rate is None:
-        return None
-    percent, _, fixed = rate.replace(" ", "").partition("+")
-    try:
-        return FeeSchedule(Decimal(percent.rstrip("%")), int(fixed or 0))
-    except (ArithmeticError, ValueError) as exc:
-        raise InvalidScenario(f"payout.fee_rate: {rate!r} is not like '2.9%+30'") from exc

@@ -47,6 +47,42 @@ def test_an_invalid_scenario_exits_2_naming_the_field(tmp_path: Path) -> None:
     assert "happenings.0.customer: unknown customer 'nobody'" in err
 
 
+@pytest.mark.parametrize(
+    ("happening", "named"),
+    [
+        # Refused as the scenario is read.
+        (
+            {"type": "payout", "fee_rate": "abc"},
+            "happenings.2.payout.fee_rate: 'abc' is not like '2.9%+30'",
+        ),
+        # Found only when the run gets to it: still the scenario's fault, not Revline's.
+        (
+            {"type": "payout", "manual_amount": 99_999_999},
+            "happenings.2 (payout): a manual payout of 99999999 usd from an available balance "
+            "of 1388470",
+        ),
+        (
+            {"type": "payout_rerun", "date": "2026-12-05"},
+            "happenings.2 (payout_rerun): no payout reconciliation for 2026-12-05 to run again",
+        ),
+    ],
+)
+def test_a_happening_the_company_cannot_enact_exits_2_naming_it(
+    tmp_path: Path, happening: dict[str, Any], named: str
+) -> None:
+    document = json.loads((EXAMPLES / "cash" / "clean_payout.json").read_text())
+    document["happenings"] = [
+        *document["happenings"][:2],
+        {"at": "2026-12-02T06:00:00-05:00", **happening},
+    ]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document))
+    code, out, err = _simulate(str(bad), "--json")
+    assert (code, out) == (2, "")
+    assert f"error: invalid scenario: {named}" in " ".join(err.split())
+    assert "Traceback" not in err
+
+
 def test_an_invalid_policy_key_is_an_invalid_scenario(tmp_path: Path) -> None:
     document = json.loads((EXAMPLES / "quickstart.json").read_text())
     document["policy"] = {"high_value_mrr_threshold": "lots"}
