@@ -19,6 +19,7 @@ from revline.sandbox.runner import Run
 from revline.sandbox.scenario import load, parse
 from revline.sandbox.world import Later, World
 from tests.api.helpers import bearer
+from tests.support.hand_keyed import keyed_again, keyed_by_hand, paid_in_the_portal
 
 CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -86,17 +87,6 @@ def test_a_rerun_of_a_reconciled_morning_that_finds_a_variance_opens_the_day_aga
     with World(scenario, tmp_path) as world:
         runtime, books = world.runtime, world.netsuite.books
 
-        def paid_in_the_portal() -> None:
-            acme = world.customers["acme"]["stripe"]
-            world.stripe.state.orphan_payment(
-                "billing@acme.example", 42_000, via="portal", customer_id=acme
-            )
-
-        def keyed_by_hand() -> None:
-            acme = world.customers["acme"]["netsuite"]
-            invoice = books.add_invoice(acme, 42_000, number="INV-2026-1360")
-            books.record_customer_payment(invoice, amount=42_000)
-
         def stopped() -> None:
             with runtime.db.write() as session:
                 controls.stop(
@@ -107,17 +97,11 @@ def test_a_rerun_of_a_reconciled_morning_that_finds_a_variance_opens_the_day_aga
                     now=runtime.clock.now(),
                 )
 
-        def keyed_again_short() -> None:
-            (keyed,) = [p for p in books.customer_payments() if p.stripe_charge_id is None]
-            books.void_customer_payment(keyed.id)
-            (invoice,) = [i for i in books.invoices() if i.number == "INV-2026-1360"]
-            books.record_customer_payment(invoice.id, amount=41_950)
-
         world.later += [
-            Later(datetime(2026, 12, 1, 12, tzinfo=NEW_YORK), "paid", paid_in_the_portal),
-            Later(datetime(2026, 12, 1, 15, tzinfo=NEW_YORK), "keyed", keyed_by_hand),
+            Later(datetime(2026, 12, 1, 12, tzinfo=NEW_YORK), "paid", paid_in_the_portal(world)),
+            Later(datetime(2026, 12, 1, 15, tzinfo=NEW_YORK), "keyed", keyed_by_hand(world)),
             Later(datetime(2026, 12, 3, 17, tzinfo=NEW_YORK), "stop", stopped),
-            Later(datetime(2026, 12, 4, 10, tzinfo=NEW_YORK), "keyed short", keyed_again_short),
+            Later(datetime(2026, 12, 4, 10, tzinfo=NEW_YORK), "short", keyed_again(world, 41_950)),
         ]
         Run(world).play()
         with runtime.db.write() as session:

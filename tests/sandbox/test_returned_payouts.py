@@ -26,6 +26,7 @@ from revline.playbooks.cash.payouts import PayoutReconciliation
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import Scenario, parse
 from revline.sandbox.world import Later, World
+from tests.support.hand_keyed import keyed_again, keyed_by_hand, paid_in_the_portal
 
 CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -383,31 +384,18 @@ def test_the_variance_case_of_a_payout_the_bank_returned_is_resolved(tmp_path: P
         }
     )
     with World(scenario, tmp_path) as world:
-        books, state = world.netsuite.books, world.stripe.state
-
-        def paid_in_the_portal() -> None:
-            acme = world.customers["acme"]["stripe"]
-            state.orphan_payment("billing@acme.example", 42_000, via="portal", customer_id=acme)
-
-        def keyed_short() -> None:
-            acme = world.customers["acme"]["netsuite"]
-            invoice = books.add_invoice(acme, 42_000, number="INV-2026-1360")
-            books.record_customer_payment(invoice, amount=41_950)
-
-        def corrected() -> None:
-            (keyed,) = books.customer_payments()
-            books.void_customer_payment(keyed.id)
-            (invoice,) = [i for i in books.invoices() if i.number == "INV-2026-1360"]
-            books.record_customer_payment(invoice.id, amount=42_000)
-
         world.later += [
-            Later(datetime(2026, 12, 1, 12, tzinfo=NEW_YORK), "paid", paid_in_the_portal),
-            Later(datetime(2026, 12, 1, 15, tzinfo=NEW_YORK), "keyed short", keyed_short),
-            Later(datetime(2026, 12, 4, 15, tzinfo=NEW_YORK), "corrected", corrected),
+            Later(datetime(2026, 12, 1, 12, tzinfo=NEW_YORK), "paid", paid_in_the_portal(world)),
+            Later(
+                datetime(2026, 12, 1, 15, tzinfo=NEW_YORK), "short", keyed_by_hand(world, 41_950)
+            ),
+            Later(
+                datetime(2026, 12, 4, 15, tzinfo=NEW_YORK), "corrected", keyed_again(world, 42_000)
+            ),
         ]
         _the_bank_returns_the_first_payout(world, 4, 12)
         report = Run(world).play()
-        first, again = reversed(state.newest_first("payout"))
+        first, again = reversed(world.stripe.state.newest_first("payout"))
 
     assert (first["status"], again["status"]) == ("failed", "paid")
     (variance,) = [c for c in report["cases"] if c["kind"] == "payout_variance"]
