@@ -177,6 +177,11 @@ def test_a_refund_is_its_own_deposit_line_and_the_payout_waits_for_its_orphan(
         books.record_customer_payment(invoice, stripe_charge_id=flag["subject"])
         world.worker.router.decide_now(day.case_id, "user:priya", {"reason": "orphan recorded"})
         world.worker.drain()
+        # Waiting on the books, the investigation sees the payment recorded the next time it
+        # looks (after Monday's run), or at once when she asks it to.
+        waited = report(world)
+        world.worker.router.decide_now(orphan["id"], "user:priya", {"reason": "recorded"})
+        world.worker.drain()
         after = report(world)
         with world.runtime.db.read() as session:
             rerun = payouts_of(session, date(2026, 12, 4))
@@ -200,9 +205,64 @@ def test_a_refund_is_its_own_deposit_line_and_the_payout_waits_for_its_orphan(
     assert (rerun.state, rerun.payouts[1].status) == ("reconciled", "deposit_proposed")
     assert rerun.payouts[1].deposit is not None
     assert rerun.payouts[1].deposit.status == "applied"
-    # Recording the payment does not close the investigation: the AR specialist does.
-    assert [c["state"] for c in _cases(after, "orphan_payment")] == ["awaiting_cardholder"]
+    assert [c["state"] for c in _cases(waited, "orphan_payment")] == ["awaiting_cardholder"]
+    assert [c["state"] for c in _cases(after, "orphan_payment")] == ["resolved"]
     assert after["ledger"]["verified"] is True
+
+
+def test_an_orphan_recorded_from_its_invoice_by_a_later_morning_closes_its_case(
+    tmp_path: Path,
+) -> None:
+    """The connector missed Acme's payment and has not yet given its NetSuite invoice the Stripe
+    invoice id: Friday's morning finds the payment an orphan, and its case proposes the match
+    for the AR specialist to approve. The connector catches up at noon; Monday's morning records
+    the payment from the invoice and deposits the payout. The case sees the payment recorded
+    after Monday's run, closes, and withdraws the match nobody needs to approve now."""
+    document = json.loads((CASH / "clean_payout.json").read_text())
+    for happening in document["happenings"]:
+        if happening.get("customer") == "acme" and happening["type"] == "payment":
+            happening["recorded_in_netsuite"] = False
+    document["until"] = "2026-12-08T18:00:00-05:00"
+    with World(parse(document), tmp_path) as world:
+        books = world.netsuite.books
+        unsynced: dict[int, str] = {}
+
+        def not_yet_synced() -> None:
+            with books.write() as db:
+                for row in db.execute(
+                    'SELECT id, custbody_stripe_invoice_id FROM "transaction" '
+                    "WHERE custbody_stripe_invoice_id = 'in_acme_1'"
+                ).fetchall():
+                    unsynced[row[0]] = row[1]
+                    db.execute(
+                        'UPDATE "transaction" SET custbody_stripe_invoice_id = NULL WHERE id = ?',
+                        (row[0],),
+                    )
+
+        def synced() -> None:
+            with books.write() as db:
+                for invoice, stripe_id in unsynced.items():
+                    db.execute(
+                        'UPDATE "transaction" SET custbody_stripe_invoice_id = ? WHERE id = ?',
+                        (stripe_id, invoice),
+                    )
+
+        world.later += [
+            Later(datetime(2026, 12, 1, 18, tzinfo=NEW_YORK), "not synced", not_yet_synced),
+            Later(datetime(2026, 12, 4, 12, tzinfo=NEW_YORK), "synced", synced),
+        ]
+        played = Run(world).play()
+
+    assert unsynced  # the invoice was there without its Stripe id until noon on Friday
+    (orphan,) = _cases(played, "orphan_payment")
+    assert (orphan["state"], orphan["queue"]) == ("resolved", None)
+    assert orphan["closed_at"] == "2026-12-07T09:00:00-05:00"  # an hour after Monday's run
+    stale, recorded = _actions(played, "netsuite.customer_payment.create")
+    assert (stale["status"], recorded["status"]) == ("cancelled", "applied")
+    assert stale["error"].startswith("cancelled: NetSuite records the payment (customer payment")
+    (deposit,) = _actions(played, "netsuite.deposit.create")
+    assert deposit["status"] == "applied"
+    assert played["emails"] == []
 
 
 def test_a_payment_keyed_by_hand_without_its_charge_id_is_matched_by_its_invoice(

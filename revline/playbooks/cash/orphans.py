@@ -8,6 +8,10 @@ through a manual Checkout link rather than the customer portal. What is found is
 evidence, for the AR specialist to apply. If nothing explains the payment within
 ``orphan_outreach_after_minutes``, the cardholder gets an email asking what it was for and the case
 waits in the AR specialist's queue. The payment is never parked in a suspense account.
+
+The case closes when NetSuite records the payment: by its own match once approved, or otherwise
+— from its invoice by a later morning's run, or by the AR specialist with the Stripe charge id —
+which it looks for after each working morning's run and whenever a person asks.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from revline.config import Policy
 from revline.core.cases import CaseKind, CaseView
 from revline.core.inbox import EventView
 from revline.core.playbook import (
+    KEEP,
     ActionSpec,
     CaseRef,
     Decision,
@@ -30,6 +35,7 @@ from revline.core.playbook import (
 )
 from revline.money import Money
 from revline.playbooks.cash.flags import FINDING_SOURCE, ORPHAN_FLAGGED
+from revline.playbooks.cash.payout_variance import after_next_morning
 from revline.reconcile import emails
 
 ORPHAN_PAYMENT = CaseKind(
@@ -61,11 +67,13 @@ class OrphanPaymentInvestigation(Playbook):
         return CaseRef(subject=str(event.payload["charge"]))
 
     def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
-        if trigger.kind not in ("event", "timer"):
+        if trigger.kind not in ("event", "timer", "manual"):
             return Facts(trigger)
         stripe = enrichment.adapters["stripe"]
         netsuite = enrichment.adapters["netsuite"]
         charge = stripe.get_charge(case.subject)
+        # Recorded since, however: the case has nothing left to find.
+        recorded = [p.id for p in netsuite.customer_payments_by_charge(charge.id)]
         payer = charge.billing_email or charge.receipt_email
         checkout = (
             stripe.checkout_session_for(charge.payment_intent) if charge.payment_intent else None
@@ -94,6 +102,7 @@ class OrphanPaymentInvestigation(Playbook):
             trigger,
             {
                 "charge": charge,
+                "recorded": recorded,
                 "payer": payer,
                 "checkout_session": checkout.id if checkout else None,
                 "candidates": found,
@@ -109,10 +118,30 @@ class OrphanPaymentInvestigation(Playbook):
         trigger = facts.trigger
         if trigger.kind == "action" and trigger.event is not None and case.state != "resolved":
             return _match_outcome(trigger.event.payload)
-        if trigger.kind not in ("event", "timer") or case.state == "resolved":
+        if trigger.kind not in ("event", "timer", "manual") or case.state == "resolved":
             return Decision("nothing new for this orphan payment")
-        if case.state in ("match_proposed", "awaiting_cardholder") and trigger.kind == "event":
-            return Decision("already under investigation")
+        recorded: list[str] = facts["recorded"]
+        if recorded:
+            payments = ", ".join(recorded)
+            return Decision(
+                f"NetSuite records the payment (customer payment {payments}): nothing left to "
+                "find; its payout is deposited on the next morning's run",
+                state="resolved",
+                next_action_at=None,
+                cancel_pending=f"NetSuite records the payment (customer payment {payments})",
+                queue=None,
+            )
+        if case.state in ("match_proposed", "awaiting_cardholder") or trigger.kind == "manual":
+            # The flag again, a look after a morning's run, or a person asking: what was found
+            # and asked stands until NetSuite records the payment. In ``investigating`` the
+            # timer set is the outreach's, and stays.
+            recheck = after_next_morning(facts["calendar"], policy, now)
+            waiting = case.state != "investigating"
+            return Decision(
+                f"NetSuite records no payment for charge {case.subject} yet"
+                + (f": looked again at {recheck.isoformat()}" if waiting else ""),
+                next_action_at=recheck if waiting else KEEP,
+            )
         evidence = _evidence(facts)
         if evidence:
             undecided = (
@@ -124,7 +153,7 @@ class OrphanPaymentInvestigation(Playbook):
                 "cause found: " + "; ".join(evidence) + undecided,
                 state="match_proposed",
                 actions=_apply_match(facts, evidence),
-                next_action_at=None,
+                next_action_at=after_next_morning(facts["calendar"], policy, now),
                 data={"evidence": evidence, **_proposal(facts)},
                 queue=QUEUE,
             )
@@ -136,9 +165,9 @@ class OrphanPaymentInvestigation(Playbook):
                 next_action_at=deadline,
                 data={"payer": facts["payer"]},
             )
-        return self._outreach(case, facts)
+        return self._outreach(case, facts, after_next_morning(facts["calendar"], policy, now))
 
-    def _outreach(self, case: CaseView, facts: Facts) -> Decision:
+    def _outreach(self, case: CaseView, facts: Facts, recheck: datetime) -> Decision:
         charge = facts["charge"]
         payer = facts["payer"]
         sender = facts["sender"]
@@ -146,6 +175,7 @@ class OrphanPaymentInvestigation(Playbook):
             return Decision(
                 "no cause found and no address to write to: the AR specialist takes it",
                 state="awaiting_cardholder",
+                next_action_at=recheck,
                 queue=QUEUE,
             )
         amount = Money(charge.amount, charge.currency.upper()).format(facts["locale"])
@@ -172,6 +202,7 @@ class OrphanPaymentInvestigation(Playbook):
             "payment was for, and the case waits with the AR specialist",
             state="awaiting_cardholder",
             actions=(email,),
+            next_action_at=recheck,
             queue=QUEUE,
         )
 

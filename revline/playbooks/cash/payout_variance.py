@@ -42,8 +42,8 @@ from revline.playbooks.cash.returned import RETURNED_STATUSES
 
 # Depositing is the billing analyst's part of the procedure.
 QUEUE = "billing_analyst"
-# The morning's run posts its deposits within minutes of ``payout_reconciliation_time``; the
-# case looks for its payout's deposit this long after, so a deposit that morning is seen.
+# The morning's run posts its deposits within minutes of ``payout_reconciliation_time``; a case
+# waiting on the books looks again this long after, so what that morning did is seen.
 RECHECK_AFTER_RUN = timedelta(hours=1)
 
 PAYOUT_VARIANCE = CaseKind(
@@ -75,7 +75,7 @@ class PayoutVariance(Playbook):
         trigger = facts.trigger
         if case.state == "resolved":
             return Decision("the payout is deposited; nothing left to do")
-        recheck = _next_check(facts["calendar"], policy, now)
+        recheck = after_next_morning(facts["calendar"], policy, now)
         if trigger.kind == "event" and trigger.event is not None:
             found = trigger.event.payload
             return Decision(
@@ -162,7 +162,7 @@ def _returned(returned: Mapping[str, Any], money: Callable[[Any], str]) -> str:
     )
 
 
-def _next_check(calendar: WorkingCalendar, policy: Policy, now: datetime) -> datetime:
-    """After the next working morning's run."""
+def after_next_morning(calendar: WorkingCalendar, policy: Policy, now: datetime) -> datetime:
+    """When a case waiting on the books looks again: after the next working morning's run."""
     day = calendar.add_working_days(calendar.business_date(now), 1)
     return calendar.at_local(day, policy.payout_reconciliation_time) + RECHECK_AFTER_RUN

@@ -12,7 +12,12 @@ from revline.clock import SimulatedClock
 from revline.config import Company, Person, Policy
 from revline.core.playbook import Decision, Enrichment, Trigger
 from revline.playbooks.cash.orphans import APPLY_MATCH, OrphanPaymentInvestigation
-from revline.providers.netsuite.records import CustomerEmail, Invoice, InvoiceStatus
+from revline.providers.netsuite.records import (
+    CustomerEmail,
+    CustomerPayment,
+    Invoice,
+    InvoiceStatus,
+)
 from revline.providers.stripe.records import Charge
 from revline.reconcile.emails import search_key
 from tests.support.cases import case_view
@@ -62,7 +67,11 @@ class FakeNetSuite:
 
     on_file: list[CustomerEmail] = field(default_factory=lambda: ON_FILE)
     invoices: list[Invoice] = field(default_factory=lambda: [open_invoice()])
+    recorded: list[CustomerPayment] = field(default_factory=list)  # with the charge's id
     searched: list[set[str]] = field(default_factory=list)
+
+    def customer_payments_by_charge(self, charge_id: str) -> list[CustomerPayment]:
+        return [p for p in self.recorded if p.stripe_charge_id == charge_id]
 
     def customer_emails(self, keys: Iterable[str]) -> list[CustomerEmail]:
         asked = set(keys)
@@ -78,6 +87,7 @@ def _investigate(
     trigger: Trigger | None = None,
     charge: Charge | None = None,
     netsuite: FakeNetSuite | None = None,
+    state: str = "investigating",
 ) -> tuple[Decision, FakeNetSuite]:
     """The decision on a payment by ``payer`` (or on ``charge``), when its flag arrives or on
     ``trigger``, with NetSuite holding ``ON_FILE`` and one open $420.00 invoice of Acme's
@@ -90,7 +100,7 @@ def _investigate(
         company=Company(people={"ar_specialist": Person(name="Priya Nair", email="p@o.example")}),
         adapters={"stripe": FakeStripe(charge or _charge(payer)), "netsuite": netsuite},
     )
-    case = case_view("orphan_payment", "ch_orphan", "investigating", AT, id="cas_3")
+    case = case_view("orphan_payment", "ch_orphan", state, AT, id="cas_3")
     playbook = OrphanPaymentInvestigation()
     facts = playbook.enrich(case, trigger, enrichment)
     return playbook.decide(case, facts, Policy(), trigger.at), netsuite
@@ -191,3 +201,57 @@ def test_the_cardholder_is_asked_about_the_payment_on_the_day_the_company_saw_it
     (email,) = decision.actions
     assert email.params["subject"] == "Your payment of $420.00 on 2026-12-01"
     assert "We received your card payment of $420.00 on 2026-12-01 " in email.params["body"]
+
+
+# Monday 7 December, an hour after the 08:00 run in New York.
+AFTER_MONDAYS_RUN = datetime(2026, 12, 7, 14, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("state", ["investigating", "match_proposed", "awaiting_cardholder"])
+@pytest.mark.parametrize("kind", ["timer", "manual"])
+def test_a_payment_netsuite_records_otherwise_closes_the_case(state: str, kind: str) -> None:
+    """Recorded from its invoice by a later morning, or by the AR specialist with the charge
+    id: nothing is left to find, and the match still waiting for approval is withdrawn."""
+    recorded = CustomerPayment(
+        id="5010",
+        number=None,
+        customer_id="7",
+        amount=42_000,
+        currency="USD",
+        undeposited=True,
+        date=date(2026, 12, 4),
+        applied_invoices=("12",),
+        stripe_charge_id="ch_orphan",
+    )
+    netsuite = FakeNetSuite(recorded=[recorded])
+    looked = Trigger(kind, AFTER_MONDAYS_RUN)
+    decision, _ = _investigate("dana.reyes@acme.example", looked, netsuite=netsuite, state=state)
+    assert (decision.state, decision.queue, decision.next_action_at, decision.actions) == (
+        "resolved",
+        None,
+        None,
+        (),
+    )
+    assert decision.cancel_pending == "NetSuite records the payment (customer payment 5010)"
+
+
+def test_a_proposed_match_is_looked_at_again_after_each_working_morning() -> None:
+    proposed, _ = _investigate("dana.reyes@acme.example")
+    assert proposed.next_action_at == AFTER_MONDAYS_RUN
+    # Monday's look: nothing recorded yet, nothing proposed or sent again.
+    monday, _ = _investigate(
+        "dana.reyes@acme.example", Trigger("timer", AFTER_MONDAYS_RUN), state="match_proposed"
+    )
+    assert (monday.state, monday.actions) == (None, ())
+    assert monday.next_action_at == datetime(2026, 12, 8, 14, tzinfo=UTC)
+
+
+def test_after_the_cardholder_is_asked_the_case_waits_for_the_books_and_asks_no_one_twice() -> None:
+    asked, _ = _investigate("someone@unknown.example", Trigger("timer", AT + timedelta(minutes=10)))
+    assert (asked.state, [a.kind for a in asked.actions]) == ("awaiting_cardholder", ["email.send"])
+    assert asked.next_action_at == AFTER_MONDAYS_RUN
+    monday, _ = _investigate(
+        "someone@unknown.example", Trigger("timer", AFTER_MONDAYS_RUN), state="awaiting_cardholder"
+    )
+    assert (monday.state, monday.actions) == (None, ())
+    assert monday.explanation.startswith("NetSuite records no payment for charge ch_orphan yet")
