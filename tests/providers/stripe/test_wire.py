@@ -64,6 +64,26 @@ def test_unknown_urls_params_and_objects(http: httpx.Client) -> None:
     assert (bad_limit.status_code, bad_limit.json()["error"]["param"]) == (400, "limit")
 
 
+@pytest.mark.parametrize(
+    ("path", "statuses"),
+    [
+        ("/v1/invoices", "draft, open, paid, uncollectible, void"),
+        ("/v1/payouts", "pending, in_transit, paid, failed, canceled"),
+    ],
+)
+def test_a_status_filter_outside_the_resources_statuses_is_refused(
+    http: httpx.Client, path: str, statuses: str
+) -> None:
+    """A misspelt status would otherwise find nothing, silently."""
+    refused = http.get(path, params={"status": "bogus"})
+    assert refused.status_code == 400
+    assert refused.json()["error"] == {
+        "message": f"Invalid status: must be one of {statuses}",
+        "param": "status",
+        "type": "invalid_request_error",
+    }
+
+
 def test_form_bodies_nest_with_brackets(http: httpx.Client, stripe_state: StripeState) -> None:
     customer = stripe_state.create_customer("a@example.com", "A", {"keep": "1", "drop": "2"})
     body = "metadata[plan]=pro&metadata[drop]=&name=A%20Corp&expand[]=invoice_settings"

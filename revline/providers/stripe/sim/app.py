@@ -157,14 +157,19 @@ def _update_customer(state: StripeState, params: Obj, args: dict[str, str]) -> O
 
 
 INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
+PAYOUT_STATUSES = ("pending", "in_transit", "paid", "failed", "canceled")
+
+
+def _status(params: Obj, statuses: tuple[str, ...]) -> None:
+    """A list's ``status`` filter is one of the resource's statuses, or the request is refused
+    (a misspelt one would otherwise find nothing, silently)."""
+    status = _text(params, "status")
+    if status is not None and status not in statuses:
+        raise invalid(f"Invalid status: must be one of {', '.join(statuses)}", param="status")
 
 
 def _list_invoices(state: StripeState, params: Obj, _args: dict[str, str]) -> Obj:
-    status = _text(params, "status")
-    if status is not None and status not in INVOICE_STATUSES:
-        raise invalid(
-            f"Invalid status: must be one of {', '.join(INVOICE_STATUSES)}", param="status"
-        )
+    _status(params, INVOICE_STATUSES)
     items = _filtered(
         state.newest_first("invoice"), params, {"customer": "customer", "status": "status"}
     )
@@ -263,6 +268,7 @@ def _list_credit_notes(state: StripeState, params: Obj, _args: dict[str, str]) -
 
 
 def _list_payouts(state: StripeState, params: Obj, _args: dict[str, str]) -> Obj:
+    _status(params, PAYOUT_STATUSES)
     items = _filtered(state.newest_first("payout"), params, {"status": "status"})
     items = _created(items, params, "arrival_date")
     return _page(state, "payout", items, params, "/v1/payouts")
