@@ -114,7 +114,8 @@ def _ask(ctx: typer.Context, month: str, as_user: str, detail: dict[str, object]
         ).scalar_one_or_none()
     if who.role not in CHECK_ROLES:
         raise RevlineError(
-            f"{as_user} is {who.role}: only an fpa_analyst explains or re-checks a close"
+            f"{as_user} is {who.role}: only an fpa_analyst (or an admin) explains or "
+            "re-checks a close"
         )
     if case is None:
         raise NotFound(f"no month-end close for {month} yet")
