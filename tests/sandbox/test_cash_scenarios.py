@@ -265,6 +265,53 @@ def test_an_orphan_recorded_from_its_invoice_by_a_later_morning_closes_its_case(
     assert played["emails"] == []
 
 
+def test_an_orphan_found_again_after_its_recorded_payment_was_voided_is_investigated_again(
+    tmp_path: Path,
+) -> None:
+    """examples/cash/orphan_match_applied.json: Friday's orphan is matched and its payment
+    recorded. At noon someone voids that payment in NetSuite; Monday's morning finds the payment
+    an orphan again. That is a new finding: the case opens again, proposes the match anew (the
+    sandbox approves it), and Tuesday's morning deposits the payout."""
+    document = json.loads((CASH / "orphan_match_applied.json").read_text())
+    document["until"] = "2026-12-08T18:00:00-05:00"
+    with World(parse(document), tmp_path) as world:
+        books = world.netsuite.books
+        voided: list[str] = []
+
+        def voided_by_hand() -> None:
+            for payment in books.customer_payments():
+                if payment.amount == 42_000:
+                    books.void_customer_payment(payment.id)
+                    voided.append(payment.id)
+
+        world.later.append(
+            Later(datetime(2026, 12, 4, 12, tzinfo=NEW_YORK), "voided", voided_by_hand)
+        )
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            (case_id,) = session.execute(
+                select(Case.id).where(Case.kind == "orphan_payment")
+            ).scalars()
+            explanations = [
+                str(d.explanation)
+                for d in session.execute(
+                    select(Decision).where(Decision.case_id == case_id).order_by(Decision.id)
+                ).scalars()
+            ]
+
+    first, again = _actions(played, "revline.orphan.flag")
+    assert again["params"]["voided"] == voided
+    assert (first["at"], again["at"]) == ("2026-12-04T08:00:00-05:00", "2026-12-07T08:00:00-05:00")
+    matched, rematched = _actions(played, "netsuite.customer_payment.create")
+    assert (matched["status"], rematched["status"]) == ("applied", "applied")
+    (orphan,) = _cases(played, "orphan_payment")
+    assert orphan["state"] == "resolved"
+    assert any(e.startswith("the payment is an orphan again") for e in explanations)
+    (deposit,) = _actions(played, "netsuite.deposit.create")
+    assert (deposit["status"], deposit["at"]) == ("applied", "2026-12-08T08:00:00-05:00")
+    assert played["emails"] == []
+
+
 def test_a_payment_keyed_by_hand_without_its_charge_id_is_matched_by_its_invoice(
     tmp_path: Path,
 ) -> None:

@@ -50,6 +50,10 @@ def register(handlers: Handlers, db: Database, clock: Clock) -> None:
 def _recorder(db: Database, clock: Clock, event_type: str, prefix: str | None) -> Handler:
     def record_finding(request: ActionRequest) -> Mapping[str, Any]:
         external_id = request.idempotency_key if prefix is None else f"{prefix}:{request.subject}"
+        voided = request.params.get("voided")
+        if prefix is not None and voided:
+            # Found again after the payment recorded for it was voided: another finding.
+            external_id += f":after-voided-{'-'.join(map(str, voided))}"
         event = inbox.IncomingEvent(
             FINDING_SOURCE, external_id, event_type, clock.now(), dict(request.params)
         )

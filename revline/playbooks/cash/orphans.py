@@ -45,6 +45,8 @@ ORPHAN_PAYMENT = CaseKind(
         "investigating": frozenset({"match_proposed", "awaiting_cardholder", "resolved"}),
         "match_proposed": frozenset({"resolved", "awaiting_cardholder"}),
         "awaiting_cardholder": frozenset({"match_proposed", "resolved"}),
+        # Its payment found an orphan again: the customer payment recorded for it was voided.
+        "resolved": frozenset({"investigating", "match_proposed"}),
     },
     terminal=frozenset({"resolved"}),
 )
@@ -118,7 +120,10 @@ class OrphanPaymentInvestigation(Playbook):
         trigger = facts.trigger
         if trigger.kind == "action" and trigger.event is not None and case.state != "resolved":
             return _match_outcome(trigger.event.payload)
-        if trigger.kind not in ("event", "timer", "manual") or case.state == "resolved":
+        again = _found_again(case, trigger)
+        if trigger.kind not in ("event", "timer", "manual") or (
+            case.state == "resolved" and not again
+        ):
             return Decision("nothing new for this orphan payment")
         recorded: list[str] = facts["recorded"]
         if recorded:
@@ -131,12 +136,21 @@ class OrphanPaymentInvestigation(Playbook):
                 cancel_pending=f"NetSuite records the payment (customer payment {payments})",
                 queue=None,
             )
-        if case.state in ("match_proposed", "awaiting_cardholder") or trigger.kind == "manual":
+        if again:
+            return self._reopened(case, facts, again, policy, now)
+        # Opened again after a voided payment, the case is the AR specialist's: nobody is
+        # asked, it waits for the books as one that proposed a match does.
+        reopened = bool(case.data.get("voided"))
+        if (
+            case.state in ("match_proposed", "awaiting_cardholder")
+            or trigger.kind == "manual"
+            or (reopened)
+        ):
             # The flag again, a look after a morning's run, or a person asking: what was found
             # and asked stands until NetSuite records the payment. In ``investigating`` the
             # timer set is the outreach's, and stays.
             recheck = after_next_morning(facts["calendar"], policy, now)
-            waiting = case.state != "investigating"
+            waiting = case.state != "investigating" or reopened
             return Decision(
                 f"NetSuite records no payment for charge {case.subject} yet"
                 + (f": looked again at {recheck.isoformat()}" if waiting else ""),
@@ -166,6 +180,26 @@ class OrphanPaymentInvestigation(Playbook):
                 data={"payer": facts["payer"]},
             )
         return self._outreach(case, facts, after_next_morning(facts["calendar"], policy, now))
+
+    def _reopened(
+        self, case: CaseView, facts: Facts, voided: list[str], policy: Policy, now: datetime
+    ) -> Decision:
+        """Found an orphan again after the payment recorded for it was voided: a person undid
+        the match, so the AR specialist decides what it is now; what the search finds is
+        proposed again (its match keyed anew), and the cardholder is not asked a second time."""
+        evidence = _evidence(facts)
+        gone = ", ".join(voided)
+        return Decision(
+            f"the payment is an orphan again: customer payment {gone} recorded for it was "
+            "voided in NetSuite"
+            + (": " + "; ".join(evidence) if evidence else "; nothing else explains it")
+            + "; the AR specialist decides",
+            state="match_proposed" if evidence else "investigating",
+            actions=_apply_match(facts, evidence, attempt=f"after-voided-{'-'.join(voided)}"),
+            next_action_at=after_next_morning(facts["calendar"], policy, now),
+            data={"evidence": evidence, **_proposal(facts), "voided": voided},
+            queue=QUEUE,
+        )
 
     def _outreach(self, case: CaseView, facts: Facts, recheck: datetime) -> Decision:
         charge = facts["charge"]
@@ -231,7 +265,18 @@ def _proposal(facts: Facts) -> dict[str, Any]:
     return {"proposed_customer": facts["customer"], "proposed_invoices": facts["invoices"]}
 
 
-def _apply_match(facts: Facts, evidence: list[str]) -> tuple[ActionSpec, ...]:
+def _found_again(case: CaseView, trigger: Trigger) -> list[str]:
+    """The customer payments voided, when this trigger is the payment found an orphan again
+    after the one recorded for it was voided (the morning's flag says which); else none."""
+    event = trigger.event
+    if trigger.kind != "event" or event is None or case.state != "resolved":
+        return []
+    return [str(payment) for payment in event.payload.get("voided") or []]
+
+
+def _apply_match(
+    facts: Facts, evidence: list[str], attempt: int | str = 1
+) -> tuple[ActionSpec, ...]:
     """With one open invoice owing the payment's amount for the probable customer, the match is
     ready to apply — recording the payment against it — once the AR specialist approves.
 
@@ -248,6 +293,7 @@ def _apply_match(facts: Facts, evidence: list[str]) -> tuple[ActionSpec, ...]:
         ActionSpec(
             APPLY_MATCH,
             subject=charge.id,
+            attempt=attempt,
             params={
                 "invoice": invoice["id"],
                 "charge": charge.id,

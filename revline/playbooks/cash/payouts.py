@@ -284,19 +284,24 @@ class PayoutReconciliation(Playbook):
         undeposited = Undeposited.read(netsuite)
         recorded = {p.stripe_charge_id for p in undeposited.payments}
         invoiced = {}  # charge id → its open NetSuite invoice, for payments NetSuite lacks
-        # charge id → the payments once recorded for it and voided since, for those invoiced.
+        # charge id → the payments once recorded for it and voided since.
         voided: dict[str, tuple[str, ...]] = {}
         # charge id → the NetSuite invoices carrying its Stripe invoice id when none or several
         # of them are open: the payment is no orphan, but no invoice can take it either.
         in_doubt = {}
         for item in settled:
             for charge in item.charges.values():
+                if charge.id not in recorded:
+                    # Recorded once and voided since (an orphan's applied match a person
+                    # voided): found again, it is a new finding, not the one already made.
+                    gone = tuple(netsuite.voided_payments_by_charge(charge.id))
+                    if gone:
+                        voided[charge.id] = gone
                 if charge.id not in recorded and charge.invoice:
                     found = tuple(netsuite.invoices_by_stripe_invoice(charge.invoice))
                     open_ = [i for i in found if i.status is InvoiceStatus.OPEN]
                     if len(open_) == 1:
                         invoiced[charge.id] = open_[0]
-                        voided[charge.id] = tuple(netsuite.voided_payments_by_charge(charge.id))
                     elif found:
                         in_doubt[charge.id] = found
         invoices = _invoices_of_payers(settled, undeposited, netsuite, today)
@@ -398,7 +403,7 @@ class PayoutReconciliation(Playbook):
             }
             orphans = [m for m in not_recorded if m.left not in doubts]
             for orphan in orphans:
-                actions.append(_orphan_flag(settled, orphan.left))
+                actions.append(_orphan_flag(settled, orphan.left, facts.get("voided", {})))
             actions += _duplicates_paid_by(
                 settled, result.matched, facts["invoices"], facts["alike_payments"], policy
             )
@@ -570,21 +575,31 @@ def _invoice_doubt(
     )
 
 
-def _orphan_flag(settled: SettledPayout, txn_id: str) -> ActionSpec:
+def _orphan_flag(
+    settled: SettledPayout, txn_id: str, voided: Mapping[str, tuple[str, ...]]
+) -> ActionSpec:
+    """The payment NetSuite has no record of, handed to its ``orphan_payment`` case. A payment
+    recorded once (its case's match applied) and voided since by a person is found again: a
+    new finding, keyed and named by the payments voided, which opens its case again."""
     txn = next(t for t in settled.transactions if t.id == txn_id)
     charge = settled.charges.get(txn.source or "")
+    gone = voided.get(txn.source or "", ())
+    params: dict[str, Any] = {
+        "charge": txn.source,
+        "balance_transaction": txn.id,
+        "amount": txn.amount,
+        "currency": txn.currency,
+        "email": (charge.billing_email or charge.receipt_email) if charge else None,
+    }
+    if gone:
+        params["voided"] = list(gone)
     return ActionSpec(
         ORPHAN_FLAG,
         subject=str(txn.source),
         # Not the payout: a returned payout's next payout carries the same payment, the same
         # finding (a parameter that differed would conflict with the flag already proposed).
-        params={
-            "charge": txn.source,
-            "balance_transaction": txn.id,
-            "amount": txn.amount,
-            "currency": txn.currency,
-            "email": (charge.billing_email or charge.receipt_email) if charge else None,
-        },
+        params=params,
+        attempt=f"after-voided-{'-'.join(gone)}" if gone else 1,
     )
 
 

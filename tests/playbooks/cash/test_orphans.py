@@ -10,7 +10,9 @@ import pytest
 
 from revline.clock import SimulatedClock
 from revline.config import Company, Person, Policy
+from revline.core.inbox import EventView
 from revline.core.playbook import Decision, Enrichment, Trigger
+from revline.playbooks.cash.flags import FINDING_SOURCE, ORPHAN_FLAGGED
 from revline.playbooks.cash.orphans import APPLY_MATCH, OrphanPaymentInvestigation
 from revline.providers.netsuite.records import (
     CustomerEmail,
@@ -255,3 +257,41 @@ def test_after_the_cardholder_is_asked_the_case_waits_for_the_books_and_asks_no_
     )
     assert (monday.state, monday.actions) == (None, ())
     assert monday.explanation.startswith("NetSuite records no payment for charge ch_orphan yet")
+
+
+def _found_again(voided: list[str]) -> Trigger:
+    """The morning's flag of a payment found an orphan again after ``voided`` were voided."""
+    payload = {"charge": "ch_orphan", "amount": 42_000, "currency": "usd", "voided": voided}
+    event = EventView(
+        id=9,
+        source=FINDING_SOURCE,
+        external_id="orphan_payment:ch_orphan:after-voided-5001",
+        type=ORPHAN_FLAGGED,
+        occurred_at=AFTER_MONDAYS_RUN,
+        received_at=AFTER_MONDAYS_RUN,
+        payload=payload,
+    )
+    return Trigger("event", AFTER_MONDAYS_RUN, event)
+
+
+def test_an_orphan_found_again_goes_to_the_ar_specialist_and_no_one_is_asked_twice() -> None:
+    """Its recorded payment was voided by a person: nothing else explains it now, so the case
+    waits with the AR specialist, looking at the books after each morning; no email goes."""
+    reopened, _ = _investigate("someone@unknown.example", _found_again(["5001"]), state="resolved")
+    assert (reopened.state, reopened.queue, reopened.actions) == (
+        "investigating",
+        "ar_specialist",
+        (),
+    )
+    assert reopened.explanation.startswith(
+        "the payment is an orphan again: customer payment 5001 recorded for it was voided"
+    )
+    assert reopened.data["voided"] == ["5001"]
+    assert reopened.next_action_at == datetime(2026, 12, 8, 14, tzinfo=UTC)
+
+
+def test_an_orphan_found_again_proposes_its_match_anew() -> None:
+    reopened, _ = _investigate("dana.reyes@acme.example", _found_again(["5001"]), state="resolved")
+    assert reopened.state == "match_proposed"
+    (apply,) = reopened.actions
+    assert (apply.kind, apply.attempt) == (APPLY_MATCH, "after-voided-5001")
