@@ -188,17 +188,23 @@ class Executor(BaseModel):
     backoff_base_seconds: Annotated[float, Field(gt=0)] = 2.0
     backoff_cap_seconds: Annotated[float, Field(gt=0)] = 600.0
     lease_seconds: Annotated[float, Field(gt=0)] = 120.0
-    # How often a worker renews the leases of the batch it is carrying out (well under
-    # ``lease_seconds``): a call slower than the lease is never taken over while it runs.
-    lease_renew_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # How often a worker renews the leases of the batch it is carrying out, under
+    # ``lease_seconds`` (unset: a quarter of it): a call slower than the lease is never taken
+    # over while it runs.
+    lease_renew_seconds: Annotated[float | None, Field(gt=0)] = None
     max_abandoned: Annotated[int, Field(ge=1)] = 5
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 50
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 0.5
     event_max_attempts: Annotated[int, Field(ge=1)] = 10
 
+    @property
+    def lease_renewal(self) -> float:
+        """Seconds between two renewals of a batch's leases."""
+        return self.lease_renew_seconds or self.lease_seconds / 4
+
     @model_validator(mode="after")
     def _renewed_before_it_runs_out(self) -> Executor:
-        if self.lease_renew_seconds >= self.lease_seconds:
+        if self.lease_renew_seconds is not None and self.lease_renew_seconds >= self.lease_seconds:
             raise ValueError(
                 f"lease_renew_seconds ({self.lease_renew_seconds}) must be under lease_seconds "
                 f"({self.lease_seconds}): a lease renewed after it ran out may be another "

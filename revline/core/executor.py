@@ -99,7 +99,7 @@ class Claim:
 
 
 class _LeaseKeeper:
-    """Renews the leases of a batch every ``lease_renew_seconds``, in short transactions of its
+    """Renews the leases of a batch every ``lease_renewal`` seconds, in short transactions of its
     own, from before the first call until the outcomes are recorded.
 
     Only a lease the worker still holds (its token) is renewed. A renewal that fails (the
@@ -111,7 +111,7 @@ class _LeaseKeeper:
     ) -> None:
         self._db, self._clock = db, clock
         self._lease = timedelta(seconds=config.lease_seconds)
-        self._every = config.lease_renew_seconds
+        self._every = config.lease_renewal
         self._until = {claim.lease_token: claim.lease_until for claim in claims}
         self._lock = threading.Lock()
         self._stop = threading.Event()

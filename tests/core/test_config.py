@@ -86,3 +86,22 @@ def test_rotation_accepts_two_secrets() -> None:
     assert settings.webhook_secrets("stripe") == ["whsec_new", "whsec_old"]
     assert settings.webhook_secrets("ramp") == []
     assert "whsec_new" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("executor", "renewal"),
+    [
+        ({}, 30.0),  # a quarter of the 120 s lease
+        ({"lease_seconds": 1.0}, 0.25),  # a short lease renews as often, and still loads
+        ({"lease_seconds": 60.0, "lease_renew_seconds": 20.0}, 20.0),
+    ],
+)
+def test_a_batchs_leases_are_renewed_well_before_they_run_out(
+    executor: dict[str, float], renewal: float
+) -> None:
+    assert load_settings(executor=executor).executor.lease_renewal == renewal
+
+
+def test_a_renewal_no_sooner_than_the_lease_runs_out_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"lease_renew_seconds \(120.0\) must be under"):
+        load_settings(executor={"lease_seconds": 120.0, "lease_renew_seconds": 120.0})
