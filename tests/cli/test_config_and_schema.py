@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from revline.cli.context import display_url
 from revline.core.runtime import Runtime
 from revline.db import migrate
 from revline.db.engine import Database
+from revline.db.models import Case
 from tests.cli.conftest import Cli
 
 BAD_POLICY = '[policy]\nhigh_value_mrr_threshold = "lots"\n'
@@ -54,7 +56,7 @@ def test_db_upgrade_creates_the_schema_and_is_repeatable(cli: Cli, database_url:
     refused = cli.fails("status")
     assert "revline db upgrade" in refused.stderr
     first = cli.ok("db", "upgrade")
-    assert "revision 0002" in first.stdout
+    assert "revision 0003" in first.stdout
     cli.ok("db", "upgrade")
     database = Database(database_url)
     try:
@@ -74,6 +76,53 @@ def test_a_database_at_the_first_schema_is_brought_to_the_newest(database_url: s
         assert inspect(database.engine).has_table("withdrawn_effects")
     finally:
         database.dispose()
+
+
+def test_an_orphan_case_left_waiting_without_a_timer_is_given_one(database_url: str) -> None:
+    """Before orphan cases looked at the books, one waiting with the AR specialist had no timer:
+    upgrading makes it due at once, so the next sweep looks; other cases keep theirs."""
+    database = Database(database_url)
+    at = datetime(2026, 12, 4, 13, tzinfo=UTC)
+    try:
+        migrate.upgrade(database, "0002")
+        with database.write() as session:
+            for n, (kind, state) in enumerate(
+                [
+                    ("orphan_payment", "match_proposed"),
+                    ("orphan_payment", "awaiting_cardholder"),
+                    ("orphan_payment", "investigating"),
+                    ("payout_variance", "open"),
+                ]
+            ):
+                session.add(
+                    Case(
+                        id=f"cas_{n}",
+                        kind=kind,
+                        playbook=kind,
+                        subject=f"ch_{n}",
+                        customer=None,
+                        state=state,
+                        correlation_id=f"cas_{n}",
+                        next_action_at=None,
+                        data={},
+                        flags={},
+                        queue="ar_specialist",
+                        opened_at=at,
+                        updated_at=at + timedelta(minutes=n),
+                        closed_at=None,
+                    )
+                )
+        migrate.upgrade(database)
+        with database.read() as session:
+            timers = dict(session.execute(select(Case.id, Case.next_action_at)).tuples().all())
+    finally:
+        database.dispose()
+    assert timers == {
+        "cas_0": at,
+        "cas_1": at + timedelta(minutes=1),
+        "cas_2": None,
+        "cas_3": None,
+    }
 
 
 def test_serve_migrates_a_fresh_database_then_runs_the_app(
