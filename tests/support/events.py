@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from revline.core import inbox
+from revline.core.inbox import EventView
 from revline.core.runtime import Runtime
+from revline.playbooks.cash.flags import FINDING_SOURCE
 from tests.support.playbooks import stripe_event
 
 
@@ -27,3 +31,19 @@ def deliver(
             runtime.clock.now(),
         )
     return new
+
+
+def finding(
+    event_type: str, external_id: str, at: datetime, payload: Mapping[str, Any]
+) -> EventView:
+    """A finding one playbook hands another (the payout reconciliation's flags), as the case it
+    opens sees it."""
+    return EventView(
+        id=1,
+        source=FINDING_SOURCE,
+        external_id=external_id,
+        type=event_type,
+        occurred_at=at,
+        received_at=at,
+        payload=dict(payload),
+    )

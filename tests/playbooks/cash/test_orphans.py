@@ -10,9 +10,8 @@ import pytest
 
 from revline.clock import SimulatedClock
 from revline.config import Company, Person, Policy
-from revline.core.inbox import EventView
 from revline.core.playbook import Decision, Enrichment, Trigger
-from revline.playbooks.cash.flags import FINDING_SOURCE, ORPHAN_FLAGGED
+from revline.playbooks.cash.flags import ORPHAN_FLAGGED
 from revline.playbooks.cash.orphans import APPLY_MATCH, OrphanPaymentInvestigation
 from revline.providers.netsuite.records import (
     CustomerEmail,
@@ -23,6 +22,7 @@ from revline.providers.netsuite.records import (
 from revline.providers.stripe.records import Charge
 from revline.reconcile.emails import search_key
 from tests.support.cases import case_view
+from tests.support.events import finding
 from tests.support.stripe_records import succeeded_charge
 
 AT = datetime(2026, 12, 4, 13, tzinfo=UTC)
@@ -262,16 +262,8 @@ def test_after_the_cardholder_is_asked_the_case_waits_for_the_books_and_asks_no_
 def _found_again(voided: list[str]) -> Trigger:
     """The morning's flag of a payment found an orphan again after ``voided`` were voided."""
     payload = {"charge": "ch_orphan", "amount": 42_000, "currency": "usd", "voided": voided}
-    event = EventView(
-        id=9,
-        source=FINDING_SOURCE,
-        external_id="orphan_payment:ch_orphan:after-voided-5001",
-        type=ORPHAN_FLAGGED,
-        occurred_at=AFTER_MONDAYS_RUN,
-        received_at=AFTER_MONDAYS_RUN,
-        payload=payload,
-    )
-    return Trigger("event", AFTER_MONDAYS_RUN, event)
+    flag = finding(ORPHAN_FLAGGED, "orphan_payment:ch_orphan:after", AFTER_MONDAYS_RUN, payload)
+    return Trigger("event", AFTER_MONDAYS_RUN, flag)
 
 
 def test_an_orphan_found_again_goes_to_the_ar_specialist_and_no_one_is_asked_twice() -> None:

@@ -12,9 +12,10 @@ from revline.config import Policy
 from revline.core.cases import CaseView
 from revline.core.inbox import EventView
 from revline.core.playbook import Decision, Facts, Trigger
-from revline.playbooks.cash.flags import FINDING_SOURCE, ORPHAN_FLAGGED, PAYOUT_VARIANCE_FLAGGED
+from revline.playbooks.cash.flags import ORPHAN_FLAGGED, PAYOUT_VARIANCE_FLAGGED
 from revline.playbooks.cash.payout_variance import PayoutVariance
 from tests.support.cases import case_view
+from tests.support.events import finding
 
 CALENDAR = WorkingCalendar("America/New_York", "US")
 # Friday 4 December 2026, just after the 08:00 morning run (New York).
@@ -36,15 +37,7 @@ def _case(state: str = "open") -> CaseView:
 
 
 def _flagged(event_type: str = PAYOUT_VARIANCE_FLAGGED) -> EventView:
-    return EventView(
-        id=1,
-        source=FINDING_SOURCE,
-        external_id="payout_variance:po_1",
-        type=event_type,
-        occurred_at=OPENED,
-        received_at=OPENED,
-        payload=dict(FLAG),
-    )
+    return finding(event_type, "payout_variance:po_1", OPENED, FLAG)
 
 
 def _decide(trigger: Trigger, state: str = "open", **values: Any) -> Decision:

@@ -18,13 +18,14 @@ from revline.config import Company, Policy
 from revline.core.inbox import EventView
 from revline.core.playbook import CaseRef, Decision, Enrichment, Facts, Trigger, Withdrawal
 from revline.money import Money
-from revline.playbooks.cash.flags import FINDING_SOURCE, PAYOUT_VARIANCE_FLAGGED
+from revline.playbooks.cash.flags import PAYOUT_VARIANCE_FLAGGED
 from revline.playbooks.cash.payout_variance import PayoutVariance
 from revline.playbooks.cash.payouts import PayoutReconciliation
 from revline.playbooks.cash.tieout import ClosePeriod, TieOut, gather, tie_out
 from revline.providers.netsuite.records import Customer, CustomerPayment, Deposit, Invoice
 from revline.providers.stripe.records import BalanceTransaction, Charge, Payout
 from tests.support.cases import case_view
+from tests.support.events import finding
 from tests.support.netsuite import customer_payment
 from tests.support.stripe_records import balance_transaction, payments_balance, succeeded_charge
 
@@ -293,15 +294,7 @@ def test_the_payout_after_a_payout_returned_after_its_deposit_waits_for_a_person
 
 def _flagged(params: Mapping[str, Any]) -> Facts:
     """The payout's variance case, as the morning's flag reaches it."""
-    event = EventView(
-        id=1,
-        source=FINDING_SOURCE,
-        external_id="flag",
-        type=PAYOUT_VARIANCE_FLAGGED,
-        occurred_at=at(4),
-        received_at=at(4),
-        payload=dict(params),
-    )
+    event = finding(PAYOUT_VARIANCE_FLAGGED, "flag", at(4), params)
     return Facts(Trigger("event", at(4), event), {"calendar": CALENDAR})
 
 
