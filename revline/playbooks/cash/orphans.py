@@ -138,19 +138,16 @@ class OrphanPaymentInvestigation(Playbook):
             )
         if again:
             return self._reopened(case, facts, again, policy, now)
-        # Opened again after a voided payment, the case is the AR specialist's: nobody is
-        # asked, it waits for the books as one that proposed a match does.
-        reopened = bool(case.data.get("voided"))
-        if (
-            case.state in ("match_proposed", "awaiting_cardholder")
-            or trigger.kind == "manual"
-            or (reopened)
-        ):
+        # Waiting for the books: a match proposed, the cardholder asked, or opened again after
+        # a voided payment (the AR specialist's then: nobody is asked).
+        waiting = case.state in ("match_proposed", "awaiting_cardholder") or bool(
+            case.data.get("voided")
+        )
+        if waiting or trigger.kind == "manual":
             # The flag again, a look after a morning's run, or a person asking: what was found
-            # and asked stands until NetSuite records the payment. In ``investigating`` the
-            # timer set is the outreach's, and stays.
+            # and asked stands until NetSuite records the payment. A person asking while the
+            # first investigation still runs leaves its outreach timer as it is.
             recheck = after_next_morning(facts["calendar"], policy, now)
-            waiting = case.state != "investigating" or reopened
             return Decision(
                 f"NetSuite records no payment for charge {case.subject} yet"
                 + (f": looked again at {recheck.isoformat()}" if waiting else ""),
