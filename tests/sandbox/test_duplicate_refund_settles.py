@@ -1,7 +1,8 @@
 """A duplicate's refund that Stripe makes pending, as a bank debit's refund is, settles hours or
 days later. Until Stripe says it succeeded nothing is booked and nothing is said to the
-customer; the case reads the refund again every hour. A refund that fails is the AR
-specialist's, and the customer hears nothing."""
+customer; the case reads the refund again every hour, and at once when Stripe says it settled.
+A refund that fails is the AR specialist's, and the customer hears nothing. One that fails
+after it succeeded (the card since closed) opens the resolved case again for her."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ SCENARIO = (
 )
 NEW_YORK = ZoneInfo("America/New_York")
 SETTLES = datetime(2026, 12, 4, 12, 30, tzinfo=NEW_YORK)
+# Monday after: Stripe fails the refund that had succeeded on Wednesday morning.
+FAILS_LATER = datetime(2026, 12, 7, 10, tzinfo=NEW_YORK)
 
 
 def _stripe_settles(world: World, succeeded: bool) -> Callable[[], str]:
@@ -45,13 +48,15 @@ class Played:
     explanations: list[str]  # the duplicate case's decisions, in order
 
 
-def _play(tmp_path: Path, succeeded: bool) -> Played:
-    """Bluefin paid INV-2026-1302 twice over; found and refunded the morning of Friday
-    4 December, the refund pending until Stripe settles it at 12:30."""
+def _play(tmp_path: Path, succeeded: bool, *, later: bool = True) -> Played:
+    """Bluefin paid INV-2026-1302 twice over; found and refunded the morning of Wednesday
+    2 December. ``later``: the refund pending until Stripe settles it on Friday at 12:30;
+    otherwise it succeeds at once and, if not ``succeeded``, fails on Monday at 10:00."""
     with World(load(SCENARIO), tmp_path) as world:
-        world.stripe.state.refunds_settle_later = True
+        world.stripe.state.refunds_settle_later = later
+        at = SETTLES if later else FAILS_LATER
         world.later.append(
-            Later(SETTLES, "Stripe settles the refund", _stripe_settles(world, succeeded))
+            Later(at, "Stripe settles the refund", _stripe_settles(world, succeeded))
         )
         report = Run(world).play()
         with world.runtime.db.read() as session:
@@ -79,9 +84,9 @@ def test_the_books_and_the_apology_wait_for_stripe_to_settle_the_refund(tmp_path
     assert (refund["status"], refund["result"]["status"]) == ("applied", "pending")
     (books_refund,) = _actions(report, "netsuite.customer_refund.create")
     (email,) = report["emails"]
-    # Made in the morning; read again every hour; told within the hour after it settled.
+    # Made in the morning; read again every hour; told as soon as Stripe said it settled.
     made, told = datetime.fromisoformat(refund["at"]), datetime.fromisoformat(email["at"])
-    assert made < SETTLES < told <= SETTLES + timedelta(hours=1)
+    assert made < SETTLES <= told <= SETTLES + timedelta(minutes=5)
     assert books_refund["status"] == "applied"
     assert any("is pending: read again at" in e for e in played.explanations)
     assert (_case(report)["state"], _case(report)["queue"]) == ("resolved", None)
@@ -103,4 +108,23 @@ def test_a_refund_stripe_failed_goes_to_the_ar_specialist_and_nothing_is_said(
     # The money came back to Stripe's balance before Friday's 13:00 payout: its deposit books
     # the refund and its failure on 4090, where they cancel.
     assert played.refunds_gl == 0
+    assert report["ledger"]["verified"] is True
+
+
+def test_a_refund_stripe_fails_after_it_succeeded_goes_back_to_the_ar_specialist(
+    tmp_path: Path,
+) -> None:
+    played = _play(tmp_path, succeeded=False, later=False)
+    report = played.report
+    (refund,) = _actions(report, "stripe.refund.create")
+    assert refund["result"]["status"] == "succeeded"
+    (books_refund,) = _actions(report, "netsuite.customer_refund.create")
+    assert books_refund["status"] == "applied"
+    assert len(report["emails"]) == 1  # the apology, once; nothing more is said by itself
+    case = _case(report)
+    assert (case["state"], case["queue"]) == ("needs_person", "ar_specialist")
+    assert any("voided, its charge refunded, the customer told" in e for e in played.explanations)
+    last = played.explanations[-1]
+    assert f"Stripe's refund {refund['result']['refund']} failed" in last
+    assert "the customer refund booked in NetSuite (on 4090) and the apology stand" in last
     assert report["ledger"]["verified"] is True

@@ -45,6 +45,8 @@ DUPLICATE_INVOICE = CaseKind(
     transitions={
         "resolving": frozenset({"resolved", "needs_person"}),
         "needs_person": frozenset({"resolving", "resolved"}),
+        # Stripe failed the case's refund after it had succeeded (the card was since closed).
+        "resolved": frozenset({"needs_person"}),
     },
     terminal=frozenset({"resolved"}),
 )
@@ -66,6 +68,9 @@ STEPS = (VOID, EXIT, REFUND, CUSTOMER_REFUND, EMAIL)
 REFUND_SETTLED = "succeeded"
 REFUND_NOT_MADE = frozenset({"failed", "canceled"})
 REFUND_RECHECK = timedelta(hours=1)
+# Kept on the case's refund in Stripe: the duplicate invoice, so what Stripe says of the refund
+# later (``refund.updated``) finds its case.
+CASE_METADATA = "revline_duplicate_invoice"
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,12 @@ class DuplicateInvoiceResolution(Playbook):
     follows_outcomes = True
 
     def case_for(self, event: EventView) -> CaseRef | None:
+        if event.source == "stripe" and event.type == "refund.updated":
+            # The case's own refund settled, or failed (even after it had succeeded): the case
+            # reads it again now rather than at its next hourly look.
+            refund = (event.payload.get("data") or {}).get("object") or {}
+            invoice = (refund.get("metadata") or {}).get(CASE_METADATA)
+            return CaseRef(invoice, opens=False) if isinstance(invoice, str) else None
         if event.source != FINDING_SOURCE or event.type != DUPLICATE_FLAGGED:
             return None
         return CaseRef(
@@ -166,7 +177,7 @@ class DuplicateInvoiceResolution(Playbook):
             trigger,
             {
                 "finding": finding,
-                "refund_status": _refund_now(case, stripe, str(finding["charge"])),
+                "refund_status": _refund_now(case, trigger, stripe, str(finding["charge"])),
                 "duplicate": netsuite.invoice(str(finding["invoice"])),
                 "charge": stripe.get_charge(str(finding["charge"])),
                 "recipient": (
@@ -182,10 +193,17 @@ class DuplicateInvoiceResolution(Playbook):
         )
 
     def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
-        if case.state == "resolved" or "finding" not in facts.values:
+        if "finding" not in facts.values:
             return Decision("nothing new for this duplicate invoice")
         finding = facts["finding"]
         latest = _latest(case.actions)
+        # A resolved case has nothing left to do, unless Stripe has just failed its refund (the
+        # event of that change, not any later word of a refund a person has since settled).
+        refund_status = _refund_status(latest, facts)
+        if case.state == "resolved" and not (
+            refund_status in REFUND_NOT_MADE and _failed_just_now(facts.trigger, latest)
+        ):
+            return Decision("nothing new for this duplicate invoice")
         # What Stripe shows refunded on the charge that the case's own refund did not refund:
         # refunded by hand in the dashboard, before the case got to it or while its refund waited.
         amount, own = int(finding["amount"]), latest.get(REFUND)
@@ -235,10 +253,16 @@ class DuplicateInvoiceResolution(Playbook):
             and not (kind == REFUND and in_full)
             and not (kind == VOID and voided_by_hand)
         ]
-        # Made, and then not: Stripe failed or canceled the case's own refund.
-        refund_status = _refund_status(latest, facts)
+        # Made, and then not: Stripe failed or canceled the case's own refund — while pending,
+        # or after it had succeeded and the books and the customer were told.
         if refund_status in REFUND_NOT_MADE:
             stopped.append(f"{REFUND}: Stripe's refund {_refund_id(latest)} {refund_status}")
+            if _status(latest, CUSTOMER_REFUND) == "applied":
+                by_hand_note += (
+                    f"; the customer refund booked in NetSuite (on {policy.refunds_gl}) "
+                    + ("and the apology stand" if _status(latest, EMAIL) == "applied" else "stands")
+                    + " for money that did not reach the customer: reverse it and tell the customer"
+                )
         if stopped:
             errors = "; ".join(stopped)
             return Decision(
@@ -356,17 +380,40 @@ def _refund_id(latest: dict[str, ActionView]) -> str:
     return str((latest[REFUND].result or {}).get("refund"))
 
 
-def _refund_now(case: CaseView, stripe: Any, charge: str) -> str | None:
+def _refund_now(case: CaseView, trigger: Trigger, stripe: Any, charge: str) -> str | None:
     """What Stripe says now of the case's own refund, when it made one that had not succeeded
-    when it answered (None otherwise: nothing to read)."""
+    when it answered, or when Stripe has just said something of a refund (None otherwise:
+    nothing to read)."""
     own = _latest(case.actions).get(REFUND)
     if own is None or own.status != "applied":
         return None
     result = own.result or {}
-    if result.get("status") == REFUND_SETTLED:
+    if result.get("status") == REFUND_SETTLED and _refund_event(trigger) is None:
         return None
     made = {refund.id: refund.status for refund in stripe.list_refunds(charge)}
     return made.get(str(result.get("refund")))
+
+
+def _refund_event(trigger: Trigger) -> dict[str, Any] | None:
+    """The ``refund.updated`` event that brought the decision, as Stripe sent it."""
+    event = trigger.event
+    if event is None or event.source != "stripe" or event.type != "refund.updated":
+        return None
+    return dict(event.payload.get("data") or {})
+
+
+def _failed_just_now(trigger: Trigger, latest: dict[str, ActionView]) -> bool:
+    """The decision was brought by Stripe saying the case's own refund went from made (pending
+    or succeeded) to failed or canceled."""
+    data = _refund_event(trigger)
+    if data is None or REFUND not in latest:
+        return False
+    refund, before = data.get("object") or {}, data.get("previous_attributes") or {}
+    return (
+        refund.get("id") == _refund_id(latest)
+        and refund.get("status") in REFUND_NOT_MADE
+        and before.get("status") in ("pending", REFUND_SETTLED)
+    )
 
 
 def _refund_status(latest: dict[str, ActionView], facts: Facts) -> str | None:
@@ -418,6 +465,7 @@ def _first_steps(finding: dict[str, Any], facts: Facts) -> list[ActionSpec]:
                     "amount": int(finding["amount"]),
                     "currency": finding["currency"],
                     "reason": REFUND_REASON,
+                    "metadata": {CASE_METADATA: invoice},
                 },
             )
         )

@@ -123,8 +123,10 @@ def create_portal_link(adapter: StripeAdapter, request: ActionRequest) -> Result
 
 
 def create_refund(adapter: StripeAdapter, request: ActionRequest) -> Result:
-    """``stripe.refund.create``: ``params.charge``, ``params.amount`` (minor units) and
-    ``params.reason`` (duplicate, fraudulent or requested_by_customer)."""
+    """``stripe.refund.create``: ``params.charge``, ``params.amount`` (minor units),
+    ``params.reason`` (duplicate, fraudulent or requested_by_customer) and, optionally,
+    ``params.metadata`` (text to text) kept on the refund: what names the case in the webhooks
+    Stripe sends of it later."""
     charge = _param(request, "charge")
     amount = request.params.get("amount")
     reason = _param(request, "reason")
@@ -132,7 +134,16 @@ def create_refund(adapter: StripeAdapter, request: ActionRequest) -> Result:
         raise StripeRequestError(
             "stripe.refund.create needs params.amount in minor units", retryable=False, status=None
         )
-    refund = adapter.create_refund(charge, amount, reason, request.idempotency_key)
+    metadata = request.params.get("metadata") or {}
+    if not isinstance(metadata, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise StripeRequestError(
+            "stripe.refund.create params.metadata must map text to text",
+            retryable=False,
+            status=None,
+        )
+    refund = adapter.create_refund(charge, amount, reason, request.idempotency_key, metadata)
     return {
         "refund": refund.id,
         "charge": refund.charge,

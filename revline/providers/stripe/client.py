@@ -348,11 +348,19 @@ class StripeAdapter:
             page = self._client.v1.refunds.list(params={"charge": charge, "limit": PAGE})
             return [Refund.from_stripe(r) for r in self._all(page.auto_paging_iter())]
 
-    def create_refund(self, charge: str, amount: int, reason: str, idempotency_key: str) -> Refund:
+    def create_refund(
+        self,
+        charge: str,
+        amount: int,
+        reason: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Refund:
         """Refund ``amount`` minor units of a charge, once per key, even past Stripe's 24 h.
 
-        The key goes into the refund's metadata; a refund on the charge that already carries it
-        is the effect of an earlier attempt and is returned instead of refunding twice.
+        The key goes into the refund's metadata, beside ``metadata``; a refund on the charge
+        that already carries it is the effect of an earlier attempt and is returned instead of
+        refunding twice.
         """
         if reason not in REFUND_REASONS:
             raise StripeRequestError(
@@ -375,7 +383,7 @@ class StripeAdapter:
                     "charge": charge,
                     "amount": amount,
                     "reason": reason,
-                    "metadata": {IDEMPOTENCY_KEY_METADATA: idempotency_key},
+                    "metadata": {**(metadata or {}), IDEMPOTENCY_KEY_METADATA: idempotency_key},
                 },
                 options={"idempotency_key": idempotency_key},
             )

@@ -10,6 +10,7 @@ import pytest
 
 from revline.config import Policy
 from revline.core.cases import ActionView
+from revline.core.inbox import EventView
 from revline.core.playbook import Decision, Facts, Trigger
 from revline.playbooks.cash.duplicates import (
     DuplicateInvoiceResolution,
@@ -189,6 +190,7 @@ def decide(
     sender: dict[str, str] | None = PRIYA,
     duplicate_status: InvoiceStatus = PAID,
     refund_status: str | None = None,
+    trigger: Trigger | None = None,
 ) -> Decision:
     case = case_view(
         "duplicate_invoice",
@@ -200,7 +202,7 @@ def decide(
         actions=actions,
     )
     facts = Facts(
-        Trigger("action", AT),
+        trigger or Trigger("action", AT),
         {
             "finding": FINDING,
             "duplicate": replace(invoice("12", amount=42_000), status=duplicate_status),
@@ -233,6 +235,8 @@ def test_first_the_void_the_recognition_exit_and_the_refund() -> None:
         "amount": 42_000,
         "currency": "USD",
         "reason": "duplicate",
+        # What Stripe says of the refund later finds this case (``refund.updated``).
+        "metadata": {"revline_duplicate_invoice": "12"},
     }
     assert decision.state == "resolving"
 
@@ -309,6 +313,86 @@ def test_a_refund_stripe_failed_goes_to_the_ar_specialist(status: str) -> None:
         [],
     )
     assert f"stripe.refund.create: Stripe's refund re_1 {status}" in decision.explanation
+
+
+def refund_updated(
+    status: str, before: str | None, metadata: dict[str, str] | None = None
+) -> Trigger:
+    """Stripe's ``refund.updated`` of the case's refund re_1, now ``status``."""
+    obj = {
+        "id": "re_1",
+        "object": "refund",
+        "status": status,
+        "metadata": {"revline_duplicate_invoice": "12"} if metadata is None else metadata,
+    }
+    data: dict[str, Any] = {"object": obj}
+    if before is not None:
+        data["previous_attributes"] = {"status": before}
+    event = EventView(
+        id=9,
+        source="stripe",
+        external_id="evt_refund_failed",
+        type="refund.updated",
+        occurred_at=AT,
+        received_at=AT,
+        payload={"id": "evt_refund_failed", "type": "refund.updated", "data": data},
+    )
+    return Trigger("event", AT, event)
+
+
+def test_stripe_s_word_on_the_case_s_refund_finds_the_case() -> None:
+    playbook = DuplicateInvoiceResolution()
+    ref = playbook.case_for(refund_updated("failed", "succeeded").event)  # type: ignore[arg-type]
+    assert ref is not None and (ref.subject, ref.opens) == ("12", False)
+    # A refund no case made (refunded by hand in the dashboard) concerns no case.
+    other = refund_updated("failed", "succeeded", metadata={}).event
+    assert playbook.case_for(other) is None  # type: ignore[arg-type]
+
+
+ALL_DONE = (
+    "netsuite.invoice.void",
+    "netsuite.revenue.exit",
+    "stripe.refund.create",
+    "netsuite.customer_refund.create",
+    "email.send",
+)
+
+
+def test_a_refund_stripe_fails_after_it_succeeded_reopens_the_resolved_case() -> None:
+    """The refund reached the card, the customer refund was booked and the customer told; days
+    later Stripe fails the refund (the card was closed). The books and the apology now state
+    money that never reached the customer: the AR specialist reverses and tells."""
+    done = tuple(action(kind, "applied", REFUNDED) for kind in ALL_DONE)
+    decision = decide(
+        done,
+        state="resolved",
+        refund_status="failed",
+        trigger=refund_updated("failed", "succeeded"),
+    )
+    assert (decision.state, decision.queue, kinds(decision)) == (
+        "needs_person",
+        "ar_specialist",
+        [],
+    )
+    assert "Stripe's refund re_1 failed" in decision.explanation
+    assert (
+        "the customer refund booked in NetSuite (on 4090) and the apology stand for money that "
+        "did not reach the customer: reverse it and tell the customer" in decision.explanation
+    )
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        Trigger("timer", AT),  # a failure the case was told of, settled since by a person
+        refund_updated("failed", None),  # a later word of the failed refund (its metadata)
+    ],
+)
+def test_a_resolved_case_reopens_only_on_the_news_of_the_failure(trigger: Trigger) -> None:
+    done = tuple(action(kind, "applied", REFUNDED) for kind in ALL_DONE)
+    decision = decide(done, state="resolved", refund_status="failed", trigger=trigger)
+    assert decision.state is None or decision.state == "resolved"
+    assert decision.explanation == "nothing new for this duplicate invoice"
 
 
 def test_every_step_confirmed_resolves_the_case() -> None:

@@ -196,8 +196,15 @@ def test_refunds_once_per_key_even_after_stripe_forgets_the_key(
     assert [r.id for r in adapter.list_refunds(charge)] == [refund.id]
     assert adapter.get_charge(charge).amount_refunded == 10_000
 
-    second = adapter.create_refund(charge, 20_000, "requested_by_customer", "refund-2")
+    second = adapter.create_refund(
+        charge, 20_000, "requested_by_customer", "refund-2", {"revline_duplicate_invoice": "12"}
+    )
     assert second.id != refund.id
+    # What names the case stays on the refund beside the key, for the webhooks of it later.
+    assert second.metadata == {
+        "revline_duplicate_invoice": "12",
+        IDEMPOTENCY_KEY_METADATA: "refund-2",
+    }
     assert adapter.get_charge(charge).refunded
 
     with pytest.raises(StripeRequestError) as too_much:

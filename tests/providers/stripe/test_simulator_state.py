@@ -318,6 +318,23 @@ def test_a_refund_that_settles_later_is_pending_until_it_succeeds_or_fails(
         state.settle_refund(gone["id"], succeeded=True)
 
 
+def test_a_refund_that_succeeded_may_still_fail_later(clock: SimulatedClock) -> None:
+    """Stripe's rare case: the card the refund went back to was closed since."""
+    state = StripeState(clock)
+    customer = _customer_with_card(state, CARD_SUCCEEDS)
+    state.create_invoice(customer, 10_000, invoice_id="in_1")
+    charge = state.attempt_payment("in_1").charge["id"]
+    refund = state.create_refund(charge, reason="duplicate")
+    assert refund["status"] == "succeeded"
+    failed = state.settle_refund(refund["id"], succeeded=False)
+    assert failed["status"] == "failed"
+    (event,) = [e for e in state.newest_first("event") if e["type"] == "refund.updated"]
+    assert event["data"]["previous_attributes"] == {"status": "succeeded"}
+    assert state.get("charge", charge)["amount_refunded"] == 0
+    with pytest.raises(StripeApiError, match="not pending"):
+        state.settle_refund(refund["id"], succeeded=False)
+
+
 def test_events_are_kept_for_30_days(clock: SimulatedClock) -> None:
     state = StripeState(clock)
     old = state.create_customer("old@example.com")

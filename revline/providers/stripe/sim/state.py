@@ -972,11 +972,13 @@ class StripeState:
     ) -> Obj:
         """A pending refund settles (``refund.updated``): it succeeds, or it fails and its money
         comes back to the balance (a ``refund_failure`` movement), off the charge's refunded
-        amount, as Stripe does."""
+        amount, as Stripe does. A refund that succeeded may still fail later (the card it went
+        back to was closed): Stripe says so the same way; nothing else changes."""
         with self.lock:
             refund = self._live("refund", refund_id, "refund")
-            if refund["status"] != "pending":
-                raise invalid(f"Refund {refund_id} is {refund['status']}, not pending.")
+            before = refund["status"]
+            if before != "pending" and not (before == "succeeded" and not succeeded):
+                raise invalid(f"Refund {refund_id} is {before}, not pending.")
             if succeeded:
                 refund["status"] = "succeeded"
             else:
@@ -1002,7 +1004,7 @@ class StripeState:
                 copy.deepcopy(refund) if r["id"] == refund_id else r
                 for r in charge["refunds"]["data"]
             ]
-            self._emit("refund.updated", refund, {"status": "pending"})
+            self._emit("refund.updated", refund, {"status": before})
             return copy.deepcopy(refund)
 
     def refunds_of(self, charge_id: str) -> list[Obj]:
