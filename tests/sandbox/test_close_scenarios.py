@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -22,6 +23,7 @@ from revline.db.models import Action, ActionStatus
 from revline.playbooks.cash import close_report
 from revline.playbooks.cash.close_actions import SIGN_OFF
 from revline.playbooks.cash.tieout import ItemKind
+from revline.providers.base import ActionRequest, ProviderError
 from revline.sandbox.runner import Run, report
 from revline.sandbox.scenario import Scenario, UndepositedFundsEntry, load
 from revline.sandbox.world import World
@@ -335,3 +337,48 @@ def test_the_signed_report_shows_the_balances_the_sign_off_read(tmp_path: Path) 
     assert signed["state"] == "signed_off"
     assert signed["tieout"]["variance"] == sign_off["result"]["variance"] == 400
     assert signed["tieout"]["undeposited_funds"] == sign_off["result"]["undeposited_funds"]
+
+
+def _sign_offs(world: World) -> list[str]:
+    with world.runtime.db.read() as session:
+        query = select(Action.status).where(Action.kind == SIGN_OFF).order_by(Action.created_at)
+        return [str(status) for status in session.execute(query).scalars()]
+
+
+def test_a_check_while_the_sign_off_is_carried_out_proposes_no_second_one(
+    tmp_path: Path,
+) -> None:
+    """Jonas approves; a worker takes the sign-off up and is slow (or dies and its lease runs
+    out); meanwhile he asks for a re-check. The month is signed off once, and its report reads."""
+    scenario = load(CASH / "month_that_ties.json").model_copy(update={"approve": "none"})
+    with World(scenario, tmp_path) as world:
+        Run(world).play()
+        with _analyst(world) as client:
+            approved = client.post(f"/api/actions/{_waiting_sign_off(world)}/approve")
+            assert approved.status_code == 200, approved.text
+            with world.runtime.db.write() as session:
+                taken = world.worker.executor._claim(session, world.clock.now())
+            assert len(taken) == 1
+            assert _sign_offs(world) == ["executing"]
+            assert client.post("/api/close/2026-12/recheck").status_code == 200
+            assert _sign_offs(world) == ["executing"]  # nothing new proposed beside it
+            world.clock.advance(timedelta(minutes=5))  # the lease runs out; another worker
+            world.worker.drain()
+            assert _sign_offs(world) == ["applied"]
+            signed = client.get("/api/close/2026-12")
+            assert signed.status_code == 200, signed.text
+            assert signed.json()["state"] == "signed_off"
+
+
+def test_a_second_sign_off_of_a_signed_month_signs_nothing(tmp_path: Path) -> None:
+    """Whatever proposed it (a sign-off approved before 2026-12-08 beside the first, a person
+    through another route), carrying out a second sign-off of a signed month is refused."""
+    with World(load(CASH / "month_that_ties.json"), tmp_path) as world:
+        Run(world).play()
+        with world.runtime.db.read() as session:
+            (first,) = session.execute(select(Action).where(Action.kind == SIGN_OFF)).scalars()
+            params = dict(first.params)
+        sign_off = world.worker.executor.handlers.get(SIGN_OFF)
+        assert sign_off is not None
+        with pytest.raises(ProviderError, match=r"2026-12 is already signed off \(action act_"):
+            sign_off(ActionRequest("act_second", SIGN_OFF, "2026-12", params, "other-key", 1))

@@ -39,6 +39,7 @@ from revline.core.playbook import (
     Facts,
     Playbook,
     Trigger,
+    Withdrawal,
 )
 from revline.core.scheduler import SCHEDULE_SOURCE, DailyAt
 from revline.db.models import PENDING_ACTION_STATUSES, ActionStatus
@@ -187,7 +188,9 @@ class _Check:
                     attempt=_count(self.case, CLEAR_VARIANCE) + 1,
                 )
             )
-        waiting = _pending(self.case, SIGN_OFF)
+        # One sign-off at a time: none is proposed while one waits, is being carried out, or
+        # was carried out and its outcome is not yet followed (the month would be signed twice).
+        waiting = _signing(self.case)
         if not waiting:
             actions.append(
                 ActionSpec(
@@ -321,6 +324,9 @@ def _outcome(case: CaseView, trigger: Trigger) -> Decision:
             f"{case.subject} is signed off",
             state=State.SIGNED_OFF,
             next_action_at=None,
+            # Any other sign-off still waiting (proposed by a check that ran while this one
+            # was being carried out) no longer stands.
+            withdraw=(Withdrawal(SIGN_OFF, case.subject, f"{case.subject} is signed off"),),
             data={"tieout": signed["tieout"]} if "tieout" in signed else {},
             queue=None,
         )
@@ -329,6 +335,14 @@ def _outcome(case: CaseView, trigger: Trigger) -> Decision:
 
 def _pending(case: CaseView, kind: str) -> bool:
     return any(a.kind == kind and a.status in PENDING_ACTION_STATUSES for a in case.actions)
+
+
+def _signing(case: CaseView) -> bool:
+    """A sign-off of the case waits, is being carried out, or was carried out."""
+    return _pending(case, SIGN_OFF) or any(
+        a.kind == SIGN_OFF and a.status in (ActionStatus.EXECUTING, ActionStatus.APPLIED)
+        for a in case.actions
+    )
 
 
 def _count(case: CaseView, kind: str) -> int:

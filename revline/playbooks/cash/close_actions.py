@@ -21,11 +21,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import select
+
 from revline.clock import Clock
 from revline.config import Policy
 from revline.core import inbox
 from revline.core.playbook import Enrichment
 from revline.db.engine import Database
+from revline.db.models import Action, ActionStatus
 from revline.money import Money
 from revline.playbooks.cash.close_holds import held_customers
 from revline.playbooks.cash.flags import FINDING_SOURCE
@@ -38,6 +41,7 @@ CLEAR_VARIANCE = "revline.close.clear_variance"
 VARIANCE_FLAGGED = "close_variance.flagged"
 VARIANCE_CLEARED = "close_variance.cleared"
 NO_LONGER_TIES = "close_no_longer_ties"
+ALREADY_SIGNED = "close_already_signed_off"
 
 
 def register(
@@ -63,6 +67,27 @@ def register(
 
     def sign_off(request: ActionRequest) -> Mapping[str, Any]:
         month = str(request.params["month"])
+        with db.read() as session:
+            earlier = session.execute(
+                select(Action).where(
+                    Action.kind == SIGN_OFF,
+                    Action.subject == month,
+                    Action.status == ActionStatus.APPLIED,
+                    Action.idempotency_key != request.idempotency_key,
+                )
+            ).first()
+        if earlier is not None:
+            # A month is signed off once: a second sign-off, approved after the first was
+            # carried out, signs nothing (the audit trail would show the period signed twice).
+            (signed,) = earlier
+            raise ProviderError(
+                f"{month} is already signed off (action {signed.id}, at "
+                f"{signed.applied_at.isoformat() if signed.applied_at else 'unknown'}); "
+                "nothing is signed again",
+                retryable=False,
+                provider="revline",
+                provider_code=ALREADY_SIGNED,
+            )
         tieout = tie_out(gather(books, ClosePeriod.parse(month)), policy.close_variance_threshold)
         if not tieout.ties:
 

@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -64,13 +65,21 @@ def load(session: Session, month: str, max_manual_attempts: int) -> CloseReport:
     ).scalar_one_or_none()
     if case is None or "tieout" not in case.data:
         raise NotFound(f"no month-end close for {month} yet")
-    signed = session.execute(
-        select(Action).where(
-            Action.case_id == case.id,
-            Action.kind == SIGN_OFF,
-            Action.status == ActionStatus.APPLIED,
+    # The first sign-off carried out is the month's: one approved after it signs nothing, but
+    # before 2026-12-08 it could be carried out too.
+    signed = (
+        session.execute(
+            select(Action)
+            .where(
+                Action.case_id == case.id,
+                Action.kind == SIGN_OFF,
+                Action.status == ActionStatus.APPLIED,
+            )
+            .order_by(Action.applied_at, Action.id)
         )
-    ).scalar_one_or_none()
+        .scalars()
+        .first()
+    )
     variance = session.execute(
         select(Case).where(Case.kind == CLOSE_VARIANCE.name, Case.subject == month)
     ).scalar_one_or_none()
@@ -275,13 +284,23 @@ def _append(sheet: Worksheet, row: Iterable[object], *, heading: bool = False) -
     value stays a string, so opening the workbook never runs what a record says."""
     values = [ILLEGAL_CHARACTERS_RE.sub(" ", v) if isinstance(v, str) else v for v in row]
     sheet.append(values)
-    for column in range(1, len(values) + 1):
+    for column, value in enumerate(values, start=1):
         cell = sheet.cell(sheet.max_row, column)
+        if isinstance(value, Decimal):
+            # An amount, in major units to its currency's minor digits: shown to the cent
+            # ($96.80, not 96.8), or with none for a currency that has none (¥12,500).
+            cell.number_format = _amount_format(value)
         if cell.data_type in ("f", "e"):
             cell.data_type = "s"
             cell.quotePrefix = True
         if heading:
             cell.font = Font(bold=True)
+
+
+def _amount_format(amount: Decimal) -> str:
+    exponent = amount.as_tuple().exponent
+    digits = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return "#,##0" + ("." + "0" * digits if digits else "")
 
 
 def workbook(report: CloseReport, timezone: str = "UTC") -> bytes:

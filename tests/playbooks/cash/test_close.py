@@ -13,7 +13,7 @@ from revline.clock import SimulatedClock, WorkingCalendar
 from revline.config import Company, Policy
 from revline.core.cases import ActionView, CaseView
 from revline.core.inbox import EventView
-from revline.core.playbook import Decision, Enrichment, Facts, Trigger
+from revline.core.playbook import Decision, Enrichment, Facts, Trigger, Withdrawal
 from revline.core.scheduler import SCHEDULE_SOURCE
 from revline.db.engine import Database
 from revline.money import Money
@@ -464,6 +464,8 @@ def test_the_applied_sign_off_signs_the_month_off_on_the_books_it_read() -> None
     decision = MonthEndClose().decide(case, facts, POLICY, NOW)
     assert (decision.state, decision.next_action_at) == (State.SIGNED_OFF, None)
     assert decision.data == {"tieout": signed["tieout"]}
+    # Any other sign-off of the month still waiting no longer stands.
+    assert decision.withdraw == (Withdrawal(SIGN_OFF, "2026-12", "2026-12 is signed off"),)
     # One carried out before the sign-off kept what it read leaves the last check's walk.
     before = MonthEndClose().decide(case, Facts(outcome("applied", result={})), POLICY, NOW)
     assert (before.state, before.data) == (State.SIGNED_OFF, {})

@@ -271,3 +271,27 @@ def test_a_control_character_in_a_name_does_not_stop_the_workbook() -> None:
     book = load_workbook(BytesIO(workbook(document, NEW_YORK)))
     sheet: Worksheet = book["Dunning holds"]
     assert sheet["A2"].value == "Acme Corp"
+
+
+def test_the_workbook_shows_every_amount_to_its_currency_s_minor_unit() -> None:
+    """$96.80 reads $96.80 in a spreadsheet, not 96.8; yen have no minor unit."""
+    document = report(
+        held_recognition=[held("Tanaka KK", 12_500, "JPY", dunning("in_jp"))],
+    )
+    book = load_workbook(BytesIO(workbook(document, NEW_YORK)))
+    amounts = {
+        row[0].value: row[1]
+        for row in book["Summary"].iter_rows()
+        if len(row) > 1 and isinstance(row[1].value, (int, float))
+    }
+    shown = {label: (cell.value, cell.number_format) for label, cell in amounts.items()}
+    assert shown["Stripe balance not yet paid out"] == (96.8, "#,##0.00")
+    assert shown["Variance"][1] == "#,##0.00"
+    assert shown["Threshold"] == (5, "#,##0.00")
+    yen = [
+        cell
+        for row in book["Dunning holds"].iter_rows(min_row=2)
+        for cell in row
+        if cell.value == 12_500
+    ]
+    assert [cell.number_format for cell in yen] == ["#,##0"]
