@@ -123,19 +123,24 @@ class WorkingCalendar:
             current -= timedelta(days=1)
         return current
 
-    def nth_working_day_of_month(self, year: int, month: int, n: int) -> date:
-        """The n-th (1-based) working day of a calendar month."""
+    def nth_working_day_of_month(
+        self, year: int, month: int, n: int, *, or_last: bool = False
+    ) -> date:
+        """The n-th (1-based) working day of a calendar month; ``or_last``: its last working day
+        when it has fewer than n (else that is an error)."""
         if n < 1:
             raise ValueError("n must be at least 1")
         current = date(year, month, 1)
-        counted = 0
+        counted, last = 0, None
         while True:
             if self.is_working_day(current):
-                counted += 1
+                counted, last = counted + 1, current
                 if counted == n:
                     return current
             current += timedelta(days=1)
             if current.month != month:
+                if or_last and last is not None:
+                    return last
                 raise ValueError(f"{year}-{month:02d} has fewer than {n} working days")
 
     def business_date(self, when: datetime) -> date:

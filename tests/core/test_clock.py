@@ -87,6 +87,8 @@ def test_nth_working_day_of_month(
 def test_nth_working_day_past_the_month_is_an_error() -> None:
     with pytest.raises(ValueError, match="fewer than 30 working days"):
         US.nth_working_day_of_month(2026, 12, 30)
+    # Asked for, the month's last working day instead: Thursday 31 December 2026.
+    assert US.nth_working_day_of_month(2026, 12, 30, or_last=True) == date(2026, 12, 31)
 
 
 def test_business_date_is_in_the_company_timezone() -> None:

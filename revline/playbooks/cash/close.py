@@ -84,12 +84,19 @@ class RecordedExplanation(BaseModel):
 
 @dataclass(frozen=True)
 class WorkingDayOfMonth(DailyAt):
-    """A procedure run once a month: on its ``nth`` working day, at a company-local time."""
+    """A procedure run once a month: on its ``nth`` working day (its last, in a month with fewer:
+    February has 18 to 20), at a company-local time. A worker down on that day emits it when it
+    is back within ``catch_up_days`` (two months: a close missed over a week's outage at New
+    Year is still run, late, rather than skipped until February's)."""
 
+    catch_up_days: int = 62
     nth: int = 2
 
     def is_due_on(self, calendar: WorkingCalendar, day: date) -> bool:
-        return calendar.nth_working_day_of_month(day.year, day.month, self.nth) == day
+        return self._day_of(calendar, day.year, day.month) == day
+
+    def _day_of(self, calendar: WorkingCalendar, year: int, month: int) -> date:
+        return calendar.nth_working_day_of_month(year, month, self.nth, or_last=True)
 
     def due_dates(self, calendar: WorkingCalendar, now: datetime, after: date | None) -> list[date]:
         days = super().due_dates(calendar, now, after)
@@ -99,7 +106,7 @@ class WorkingDayOfMonth(DailyAt):
         first = calendar.business_date(now).replace(day=1)
         for months_ahead in range(2):
             index = first.year * 12 + first.month - 1 + months_ahead
-            day = calendar.nth_working_day_of_month(index // 12, index % 12 + 1, self.nth)
+            day = self._day_of(calendar, index // 12, index % 12 + 1)
             due = calendar.at_local(day, self.at)
             if due > now:
                 return due

@@ -8,14 +8,16 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from revline.clock import SimulatedClock, WorkingCalendar
 from revline.config import Company, Policy
 from revline.core.cases import ActionView, CaseView
 from revline.core.inbox import EventView
 from revline.core.playbook import Decision, Enrichment, Facts, Trigger, Withdrawal
-from revline.core.scheduler import SCHEDULE_SOURCE
+from revline.core.scheduler import SCHEDULE_SOURCE, Scheduler
 from revline.db.engine import Database
+from revline.db.models import Event
 from revline.money import Money
 from revline.playbooks.cash.close import MonthEndClose, State, WorkingDayOfMonth
 from revline.playbooks.cash.close_actions import (
@@ -234,6 +236,30 @@ def test_the_close_opens_on_the_second_working_day(
     on_the_day = SCHEDULE.due_dates(CALENDAR, due, after=None)
     assert on_the_day == [second_working_day]
     assert SCHEDULE.due_dates(CALENDAR, due.replace(hour=due.hour - 1), after=None) == []
+
+
+def test_a_close_day_past_a_short_month_s_working_days_is_its_last_working_day() -> None:
+    """``close_working_day`` may be up to 23; US February 2027 has 19 working days (Presidents'
+    Day): the close runs on its last, Friday the 26th, and the other schedules go on."""
+    late = WorkingDayOfMonth("month_end_close", time(9), nth=20)
+    assert late.next_due(CALENDAR, CALENDAR.at_local(date(2027, 2, 3), time(10))) == (
+        CALENDAR.at_local(date(2027, 2, 26), time(9))
+    )
+    assert late.due_dates(CALENDAR, CALENDAR.at_local(date(2027, 2, 26), time(10)), None) == [
+        date(2027, 2, 26)
+    ]
+
+
+def test_a_close_missed_over_a_long_outage_is_run_when_the_worker_is_back(db: Database) -> None:
+    """The worker stops on Monday 4 January and is back on Monday the 11th: December's close,
+    due on Tuesday the 5th, runs then (late), not in February."""
+    scheduler = Scheduler(db, CALENDAR, daily=[SCHEDULE])
+    scheduler.tick(CALENDAR.at_local(date(2026, 12, 2), time(10)))  # November's
+    scheduler.tick(CALENDAR.at_local(date(2027, 1, 4), time(10)))
+    scheduler.tick(CALENDAR.at_local(date(2027, 1, 11), time(10)))
+    with db.read() as session:
+        emitted = sorted(session.execute(select(Event.external_id)).scalars())
+    assert emitted == ["month_end_close:2026-12-02", "month_end_close:2027-01-05"]
 
 
 def test_a_schedule_event_opens_the_close_of_the_previous_month() -> None:
