@@ -101,12 +101,9 @@ def classify(payer: str, on_file: str) -> tuple[str, int] | None:
     if (payer_local, payer_domain) == _split(on_file):
         return "exact", 0
     if canonical(payer) == canonical(on_file):
-        # The typo may be on either side: the payer's, or the address NetSuite was given.
-        filed_domain = _split(on_file)[1]
-        fixed = payer_domain != filed_domain and (
-            DOMAIN_TYPOS.get(payer_domain) == filed_domain
-            or DOMAIN_TYPOS.get(filed_domain) == payer_domain
-        )
+        # Alike once canonical, the domains differ only by a known typo: the payer's, the one
+        # NetSuite was given, or both (gmial.com typed, gamil.com on file).
+        fixed = payer_domain != _split(on_file)[1]
         return ("domain_typo" if fixed else "dots_or_tag"), 0
     edits = OSA.distance(canonical(payer), canonical(on_file))
     if edits <= MAX_EDITS:

@@ -140,6 +140,7 @@ SELECT lrow, NULL, 'unmatched', NULL,
               || 'customer payment, and only a refund a customer refund', category,
               CASE WHEN lower(category) NOT IN ('charge', 'payment', 'refund') THEN ''
                    WHEN amount < 0 THEN ' with a negative amount'
+                   WHEN amount = 0 THEN ' with a zero amount'
                    ELSE ' with a positive amount' END) END,
        NULL
 FROM rest_l LEFT JOIN (SELECT charge_id, min(captured) AS captured FROM captures GROUP BY 1) c
@@ -286,8 +287,13 @@ DELETE FROM rest_l WHERE lrow IN (SELECT lrow FROM outcome WHERE tier = $tier);
 DELETE FROM rest_r WHERE rrow IN (SELECT rrow FROM outcome WHERE tier = $tier)
 """
 
+# An entry whose only records within tolerance are in another currency is blocked, but not yet:
+# a later tier may still find its record in its own currency (the same mailbox, a quoted
+# number), and another entry may be the other-currency record's. Its blocked rows wait in
+# ``blocked_found``, entry and records left to the later tiers; ``_UNMATCHED`` reports them with
+# the records no entry was matched to by then.
 _TOLERANCE = """
-INSERT INTO outcome
+CREATE OR REPLACE TEMP TABLE tolerance_found AS
 WITH pairs AS MATERIALIZED (
     SELECT l.lrow, r.rrow, l.currency = r.currency AS same_currency,
            l.amount - r.amount AS diff, abs(date_diff('day', l.day, r.day)) AS days,
@@ -327,9 +333,16 @@ WITH pairs AS MATERIALIZED (
     FROM verdict
 )
 -- A blocked entry names the records in the other currency; otherwise only same-currency ones.
-SELECT pairs.lrow, pairs.rrow, judged.status, 'tolerance', judged.reason, NULL
+SELECT pairs.lrow, pairs.rrow, judged.status, judged.reason
 FROM pairs JOIN judged ON pairs.lrow = judged.lrow
-WHERE pairs.same_currency OR judged.status = 'blocked'
+WHERE pairs.same_currency OR judged.status = 'blocked';
+
+INSERT INTO outcome
+SELECT lrow, rrow, status, 'tolerance', reason, NULL FROM tolerance_found
+WHERE status <> 'blocked';
+
+CREATE OR REPLACE TEMP TABLE blocked_found AS
+SELECT lrow, rrow, reason FROM tolerance_found WHERE status = 'blocked'
 """
 
 # One payment may settle some of a customer's open records, not always all of them. The
@@ -380,7 +393,10 @@ def settled_records(amount: int, amounts: list[int]) -> tuple[int, ...] | None:
 # An invoice number quoted in free text: letters, a dash, then digits (INV-2026-1201). Keys are
 # computed first so both candidate joins are plain equi-joins (hash joins), never a cross product:
 # amounts within the drift are found through buckets ``drift + 1`` wide (two such amounts lie in
-# the same or a neighbouring bucket), so the join costs the same whatever the drift. A record found
+# the same or a neighbouring bucket), so the join costs the same whatever the drift. The bucket
+# is integer division (exact to 18 digits, where a double is not past 2^53); it truncates toward
+# zero, which keeps the property: only amounts of one sign pair, and two amounts either side of
+# zero within the drift are both in bucket 0. A record found
 # through a quoted number may be far off in amount or date: each candidate says whether it is
 # near in both, and only a near one can be applied. Money moving one way never pairs with money
 # moving the other; a candidate whose exact keys disagree with the entry's (``conflict``) is
@@ -396,7 +412,9 @@ CREATE OR REPLACE TEMP MACRO untagged(address) AS
          THEN split_part(address, '+', 1) || '@' || string_split(address, '@')[-1]
          ELSE address END;
 
-CREATE OR REPLACE TEMP MACRO mailbox(address) AS untagged(lower(trim(coalesce(address, ''))));
+-- Only an address is a mailbox: "n/a" typed on both sides is no evidence that they are one.
+CREATE OR REPLACE TEMP MACRO mailbox(address) AS
+    CASE WHEN contains(coalesce(address, ''), '@') THEN untagged(lower(trim(address))) ELSE '' END;
 
 CREATE OR REPLACE TEMP TABLE candidates AS
 WITH lk AS (
@@ -406,10 +424,10 @@ WITH lk AS (
     FROM rest_l
 ), rk AS (
     SELECT rrow, amount, currency, day, upper(reference) AS number,
-           CAST(fdiv(amount, $drift + 1) AS BIGINT) AS bucket
+           amount // ($drift + 1) AS bucket
     FROM rest_r
 ), near AS (
-    SELECT lk.*, CAST(fdiv(lk.amount, $drift + 1) AS BIGINT) + step AS bucket
+    SELECT lk.*, lk.amount // ($drift + 1) + step AS bucket
     FROM lk CROSS JOIN range(-least($drift, 1), least($drift, 1) + 1) offsets(step)
 ), found AS (
     -- Row numbers only: the two ways of finding a pair may find it twice, and telling the
@@ -440,7 +458,9 @@ SELECT *, abs(diff) <= $drift AND days <= $window AS near,
 FROM keyed
 """
 
-# Each entry's candidates ranked (best score first, then the NetSuite id); the best is applied
+# Each entry's candidates ranked: those with exact evidence first (a record with the same mailbox
+# or the quoted invoice number is never dropped for a likelier-looking one without), then the
+# best score, then the NetSuite id; the best is applied
 # only when it is the one candidate with exact evidence, scores ``min_score``, leads the next by
 # ``auto_margin`` (at the scores' four places: 0.75 - 0.55 is 0.2, not 0.1999...), is near in
 # amount and date, carries no key contrary to the entry's, and is no other entry's best
@@ -451,7 +471,10 @@ _SCORED = """
 INSERT INTO outcome
 WITH ranked AS (
     SELECT c.*, s.score, c.same_email OR c.reference_hit AS evidence,
-           row_number() OVER (PARTITION BY c.lrow ORDER BY s.score DESC, c.rid) AS rank
+           row_number() OVER (
+               PARTITION BY c.lrow ORDER BY (c.same_email OR c.reference_hit) DESC, s.score DESC,
+               c.rid
+           ) AS rank
     FROM candidates c JOIN scores s ON c.lrow = s.lrow AND c.rrow = s.rrow
 ), best AS MATERIALIZED (
     SELECT lrow,
@@ -492,6 +515,15 @@ WHERE score >= $min_score OR evidence
 """
 
 _UNMATCHED = """
+-- Blocked by the tolerance tier and found by no later one: the records in the other currency
+-- that no entry was matched to (one proposed for another entry is named here too).
+INSERT INTO outcome
+SELECT b.lrow, b.rrow, 'blocked', 'tolerance', b.reason, NULL
+FROM blocked_found b SEMI JOIN rest_l l ON b.lrow = l.lrow
+ANTI JOIN (SELECT rrow FROM outcome WHERE status = 'matched') m ON b.rrow = m.rrow;
+
+DELETE FROM rest_l WHERE lrow IN (SELECT lrow FROM outcome WHERE status = 'blocked');
+
 -- The later tiers compared a charge captured in part by what it captured: their reasons say so.
 UPDATE outcome
 SET reason = reason || '; the charge compared as captured, net of its partial capture reversal'
@@ -835,19 +867,30 @@ def _script(con: duckdb.DuckDBPyConnection, script: str, params: dict[str, objec
 
 
 def _row(entry: Entry) -> list[object]:
+    """An entry as the tables hold it, as ``files`` loads an export: text trimmed, and blank
+    text no value at all — an empty charge id is no key, not a key every blank record shares."""
     return [
         entry.id,
         entry.amount,
-        entry.currency.lower(),
+        entry.currency.strip().lower(),
         entry.day,
-        entry.charge_id,
-        entry.invoice_id,
-        entry.customer,
-        entry.email,
-        entry.name,
-        entry.reference,
-        entry.category or None,
+        *(
+            _text(value)
+            for value in (
+                entry.charge_id,
+                entry.invoice_id,
+                entry.customer,
+                entry.email,
+                entry.name,
+                entry.reference,
+                entry.category,
+            )
+        ),
     ]
+
+
+def _text(value: str | None) -> str | None:
+    return (value or "").strip() or None
 
 
 def _quoted(path: Path) -> str:

@@ -59,6 +59,14 @@ class MatchRules:
     min_score: float = 0.6
 
     def __post_init__(self) -> None:
+        for name in ("amount_drift", "date_window_days"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} is a whole number, not {value!r}")
+        for name in ("auto_margin", "min_score"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} is a number between 0 and 1, not {value!r}")
         if self.amount_drift < 0 or self.date_window_days < 0:
             raise ValueError(
                 f"the drift ({self.amount_drift}) and the window ({self.date_window_days}) "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from revline.reconcile.emails import find, search_key, variants
+from revline.reconcile.emails import classify, find, search_key, variants
 
 ON_FILE = [
     ("dana.reyes@acme.example", "7", "Acme"),
@@ -33,6 +33,10 @@ TYPED = {
     "sean.obrien@bluefin.example": "typo",  # the apostrophe left out
     "lee@hotmail.com": "domain_typo",
 }
+
+
+def test_a_domain_typo_on_both_sides_is_named_a_domain_typo() -> None:
+    assert classify("john@gmial.com", "john@gamil.com") == ("domain_typo", 0)
 
 
 @pytest.mark.parametrize(("typed", "kind"), TYPED.items())

@@ -394,7 +394,7 @@ def test_a_lead_of_exactly_the_margin_is_a_clear_margin() -> None:
     left = [Entry("t1", 10000, "usd", DAY, email="abcd@x.io", name="Acme", reference="INV-1")]
     right = [
         Entry("p1", 10000, "usd", DAY, email="abcd@x.io", reference="INV-1"),
-        Entry("p2", 10000, "usd", DAY, email="abcdZZZZZ", name="Acme", reference="PYMT-9"),
+        Entry("p2", 10000, "usd", DAY, email="@ZZZZabcd", name="Acme", reference="PYMT-9"),
     ]
     found = match(left, right, MatchRules()).of("t1")
     assert (found.status, found.rights, found.score) == (MatchStatus.MATCHED, ("p1",), 0.75)
@@ -723,3 +723,112 @@ def test_the_later_tiers_compare_a_partially_captured_charge_by_what_it_captured
         "same customer, amount differs by 0 minor units, dates 0 days apart; the charge compared "
         "as captured, net of its partial capture reversal",
     )
+
+
+# -- input a caller hands the engine as it is ------------------------------------------------
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+@pytest.mark.parametrize("key", ["charge_id", "invoice_id", "customer"])
+def test_a_blank_key_is_no_key(key: str, blank: str) -> None:
+    """Two records with an empty charge id (invoice id, customer) and the same amount are not
+    the same payment: a blank is no evidence, as it is in a loaded export."""
+    left = [Entry("t1", 1000, "usd", DAY, **{key: blank})]
+    right = [Entry("p1", 1000, "usd", DAY, **{key: blank})]
+    found = match(left, right, MatchRules()).of("t1")
+    assert found.status is MatchStatus.UNMATCHED, found.reason
+
+
+def test_a_currency_typed_with_spaces_is_the_same_currency() -> None:
+    left = [Entry("t1", 1000, "USD ", DAY, charge_id="ch_1")]
+    right = [Entry("p1", 1000, "usd", DAY, charge_id="ch_1")]
+    assert match(left, right, MatchRules()).of("t1").status is MatchStatus.MATCHED
+
+
+def test_a_placeholder_in_the_email_field_is_no_evidence() -> None:
+    """'n/a' on both sides is not the same mailbox: two different people stay apart."""
+    left = [Entry("t1", 1000, "usd", DAY, email="n/a", name="Jon Smith")]
+    right = [Entry("p1", 1000, "usd", DAY, email="N/A", name="John Smithers")]
+    found = match(left, right, MatchRules()).of("t1")
+    assert found.status is not MatchStatus.MATCHED
+    assert "same email" not in (found.reason or "")
+
+
+def test_a_candidate_with_exact_evidence_is_not_dropped_for_a_likelier_one() -> None:
+    """The payer's exact mailbox is on a record a cent off (within the drift); a record with
+    the exact amount and a near address scores higher. The one with the evidence goes to a
+    person, not the entry to the unmatched."""
+    left = [Entry("t1", 1000, "usd", DAY, email="jonathan@acme.io")]
+    right = [
+        Entry("p1", 1000, "usd", DAY, email="jonathon@acme.io"),
+        Entry("p2", 1001, "usd", DAY, email="jonathan@acme.io"),
+    ]
+    found = match(left, right, MatchRules(amount_drift=5)).of("t1")
+    assert (found.status, found.rights) == (MatchStatus.PROPOSED, ("p2",))
+    assert found.reason is not None and "same email" in found.reason
+
+
+def test_amounts_past_a_double_s_precision_within_the_drift_are_candidates() -> None:
+    amount = 2**54 + 2  # 17 digits: an export may carry them
+    left = [Entry("t1", amount, "usd", DAY, email="pat@x.io", name="Pat Lee")]
+    right = [Entry("p1", amount + 1, "usd", DAY, email="pat@x.io", name="Pat Lee")]
+    found = match(left, right, MatchRules(amount_drift=1)).of("t1")
+    assert (found.status, found.rights) == (MatchStatus.MATCHED, ("p1",))
+
+
+def test_a_refund_of_nothing_is_not_said_to_be_positive() -> None:
+    left = [Entry("t1", 0, "usd", DAY, charge_id="ch_1", category="refund")]
+    reason = match(left, [], MatchRules()).of("t1").reason or ""
+    assert "with a zero amount" in reason
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {"amount_drift": 0.5},
+        {"amount_drift": True},
+        {"date_window_days": "3"},
+        {"min_score": "0.6"},
+    ],
+)
+def test_rules_of_the_wrong_type_are_refused_before_anything_runs(rules: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=next(iter(rules))):
+        MatchRules(**rules)  # type: ignore[arg-type]
+
+
+def test_a_record_in_another_currency_does_not_hide_the_entry_s_own() -> None:
+    """The customer's record within tolerance is in euros, so that pairing is blocked; the
+    payer's own dollar record, found by mailbox and name, is still found for the entry."""
+    left = [Entry("t1", 10000, "usd", DAY, customer="cus_1", email="pat@x.io", name="Pat Lee")]
+    right = [
+        Entry("p1", 10000, "eur", DAY, customer="cus_1"),
+        Entry("p2", 10000, "usd", DAY, email="pat@x.io", name="Pat Lee"),
+    ]
+    report = match(left, right, MatchRules())
+    assert (report.of("t1").tier, report.of("t1").rights) == (Tier.SCORED, ("p2",))
+    assert report.unmatched_right == ("p1",)
+
+
+def test_an_entry_blocked_on_a_record_does_not_keep_it_from_its_own_entry() -> None:
+    """A dollar payment of the customer is blocked against a euro record; the euro payment that
+    quotes that record's invoice number and carries its mailbox is matched to it, and the dollar
+    one, its only candidate gone, is unmatched rather than blocked on someone else's record."""
+    left = [
+        Entry("t1", 10000, "usd", DAY, customer="cus_1"),
+        Entry("t2", 10000, "eur", DAY, email="pat@x.io", name="Pat Lee", reference="INV-5"),
+    ]
+    right = [
+        Entry(
+            "p1",
+            10000,
+            "eur",
+            DAY,
+            customer="cus_1",
+            email="pat@x.io",
+            name="Pat Lee",
+            reference="INV-5",
+        )
+    ]
+    report = match(left, right, MatchRules())
+    assert (report.of("t2").status, report.of("t2").rights) == (MatchStatus.MATCHED, ("p1",))
+    assert (report.of("t1").status, report.of("t1").rights) == (MatchStatus.UNMATCHED, ())
