@@ -176,10 +176,22 @@ def report(world: World) -> dict[str, Any]:
         return when.astimezone(tz).isoformat() if when else None
 
     with runtime.db.read() as session:
+        # Ties in time broken by what each is, not by its random id: two runs of one scenario
+        # list the same things in the same order.
         actions = (
-            session.execute(select(Action).order_by(Action.created_at, Action.id)).scalars().all()
+            session.execute(
+                select(Action).order_by(
+                    Action.created_at, Action.kind, Action.subject, Action.idempotency_key
+                )
+            )
+            .scalars()
+            .all()
         )
-        cases = session.execute(select(Case).order_by(Case.opened_at, Case.id)).scalars().all()
+        cases = (
+            session.execute(select(Case).order_by(Case.opened_at, Case.kind, Case.subject))
+            .scalars()
+            .all()
+        )
         checked = verify(session)
         rows = session.execute(select(func.count()).select_from(LedgerRow)).scalar_one()
         events = dict(

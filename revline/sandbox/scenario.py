@@ -150,6 +150,11 @@ class Payout(_Happening):
     def _priced_only_when_automatic(self) -> Payout:
         if self.manual_amount is not None and self.fee_rate is not None:
             raise ValueError("fee_rate reprices what an automatic payout settles, not a manual one")
+        # Money cannot reach the bank before Stripe sent it: a deposit dated before its payout.
+        if self.arrival is not None and self.arrival < self.at.date():
+            raise ValueError(
+                f"arrival {self.arrival} is before the payout is made ({self.at.date()})"
+            )
         return self
 
 

@@ -98,10 +98,21 @@ def test_an_orphan_holds_the_payout_and_opens_a_case_the_same_morning(tmp_path: 
 
 
 def test_a_mistyped_email_is_found_and_proposed(tmp_path: Path) -> None:
-    report = _play("orphan_mistyped_email", tmp_path)
-    (orphan,) = _cases(report, "orphan_payment")
+    """The payer typed dnaa.reyes@acme.example: Acme's AP contact, two letters swapped, is the
+    customer proposed, the evidence saying so."""
+    with World(load(CASH / "orphan_mistyped_email.json"), tmp_path) as world:
+        played = Run(world).play()
+        with world.runtime.db.read() as session:
+            data = session.execute(
+                select(Case.data).where(Case.kind == "orphan_payment")
+            ).scalar_one()
+    (orphan,) = _cases(played, "orphan_payment")
     assert (orphan["state"], orphan["queue"]) == ("match_proposed", "ar_specialist")
-    assert report["emails"] == []
+    assert played["emails"] == []
+    assert data["evidence"] == [
+        "payer email dnaa.reyes@acme.example is a typo of dana.reyes@acme.example (Acme Corp, "
+        f"NetSuite customer {data['proposed_customer']})"
+    ]
 
 
 def test_a_checkout_link_payment_is_explained(tmp_path: Path) -> None:

@@ -128,3 +128,17 @@ def test_the_original_of_a_copy_paid_first_is_paid_after_it() -> None:
     assert "kept_paid_at must be after at" in caught.value.message
     later = {**happening, "kept_paid_at": "2026-12-02T09:00:00-05:00"}
     assert parse({**EXAMPLE, "happenings": [later]}).happenings[0].kept_paid_at is not None  # type: ignore[union-attr]
+
+
+def test_a_payout_cannot_reach_the_bank_before_it_is_made() -> None:
+    document = json.loads(
+        (Path(__file__).resolve().parents[2] / "examples/cash/clean_payout.json").read_text()
+    )
+    (index, payout) = next(
+        (i, h) for i, h in enumerate(document["happenings"]) if h["type"] == "payout"
+    )
+    payout["arrival"] = "2026-11-25"
+    with pytest.raises(InvalidScenario) as caught:
+        parse(document)
+    assert f"happenings.{index}.payout" in caught.value.message
+    assert "arrival 2026-11-25 is before the payout is made (2026-12-02)" in caught.value.message

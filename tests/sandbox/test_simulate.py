@@ -36,6 +36,24 @@ def test_a_scenario_runs_and_reports_as_json() -> None:
     assert sum(report["events"].values()) >= 10
 
 
+def test_two_runs_of_a_scenario_list_the_same_things_in_the_same_order() -> None:
+    """Ids are new each run; what happened, and its order, is not. The January check proposes
+    the clearance and the sign-off at one instant: listed in one order every time."""
+
+    def listed(out: str) -> list[tuple[Any, ...]]:
+        report = json.loads(out)
+        return [
+            *((a["kind"], a["subject"], a["status"], a["at"]) for a in report["actions"]),
+            *((c["kind"], c["subject"], c["state"]) for c in report["cases"]),
+        ]
+
+    path = str(EXAMPLES / "cash" / "month_with_variance.json")
+    runs = [_simulate(path, "--json") for _ in range(2)]
+    assert [code for code, _, _ in runs] == [0, 0]
+    first, second = (listed(out) for _, out, _ in runs)
+    assert first == second
+
+
 def test_an_invalid_scenario_exits_2_naming_the_field(tmp_path: Path) -> None:
     document = json.loads((EXAMPLES / "quickstart.json").read_text())
     document["happenings"][0]["customer"] = "nobody"
