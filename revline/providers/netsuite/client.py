@@ -226,16 +226,14 @@ class NetSuiteAdapter:
         wanted_currency = currency.upper()
         if not held or not currency or held == wanted_currency:
             return account
-        # An account named for a currency takes that one; the default account takes another
-        # only when it is in the base currency (NetSuite converts it at the day's rate).
+        # A payout reaches a bank account in its own currency (Stripe pays euros only into a
+        # euro account; without one it converts them and pays out dollars): a deposit in another
+        # currency than the account's would book money that never reached that account, even
+        # where NetSuite would convert it into a base-currency account at the day's rate.
         if for_currency:
             wrong = f"bank account {wanted}, named for {wanted_currency} deposits, holds {held}"
-        elif (base := self.base_currency()) is not None and held != base:
-            wrong = f"bank account {account.number} holds {held}, not {wanted_currency}" + (
-                f" nor the base currency {base}" if base != wanted_currency else ""
-            )
         else:
-            return account
+            wrong = f"bank account {account.number} holds {held}, not {wanted_currency}"
         raise errors.refused(
             f"{wrong}: name a {wanted_currency} account in deposit_bank_accounts", "no_account"
         )

@@ -313,21 +313,25 @@ def test_an_inactive_gl_account_on_a_line_is_refused_by_revline_and_by_netsuite(
     assert sim.books.deposits() == []
 
 
-def test_a_payout_falling_back_to_a_default_account_in_a_third_currency_is_refused(
-    sim: NetSuiteSimulator, clock: SimulatedClock
+@pytest.mark.parametrize(
+    ("default", "held"), [("1011", "GBP"), ("1000", "USD")], ids=["third", "base"]
+)
+def test_a_payout_in_a_currency_with_no_account_of_its_own_is_refused(
+    sim: NetSuiteSimulator, clock: SimulatedClock, default: str, held: str
 ) -> None:
-    """The default account is sterling and no EUR account is named: the euros are not booked
-    as pounds. (A default account in the base currency takes them; NetSuite converts.)"""
+    """No EUR account is named: the euros are not booked into the sterling default account, nor
+    into the dollar one (the base currency), where NetSuite would convert them at the day's
+    rate into money that never reached that account — Stripe paid them into a euro account."""
     sim.books.add_account("1011", "Operating Bank GBP", "Bank", currency="GBP")
     with (
         NetSuiteAdapter(
-            sim.settings(), clock=clock, retry=FAST_RETRY, bank_account="1011"
+            sim.settings(), clock=clock, retry=FAST_RETRY, bank_account=default
         ) as adapter,
         pytest.raises(ProviderError) as refused,
     ):
         adapter.create_deposit(_eur_adjustment("po_eu"), idempotency_key="k")
     assert str(refused.value) == (
-        "bank account 1011 holds GBP, not EUR nor the base currency USD: name a EUR account in "
+        f"bank account {default} holds {held}, not EUR: name a EUR account in "
         "deposit_bank_accounts"
     )
     assert sim.books.deposits() == []
