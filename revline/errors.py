@@ -27,6 +27,13 @@ class ConfigError(RevlineError):
     code = "invalid_configuration"
 
 
+class NotConfigured(ConfigError):
+    """A provider a procedure needs has no settings: the request cannot be served here."""
+
+    code = "provider_not_configured"
+    http_status = 503
+
+
 class NotFound(RevlineError):
     code = "not_found"
     http_status = 404

@@ -16,9 +16,29 @@ from revline.core.playbook import Enrichment, PlaybookRegistry
 from revline.core.router import Router
 from revline.core.scheduler import DailyAt, Every, Scheduler
 from revline.db.engine import Database
+from revline.errors import NotConfigured
 from revline.providers.base import Handlers
 
 log = logging.getLogger(__name__)
+
+
+# What configures each provider, for the error naming what a procedure found missing.
+_PROVIDER_SETTINGS = {
+    "stripe": "stripe_api_key",
+    "netsuite": "netsuite.account_id and its token",
+    "ramp": "ramp.client_id and ramp.client_secret",
+    "mail": "mail.host",
+}
+
+
+class Adapters(dict[str, object]):
+    """The configured providers' adapters by name. A procedure that needs one not configured
+    (a rerun from a CLI or API process without Stripe's key) is told which settings it lacks,
+    not a bare ``KeyError``."""
+
+    def __missing__(self, name: str) -> object:
+        setting = _PROVIDER_SETTINGS.get(name, name)
+        raise NotConfigured(f"{name} is not configured in this process: set {setting}")
 
 
 @dataclass
@@ -28,7 +48,7 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     playbooks: PlaybookRegistry = field(default_factory=PlaybookRegistry)
     handlers: Handlers = field(default_factory=Handlers)
-    adapters: dict[str, object] = field(default_factory=dict)
+    adapters: Adapters = field(default_factory=Adapters)
     daily: list[DailyAt] = field(default_factory=list)
     jobs: list[Every] = field(default_factory=list)
 

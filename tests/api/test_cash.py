@@ -8,13 +8,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from revline.api import create_app
+from revline.core.auth import create_token
 from revline.core.cases import CaseKind
-from revline.core.runtime import Runtime
+from revline.core.runtime import Runtime, from_settings
 from revline.db.models import Action
 from revline.playbooks.cash.flags import ORPHAN_FLAG
 from revline.playbooks.cash.orphans import ORPHAN_PAYMENT
 from revline.playbooks.cash.payouts import PAYOUT_RECONCILIATION
 from tests.api.helpers import bearer
+from tests.conftest import make_settings
 from tests.support.cases import stored_case
 
 DEPOSIT_LINES = [
@@ -189,6 +192,14 @@ def test_a_day_lists_each_payout_its_deposit_and_its_orphans(
         ("?date=", "date is required (YYYY-MM-DD)"),
         ("?date=2026-13-01", "date must be a date as YYYY-MM-DD, not '2026-13-01'"),
         ("?date=yesterday", "date must be a date as YYYY-MM-DD, not 'yesterday'"),
+        # Forms Python reads as dates, which a person mistyping would not mean.
+        ("?date=20261204", "date must be a date as YYYY-MM-DD, not '20261204'"),
+        ("?date=2026-W49-5", "date must be a date as YYYY-MM-DD, not '2026-W49-5'"),
+        ("?date=%D9%A2026-12-04", "date must be a date as YYYY-MM-DD, not '\u0662026-12-04'"),
+        (
+            "?date=2026-12-04&date=2026-12-02",
+            "date is given 2 times (2026-12-04, 2026-12-02); give one",
+        ),
     ],
 )
 def test_a_missing_or_malformed_date_is_refused_naming_the_parameter(
@@ -223,6 +234,24 @@ def test_a_rerun_is_the_reconcilers_to_ask_for(
     response = client.post("/api/cash/payouts/2026-12-04/rerun", headers=bearer(tokens[role]))
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
+
+
+def test_a_rerun_where_the_providers_are_not_configured_is_a_503_naming_them(
+    runtime: Runtime, database_url: str
+) -> None:
+    """The API process as ``revline serve`` builds it, with a database and no provider keys."""
+    seed_morning(runtime)
+    served = from_settings(make_settings(database_url), clock=runtime.clock)
+    with served.db.write() as session:
+        _, token = create_token(
+            session, name="omar", role="billing_analyst", now=runtime.clock.now()
+        )
+    with TestClient(create_app(served)) as client:
+        response = client.post("/api/cash/payouts/2026-12-04/rerun", headers=bearer(token))
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "provider_not_configured"
+    assert error["message"] == "stripe is not configured in this process: set stripe_api_key"
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,8 @@ def test_an_unknown_or_malformed_date_is_an_error_not_a_traceback(
     assert "no payout reconciliation for 2026-12-03" in missing.stderr
     malformed = cli.fails("cash", "payouts", "--date", "04/12/2026")
     assert "--date must be a date as YYYY-MM-DD" in malformed.stderr
+    week = cli.fails("cash", "payouts", "--date", "2026-W49-5")
+    assert "--date must be a date as YYYY-MM-DD, not '2026-W49-5'" in week.stderr
 
 
 def test_a_rerun_needs_a_reconciler_and_a_morning_that_ran(cli: Cli, runtime: Runtime) -> None:
@@ -44,3 +46,16 @@ def test_a_rerun_needs_a_reconciler_and_a_morning_that_ran(cli: Cli, runtime: Ru
     assert "vic is viewer: a rerun needs one of" in refused.stderr
     missing = cli.fails("cash", "rerun", "--date", "2026-12-03", "--as", "omar")
     assert "no payout reconciliation for 2026-12-03 to run again" in missing.stderr
+
+
+def test_a_rerun_in_a_process_without_the_providers_says_what_to_configure(
+    cli: Cli, runtime: Runtime
+) -> None:
+    """The morning reads Stripe and NetSuite again: without their settings the analyst is told
+    which, not shown a traceback."""
+    seed_morning(runtime)
+    cli.ok("tokens", "create", "--role", "billing_analyst", "--name", "omar")
+    # Exit 2, as for any setting missing or wrong.
+    refused = cli.fails("cash", "rerun", "--date", "2026-12-04", "--as", "omar", code=2)
+    assert refused.stderr.startswith("error: stripe is not configured in this process: set ")
+    assert "stripe_api_key" in refused.stderr

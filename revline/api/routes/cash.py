@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from revline.api.errors import ErrorBody
 from revline.api.security import READ_ROLES, require, runtime_of
 from revline.core.auth import Principal
 from revline.core.runtime import Runtime
+from revline.errors import InvalidRequest
 from revline.playbooks.cash.payout_day import PayoutDay, business_date, payouts_of
 from revline.playbooks.cash.rerun import RERUN_ROLES, rerun_payout_day
 
@@ -27,11 +28,16 @@ RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
 def payouts(
     runtime: RuntimeDep,
     _: Reader,
+    request: Request,
     # Parsed here rather than by FastAPI, so a bad date is a 400 naming the parameter.
     date: Annotated[str | None, Query(description="the business date, YYYY-MM-DD")] = None,
 ) -> PayoutDay:
     """The payout reconciliation of one business date: each payout's status, deposit, fees,
     variance, and each payment's match with any orphan investigation opened for it."""
+    given = request.query_params.getlist("date")
+    if len(given) > 1:
+        # Which of two dates was meant is not for Revline to guess (the last would be shown).
+        raise InvalidRequest(f"date is given {len(given)} times ({', '.join(given)}); give one")
     day = business_date(date)
     with runtime.db.read() as session:
         return payouts_of(session, day)

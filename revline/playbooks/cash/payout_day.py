@@ -9,6 +9,7 @@ a payout whose deposit cannot tie the variance case it opened.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -105,11 +106,18 @@ class PayoutDay(BaseModel):
     payouts: list[PayoutEntry]
 
 
+_YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
 def business_date(value: str | None, name: str = "date") -> date:
     """The ``YYYY-MM-DD`` a person asked for; refused naming the parameter otherwise."""
     if not value:
         raise InvalidRequest(f"{name} is required (YYYY-MM-DD)")
+    # Only that form: ``date.fromisoformat`` also reads 20261204 and the week date 2026-W49-5,
+    # which a person mistyping would not know showed another morning.
     try:
+        if not _YYYY_MM_DD.fullmatch(value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidRequest(f"{name} must be a date as YYYY-MM-DD, not {value!r}") from None
