@@ -168,6 +168,10 @@ def test_a_refund_is_its_own_deposit_line_and_the_payout_waits_for_its_orphan(
         assert (day.state, day.queue) == ("exceptions", "ar_specialist")
         deposited, waiting = day.payouts
         assert (deposited.payout, deposited.status) == (earlier["subject"], "already_deposited")
+        # Its fees, as Stripe withheld them: its deposit's fee line.
+        assert deposited.deposit is not None
+        (fee_line,) = [line for line in deposited.deposit.lines if line.type == "fee"]
+        assert deposited.fees == -fee_line.amount > 0
         assert (waiting.status, waiting.deposit, waiting.arrival) == (
             "orphans_pending",
             None,

@@ -121,3 +121,40 @@ def test_a_rerun_of_a_reconciled_morning_that_finds_a_variance_opens_the_day_aga
             controls.resume(session, runtime.ledger, actor="user:maya", now=runtime.clock.now())
         world.worker.drain()
         assert books.deposits() == []
+
+
+def test_the_day_reads_as_reconciled_by_its_morning_not_by_an_outcome_hours_later(
+    tmp_path: Path,
+) -> None:
+    """The emergency stop holds Friday's deposit from the 08:00 run until 15:00; the deposit
+    then posts. Nobody reran the day: it reads as reconciled at 08:00."""
+    with World(load(CASH / "clean_payout.json"), tmp_path) as world:
+        runtime = world.runtime
+
+        def stopped() -> str:
+            with runtime.db.write() as session:
+                controls.stop(
+                    session,
+                    runtime.ledger,
+                    actor="user:maya",
+                    reason="audit",
+                    now=runtime.clock.now(),
+                )
+            return "stopped"
+
+        def resumed() -> str:
+            with runtime.db.write() as session:
+                controls.resume(session, runtime.ledger, actor="user:maya", now=runtime.clock.now())
+            return "resumed"
+
+        world.later += [
+            Later(datetime(2026, 12, 3, 17, tzinfo=NEW_YORK), "stop", stopped),
+            Later(datetime(2026, 12, 4, 15, tzinfo=NEW_YORK), "resume", resumed),
+        ]
+        Run(world).play()
+        with runtime.db.write() as session:
+            _, token = create_token(session, name="vic", role="viewer", now=runtime.clock.now())
+        with TestClient(create_app(runtime)) as client:
+            day = client.get("/api/cash/payouts?date=2026-12-04", headers=bearer(token)).json()
+    assert day["payouts"][0]["deposit"]["status"] == "applied"
+    assert day["updated_at"] == "2026-12-04T13:00:00Z"  # 08:00 in New York: the morning run

@@ -234,6 +234,13 @@ def markdown(report: CloseReport, locale: str = "en_US", timezone: str = "UTC") 
         ]
     else:
         out.append("None.")
+    if t.other_currencies:
+        out += ["", "## Other currencies, not walked (no exchange rate ties them: a person does)"]
+        out += ["", "| reference | currency | amount | note |", "|---|---|---:|---|"]
+        out += [
+            _row(o.reference, o.currency, money(o.amount, o.amount_currency), o.description)
+            for o in t.other_currencies
+        ]
     if report.explanations:
         out += ["", "## Explanations on record (they do not unblock the sign-off)", ""]
         out += ["| when | by | variance | note |", "|---|---|---:|---|"]
@@ -354,6 +361,20 @@ def workbook(report: CloseReport, timezone: str = "UTC") -> bytes:
         _append(
             items, [item.kind.value, item.reference, item.on, major(item.amount), item.description]
         )
+    if t.other_currencies:
+        others = book.create_sheet("Other currencies")
+        _append(others, ["Reference", "Currency", "Amount", "Amount in", "Note"], heading=True)
+        for o in t.other_currencies:
+            _append(
+                others,
+                [
+                    o.reference,
+                    o.currency,
+                    major(o.amount, o.amount_currency),
+                    o.amount_currency,
+                    o.description,
+                ],
+            )
     explained = book.create_sheet("Explanations")
     _append(explained, [f"When ({timezone})", "By", "Variance", "Note"], heading=True)
     for e in report.explanations:

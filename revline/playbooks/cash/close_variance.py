@@ -14,7 +14,7 @@ from datetime import datetime
 from revline.config import Policy
 from revline.core.cases import CaseKind, CaseView
 from revline.core.inbox import EventView
-from revline.core.playbook import CaseRef, Decision, Facts, Playbook
+from revline.core.playbook import CaseRef, Decision, Enrichment, Facts, Playbook, Trigger
 from revline.money import Money
 from revline.playbooks.cash.close_actions import VARIANCE_CLEARED, VARIANCE_FLAGGED
 from revline.playbooks.cash.flags import FINDING_SOURCE
@@ -41,12 +41,15 @@ class CloseVariance(Playbook):
             return None
         return CaseRef(subject=str(event.payload["month"]), opens=event.type == VARIANCE_FLAGGED)
 
+    def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
+        return Facts(trigger, {"locale": enrichment.company.locale})
+
     def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
         event = facts.trigger.event
         if facts.trigger.kind != "event" or event is None:
             return Decision("a close variance moves only with its month's close")
         found = event.payload
-        variance = Money(int(found["variance"]), str(found.get("currency", "USD"))).format()
+        variance = Money(int(found["variance"]), str(found["currency"])).format(facts["locale"])
         if event.type == VARIANCE_FLAGGED:
             return Decision(
                 f"the {case.subject} tie-out is off by {variance}, above the threshold: the close "

@@ -20,7 +20,7 @@ which only a person can book: the deposit is not posted and names the returned p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,12 @@ def fees_of(txn: BalanceTransaction) -> int:
     """The Stripe fees a movement takes from the balance, positive: what a charge or refund
     withheld, or the whole of a fee movement."""
     return txn.fee - txn.amount if txn.type in FEE_TYPES else txn.fee
+
+
+def payout_fees(transactions: Iterable[BalanceTransaction]) -> int:
+    """What Stripe's fees on a payout's movements come to: its deposit's one fee line. The
+    payout's own movement and a returned payout's money back carry none of the payout's."""
+    return sum(fees_of(t) for t in transactions if t.type not in PAYOUT_TYPES | RETURNED_TYPES)
 
 
 @dataclass(frozen=True)
@@ -164,7 +170,7 @@ def compose(
     lines: list[DepositLine] = []
     unresolved: list[str] = []
     kept_out: list[ReturnedPayout] = []
-    fees = 0
+    fees = payout_fees(transactions)
     for txn in sorted(transactions, key=lambda t: (t.created, t.id)):
         if txn.type in PAYOUT_TYPES:
             continue
@@ -172,7 +178,6 @@ def compose(
             known = (returned or {}).get(txn.source or "")
             kept_out.append(known or ReturnedPayout(str(txn.source), txn.amount, (), ()))
             continue
-        fees += fees_of(txn)
         if txn.amount == 0 or txn.type in FEE_TYPES:
             continue
         if txn.type in PAYMENT_TYPES:

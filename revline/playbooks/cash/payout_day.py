@@ -14,10 +14,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from revline.db.models import Action, ActionStatus, Case
+from revline.db.models import Action, ActionStatus, Case, Decision
 from revline.errors import InvalidRequest, NotFound
 from revline.playbooks.cash.flags import ORPHAN_FLAG
 from revline.playbooks.cash.orphans import ORPHAN_PAYMENT
@@ -102,7 +102,9 @@ class PayoutDay(BaseModel):
     case_id: str
     state: str  # reconciled | recording | exceptions
     queue: str | None
-    updated_at: datetime  # when the latest decision (the morning run or a rerun) changed it
+    # When the day was last reconciled: the morning run, or a person's rerun (not an outcome of
+    # one of its actions arriving later, which decides nothing about the day).
+    updated_at: datetime
     payouts: list[PayoutEntry]
 
 
@@ -121,6 +123,15 @@ def business_date(value: str | None, name: str = "date") -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidRequest(f"{name} must be a date as YYYY-MM-DD, not {value!r}") from None
+
+
+def _reconciled_at(session: Session, case: Case) -> datetime:
+    ran = session.execute(
+        select(func.max(Decision.at)).where(
+            Decision.case_id == case.id, Decision.trigger.in_(("event", "manual"))
+        )
+    ).scalar_one()
+    return ran if ran is not None else case.updated_at
 
 
 def payouts_of(session: Session, day: date) -> PayoutDay:
@@ -144,7 +155,7 @@ def payouts_of(session: Session, day: date) -> PayoutDay:
         case_id=case.id,
         state=case.state,
         queue=case.queue,
-        updated_at=case.updated_at,
+        updated_at=_reconciled_at(session, case),
         payouts=[
             _entry(
                 entry,

@@ -64,7 +64,10 @@ class PayoutVariance(Playbook):
         return CaseRef(subject=str(event.payload["payout"]))
 
     def enrich(self, case: CaseView, trigger: Trigger, enrichment: Enrichment) -> Facts:
-        values: dict[str, Any] = {"calendar": enrichment.calendar}
+        values: dict[str, Any] = {
+            "calendar": enrichment.calendar,
+            "locale": enrichment.company.locale,
+        }
         if trigger.kind in ("timer", "manual"):
             netsuite = enrichment.adapters["netsuite"]
             values["deposits"] = [d.id for d in netsuite.deposits_for_payout(case.subject)]
@@ -79,7 +82,7 @@ class PayoutVariance(Playbook):
         if trigger.kind == "event" and trigger.event is not None:
             found = trigger.event.payload
             return Decision(
-                _figures(found, case.data.get("variance")),
+                _figures(found, case.data.get("variance"), facts["locale"]),
                 state="open",
                 next_action_at=recheck,
                 data={"variance": dict(found)},
@@ -111,13 +114,13 @@ class PayoutVariance(Playbook):
         )
 
 
-def _figures(found: Mapping[str, Any], before: Mapping[str, Any] | None) -> str:
+def _figures(found: Mapping[str, Any], before: Mapping[str, Any] | None, locale: str) -> str:
     """The figures a run found; with how far off the run before found the lines, if not as
     far."""
     currency = str(found["currency"])
 
     def money(amount: Any) -> str:
-        return Money(int(amount), currency).format()
+        return Money(int(amount), currency).format(locale)
 
     def gap(variance: int) -> str:
         return f"{money(abs(variance))} {'short of' if variance > 0 else 'over'} the payout"

@@ -48,6 +48,7 @@ from revline.playbooks.cash.deposit import (
     ReturnedPayout,
     carried,
     compose,
+    payout_fees,
 )
 from revline.playbooks.cash.flags import DUPLICATE_FLAG, ORPHAN_FLAG, PAYOUT_VARIANCE_FLAG
 from revline.playbooks.cash.returned import (
@@ -253,7 +254,14 @@ class PayoutReconciliation(Playbook):
         given_back = returned_case_payout(case.subject, trigger.event)
         if given_back is not None:
             deposits = tuple(d.id for d in netsuite.deposits_for_payout(given_back))
-            return Facts(trigger, {"returned": stripe.get_payout(given_back), "deposits": deposits})
+            return Facts(
+                trigger,
+                {
+                    "returned": stripe.get_payout(given_back),
+                    "deposits": deposits,
+                    "locale": enrichment.company.locale,
+                },
+            )
         if not _reconciles(trigger):
             return Facts(trigger)
         today = business_date_of(case, trigger)
@@ -311,6 +319,7 @@ class PayoutReconciliation(Playbook):
             {
                 "business_date": today,
                 "calendar": enrichment.calendar,
+                "locale": enrichment.company.locale,
                 "payouts": settled,
                 "undeposited": undeposited,
                 "invoices": invoices,
@@ -324,7 +333,7 @@ class PayoutReconciliation(Playbook):
 
     def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
         if "returned" in facts.values:
-            return decide_returned(facts["returned"], facts["deposits"])
+            return decide_returned(facts["returned"], facts["deposits"], facts["locale"])
         if "business_date" not in facts.values:
             return Decision("nothing to do outside the morning run or a person's rerun")
         today: date = facts["business_date"]
@@ -358,7 +367,10 @@ class PayoutReconciliation(Playbook):
                 "arrival": settled.arrived_on.isoformat(),
             }
             if settled.deposited:
-                summary.append({**known, "status": "already_deposited"})
+                # Its fees as Stripe withheld them (the deposit's fee line); a manual payout
+                # settled no movement in particular, so it has none to show.
+                fees = payout_fees(settled.transactions) if payout.automatic else None
+                summary.append({**known, "status": "already_deposited", "fees": fees})
                 continue
             if not payout.automatic:
                 actions.append(_manual_flag(today, settled))
@@ -396,7 +408,11 @@ class PayoutReconciliation(Playbook):
                 for m in not_recorded
                 if (
                     why := _invoice_doubt(
-                        settled, m.left, facts["invoiced"], facts.get("invoices_in_doubt", {})
+                        settled,
+                        m.left,
+                        facts["invoiced"],
+                        facts.get("invoices_in_doubt", {}),
+                        facts["locale"],
                     )
                 )
                 is not None
@@ -540,6 +556,7 @@ def _invoice_doubt(
     txn_id: str,
     invoiced: Mapping[str, Invoice],
     in_doubt: Mapping[str, Sequence[Invoice]],
+    locale: str,
 ) -> str | None:
     """Why a payment NetSuite invoiced cannot be recorded from its invoice, for the person it
     waits for; None when NetSuite has no invoice carrying its Stripe invoice id (an orphan).
@@ -554,8 +571,8 @@ def _invoice_doubt(
         else:
             remaining = Money(invoice.amount_remaining, invoice.currency)
             problem = (
-                f"{name} has {remaining.format()} remaining, less than the payment's "
-                f"{paid.format()}"
+                f"{name} has {remaining.format(locale)} remaining, less than the payment's "
+                f"{paid.format(locale)}"
             )
         return f"{problem}: the payment cannot be recorded against it; a person decides"
     found = in_doubt.get(txn.source or "", ())

@@ -91,11 +91,11 @@ def deposit_withdrawn(payout: str, why: str) -> Withdrawal:
     return Withdrawal(DEPOSIT_CREATE, payout, why)
 
 
-def decide_returned(payout: Payout, deposits: Sequence[str]) -> Decision:
+def decide_returned(payout: Payout, deposits: Sequence[str], locale: str) -> Decision:
     """A payout the bank returned (or Stripe cancelled): its deposit not yet posted is
     withdrawn. One NetSuite already holds stays: the money came back from the bank, and the
     morning whose payout pays it out again hands the return to a person."""
-    amount = Money(payout.amount, payout.currency).format()
+    amount = Money(payout.amount, payout.currency).format(locale)
     if payout.status not in RETURNED_STATUSES:
         # Acted on as Stripe shows the payout now, not as an event said it was.
         return Decision(

@@ -163,6 +163,8 @@ class TieOutBooks:
     # the walk's own sum stands for it); the first day whose movements were read.
     reported_balance: int | None = None
     walked_from: date | None = None
+    other_currencies: tuple[OtherCurrency, ...] = ()
+    locale: str = "en_US"  # the company's: amounts written into the items' descriptions
 
 
 class ItemKind(StrEnum):
@@ -215,6 +217,19 @@ class HeldRecognition(_Record):
     currency: str
 
 
+class OtherCurrency(_Record):
+    """Money in a currency other than the company's, which the walk leaves out: no exchange
+    rate ties NetSuite's converted books to Stripe's, so a person ties it. ``amount`` is in
+    minor units of ``amount_currency`` (NetSuite's base for Undeposited Funds; the payout's own
+    for a payout)."""
+
+    reference: str
+    currency: str
+    amount: int
+    amount_currency: str
+    description: str
+
+
 class TieOut(_Record):
     """The walk for one month, with its figures in minor units of ``currency``."""
 
@@ -232,6 +247,9 @@ class TieOut(_Record):
     undeposited_funds: int
     threshold: int
     held: list[HeldRecognition]
+    # Left out of the walk: what Undeposited Funds holds of payments in other currencies, and
+    # payouts in other currencies in transit or not deposited at month end.
+    other_currencies: list[OtherCurrency] = []
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -399,7 +417,7 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
         if txn.type in FEE_TYPES:
             continue
         if txn.type in PAYMENT_TYPES:
-            items += _unrecorded(txn, books.recorded, period, on)
+            items += _unrecorded(txn, books.recorded, period, on, books.locale)
         elif txn.type in REFUND_TYPES:
             items.append(_not_booked(ItemKind.REFUND_NOT_BOOKED, txn, payout_id, on))
         else:
@@ -434,6 +452,7 @@ def tie_out(books: TieOutBooks, threshold: int) -> TieOut:
         undeposited_funds=books.undeposited_funds,
         threshold=threshold,
         held=list(books.held),
+        other_currencies=list(books.other_currencies),
     )
 
 
@@ -465,17 +484,28 @@ def _unrecorded(
     recorded: Mapping[str, tuple[CustomerPayment, ...]],
     period: ClosePeriod,
     on: date,
+    locale: str,
 ) -> list[ReconcilingItem]:
     """What of a Stripe payment NetSuite had not recorded by month end: all of it, or the part
     not keyed by then (a charge keyed in parts)."""
-    payments = recorded.get(txn.source or "", ())
+    found = recorded.get(txn.source or "", ())
+    # Only a payment in the movement's currency records it: a charge in euros settled into the
+    # dollar balance that NetSuite records in euros cannot be netted without a rate.
+    payments = [p for p in found if p.currency.lower() == txn.currency.lower()]
+    elsewhere = [p for p in found if p.currency.lower() != txn.currency.lower()]
     by_then = sum(p.amount for p in payments if p.date <= period.last_day)
     missing = txn.amount - by_then
     if missing <= 0:
         return []
     later = [p.date for p in payments if p.date > period.last_day]
-    if by_then:
-        money = Money(by_then, txn.currency.upper()).format()
+    if elsewhere and not by_then:
+        recorded_as = ", ".join(sorted({p.money.format(locale) for p in elsewhere}))
+        why = (
+            f"NetSuite records it in another currency ({recorded_as}), not "
+            f"{txn.currency.upper()}: a person converts it"
+        )
+    elif by_then:
+        money = Money(by_then, txn.currency.upper()).format(locale)
         why = f"{money} of it recorded in NetSuite by month end" + (
             f", the rest on {later[0].isoformat()}" if later else ", the rest not yet"
         )
@@ -594,10 +624,14 @@ def _read(enrichment: Enrichment, period: ClosePeriod, since: date, reported: in
         if t.type in RETURNED_TYPES and t.source
     }
     payouts = []
+    other_currencies: list[OtherCurrency] = []
     for payout in stripe.list_payouts(created_from=start, created_until=end):
         # A payout returned by month end is not one of them, unless NetSuite had deposited it
         # by then: what it settled had left Undeposited Funds with that deposit.
-        if payout.currency != currency or (payout.id in returned and payout.id not in deposited):
+        if payout.id in returned and payout.id not in deposited:
+            continue
+        if payout.currency != currency:
+            other_currencies += _other_currency_payout(payout, period, netsuite)
             continue
         arrived_on = arrival_day(payout)
         deposited_on = None
@@ -620,6 +654,9 @@ def _read(enrichment: Enrichment, period: ClosePeriod, since: date, reported: in
                 references,
             )
         )
+    # The company's currency is walked; what NetSuite holds of others is named, not walked.
+    undeposited = netsuite.undeposited_funds_by_currency(currency.upper(), as_of=period.last_day)
+    walked_funds = undeposited.pop(currency.upper(), Money(0, currency)).amount
     return TieOutBooks(
         period=period,
         currency=currency,
@@ -646,13 +683,53 @@ def _read(enrichment: Enrichment, period: ClosePeriod, since: date, reported: in
             for r in walked
             if r.payout in deposited
         ),
-        undeposited_funds=netsuite.undeposited_funds_balance(
-            currency.upper(), as_of=period.last_day
-        ).amount,
+        undeposited_funds=walked_funds,
         held=tuple(held_for_dunning(netsuite)),
         reported_balance=reported,
         walked_from=since,
+        locale=enrichment.company.locale,
+        other_currencies=(
+            *(
+                OtherCurrency(
+                    reference="Undeposited Funds",
+                    currency=code,
+                    amount=held.amount,
+                    amount_currency=held.currency,
+                    description=(
+                        f"NetSuite's Undeposited Funds holds payments in {code}, booked in "
+                        f"{held.currency} at NetSuite's rates"
+                    ),
+                )
+                for code, held in sorted(undeposited.items())
+                if held.amount
+            ),
+            *other_currencies,
+        ),
     )
+
+
+def _other_currency_payout(
+    payout: Payout, period: ClosePeriod, netsuite: Any
+) -> list[OtherCurrency]:
+    """A payout in another currency still on its way to NetSuite at month end: in transit, or
+    in the bank with no deposit dated by then."""
+    arrived_on = arrival_day(payout)
+    if arrived_on > period.last_day:
+        where = f"in transit at month end (arrives {arrived_on.isoformat()})"
+    elif not any(d.date <= period.last_day for d in netsuite.deposits_for_payout(payout.id)):
+        where = f"reached the bank on {arrived_on.isoformat()}; no NetSuite deposit by month end"
+    else:
+        return []
+    code = payout.currency.upper()
+    return [
+        OtherCurrency(
+            reference=payout.id,
+            currency=code,
+            amount=payout.amount,
+            amount_currency=code,
+            description=f"Stripe payout in {code}, {where}",
+        )
+    ]
 
 
 def _by_charge(

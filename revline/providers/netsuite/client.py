@@ -791,10 +791,22 @@ class NetSuiteAdapter:
     # -- balances ----------------------------------------------------------------------------------
 
     def undeposited_funds_balance(self, currency: str, as_of: date | None = None) -> Money:
-        """The Undeposited Funds balance in the base currency, optionally as of a date."""
+        """The Undeposited Funds balance of the transactions in ``currency`` (the company's,
+        NetSuite's base), optionally as of a date. Payments in other currencies are left out:
+        NetSuite holds them converted at its rates, which nothing here can tie to Stripe's."""
+        held = self.undeposited_funds_by_currency(currency, as_of)
+        return held.get(currency.upper(), Money(0, currency))
+
+    def undeposited_funds_by_currency(
+        self, base: str, as_of: date | None = None
+    ) -> dict[str, Money]:
+        """The Undeposited Funds balance by the currency of the transactions making it up, each
+        as NetSuite books it: in ``base`` (its base currency; another currency's converted)."""
         rows = self.suiteql(queries.undeposited_funds_balance(as_of))
-        total = sum((queries.minor(row, "balance", currency) for row in rows), 0)
-        return Money(total, currency)
+        return {
+            str(row["currency"]).upper(): Money(queries.minor(row, "balance", base), base)
+            for row in rows
+        }
 
     def trailing_mrr(self, customer_id: str, as_of: date) -> TrailingMrr:
         """Monthly recurring revenue: the customer's invoices in the three full calendar months

@@ -514,15 +514,17 @@ def revenue_plan(row: Row) -> RevenuePlan:
 
 
 def undeposited_funds_balance(as_of: date | None) -> str:
-    """The Undeposited Funds balance from the general ledger (base currency)."""
+    """The Undeposited Funds balance from the general ledger (base currency), by the currency
+    of the transactions that make it up."""
     dated = f" AND t.trandate <= {day(as_of)}" if as_of else ""
     return (
-        "SELECT a.accttype, SUM(tal.amount) AS balance"
+        "SELECT cur.symbol AS currency, SUM(tal.amount) AS balance"
         " FROM transactionaccountingline tal"
         " JOIN account a ON a.id = tal.account"
         " JOIN transaction t ON t.id = tal.transaction"
+        " JOIN currency cur ON cur.id = t.currency"
         f" WHERE a.accttype = 'UnDepFunds' AND tal.posting = 'T'{dated}"
-        " GROUP BY a.accttype ORDER BY a.accttype"
+        " GROUP BY cur.symbol ORDER BY cur.symbol"
     )
 
 

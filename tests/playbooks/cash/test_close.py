@@ -25,8 +25,11 @@ from revline.playbooks.cash.close_actions import (
     FLAG_VARIANCE,
     NO_LONGER_TIES,
     SIGN_OFF,
+    VARIANCE_FLAGGED,
     register,
 )
+from revline.playbooks.cash.close_variance import CloseVariance
+from revline.playbooks.cash.flags import FINDING_SOURCE
 from revline.playbooks.cash.tieout import (
     ClosePeriod,
     InvalidMonth,
@@ -524,9 +527,9 @@ class Books:
     def customer_payments_dated(self, start: date, end: date) -> list[CustomerPayment]:
         return RECORDED
 
-    def undeposited_funds_balance(self, currency: str, as_of: date) -> Money:
+    def undeposited_funds_by_currency(self, base: str, as_of: date) -> dict[str, Money]:
         assert as_of == DECEMBER.last_day
-        return Money(self.undeposited, currency)
+        return {base: Money(self.undeposited, base)}
 
     def held_revenue_plans(self) -> list[Any]:
         return []
@@ -574,6 +577,50 @@ def test_a_movement_of_the_issuing_balance_is_not_walked(db: Database) -> None:
     assert signed.variance == 300
 
 
+class TwoCurrencyBooks(Books):
+    """A dollar company whose Stripe account also settles euros into a euro bank: a euro
+    payout in transit at month end, its payments in Undeposited Funds (booked converted)."""
+
+    EURO_PAYOUT = replace(IN_TRANSIT.payout, id="po_eur", currency="eur", amount=100_000)
+
+    def list_payouts(self, **_: datetime) -> list[Payout]:
+        return [*super().list_payouts(), self.EURO_PAYOUT]
+
+    def undeposited_funds_by_currency(self, base: str, as_of: date) -> dict[str, Money]:
+        return {**super().undeposited_funds_by_currency(base, as_of), "EUR": Money(108_500, base)}
+
+
+def test_money_in_other_currencies_is_named_apart_not_walked(db: Database) -> None:
+    """No rate ties NetSuite's converted euros to Stripe's: the dollar walk ties as before, and
+    the euro payout and the euros in Undeposited Funds are named for a person."""
+    result = sign_off_handler(TwoCurrencyBooks(190_300), db)(PROPOSED)
+    signed = figures(result["tieout"])
+    assert (signed.undeposited_funds, signed.variance) == (190_300, 300)
+    assert [
+        (o.reference, o.currency, o.amount, o.amount_currency) for o in signed.other_currencies
+    ] == [
+        ("Undeposited Funds", "EUR", 108_500, "USD"),
+        ("po_eur", "EUR", 100_000, "EUR"),
+    ]
+    assert signed.other_currencies[1].description == (
+        "Stripe payout in EUR, in transit at month end (arrives 2027-01-01)"
+    )
+
+
+def test_a_payment_netsuite_records_in_another_currency_is_not_netted() -> None:
+    """A €100.00 charge settled into the dollar balance as $108.50; the connector recorded it
+    in euros. The euros are not taken for dollars: the whole payment is an item, saying why."""
+    settled = txn("ch_eu", "charge", 10_850)
+    in_euros = replace(customer_payment("ch_eu", 10_000), currency="EUR")
+    result = tie_out(books([settled], [], [in_euros], 0), 500)
+    (unrecorded,) = [i for i in result.items if i.kind is ItemKind.PAYMENT_NOT_RECORDED]
+    assert unrecorded.amount == -10_850
+    assert unrecorded.description == (
+        "Stripe payment of 2026-12-30: NetSuite records it in another currency (€100.00), "
+        "not USD: a person converts it"
+    )
+
+
 def test_the_sign_off_refuses_a_month_that_no_longer_ties(db: Database) -> None:
     # Approved after someone keyed $12.40 into Undeposited Funds, dated in December.
     with pytest.raises(ProviderError) as refused:
@@ -584,3 +631,26 @@ def test_the_sign_off_refuses_a_month_that_no_longer_ties(db: Database) -> None:
         "2026-12 no longer ties: a variance of $12.40 is above the $5.00 threshold (it was "
         "$0.00 when the sign-off was proposed); nothing is signed off"
     )
+
+
+def test_amounts_in_what_a_person_reads_are_in_the_company_s_locale() -> None:
+    """A partly recorded payment's item, and the variance case's explanation, under de_DE."""
+    paid = txn("ch_part", "charge", 10_000)
+    partly = customer_payment("ch_part", 6_000)
+    walked = tie_out(replace(books([paid], [], [partly], 0), locale="de_DE"), 500)
+    (item,) = [i for i in walked.items if i.kind is ItemKind.PAYMENT_NOT_RECORDED]
+    assert "60,00\xa0$ of it recorded in NetSuite by month end" in item.description
+
+    flagged = EventView(
+        id=1,
+        source=FINDING_SOURCE,
+        external_id="close_variance:2026-12:1",
+        type=VARIANCE_FLAGGED,
+        occurred_at=NOW,
+        received_at=NOW,
+        payload={"month": "2026-12", "currency": "USD", "variance": 1_240},
+    )
+    case = case_view("close_variance", "2026-12", "open", NOW)
+    facts = Facts(Trigger("event", NOW, flagged), {"locale": "de_DE"})
+    decision = CloseVariance().decide(case, facts, POLICY, NOW)
+    assert decision.explanation.startswith("the 2026-12 tie-out is off by 12,40\xa0$")

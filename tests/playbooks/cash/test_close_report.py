@@ -15,7 +15,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from revline.playbooks.cash.close import RecordedExplanation
 from revline.playbooks.cash.close_holds import DunningCase, HeldCustomer
 from revline.playbooks.cash.close_report import CloseReport, VarianceCase, markdown, workbook
-from revline.playbooks.cash.tieout import ItemKind, ReconcilingItem, TieOut
+from revline.playbooks.cash.tieout import ItemKind, OtherCurrency, ReconcilingItem, TieOut
 
 NEW_YORK = "America/New_York"
 SIGNED_AT = datetime(2027, 1, 7, 15, 30, tzinfo=UTC)  # 10:30 in New York
@@ -295,3 +295,25 @@ def test_the_workbook_shows_every_amount_to_its_currency_s_minor_unit() -> None:
         if cell.value == 12_500
     ]
     assert [cell.number_format for cell in yen] == ["#,##0"]
+
+
+def test_money_in_other_currencies_has_its_own_section_and_sheet() -> None:
+    other = OtherCurrency(
+        reference="po_eur",
+        currency="EUR",
+        amount=100_000,
+        amount_currency="EUR",
+        description="Stripe payout in EUR, in transit at month end (arrives 2027-01-01)",
+    )
+    document = report(tieout=tieout(other_currencies=[other]))
+    text = markdown(document, "en_US", NEW_YORK)
+    assert table(
+        text, "Other currencies, not walked (no exchange rate ties them: a person does)"
+    ) == [["po_eur", "EUR", "€1,000.00", other.description]]
+    assert sheets(document)["Other currencies"] == [
+        ("Reference", "Currency", "Amount", "Amount in", "Note"),
+        ("po_eur", "EUR", 1000, "EUR", other.description),
+    ]
+    # Without any, neither appears.
+    assert "Other currencies" not in markdown(report(), "en_US", NEW_YORK)
+    assert "Other currencies" not in sheets(report())

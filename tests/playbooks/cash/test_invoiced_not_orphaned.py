@@ -99,13 +99,14 @@ class FakeNetSuite:
         return []
 
 
-def morning(carrying: Sequence[Invoice]) -> Decision:
+def morning(carrying: Sequence[Invoice], company: Company | None = None) -> Decision:
     """The morning of 3 December, read from the fake providers and decided."""
     transactions = [txn(2, "charge", 42_000, 1_248)]
+    company = company or Company()
     enrichment = Enrichment(
         clock=SimulatedClock(AT),
-        calendar=Company().calendar(),
-        company=Company(),
+        calendar=company.calendar(),
+        company=company,
         adapters={
             "stripe": FakeStripe(transactions, charge("ch_2", 42_000, "cus_acme", "in_2")),
             "netsuite": FakeNetSuite(carrying),
@@ -158,6 +159,13 @@ def test_a_payment_whose_invoice_cannot_take_it_waits_for_a_person_and_is_no_orp
         assert words in match["reason"], (case, match["reason"])
     # The payout waits in the AR specialist's queue, as for a blocked match.
     assert (decision.state, decision.queue) == ("exceptions", "ar_specialist")
+
+
+def test_what_a_person_reads_is_in_the_company_s_locale() -> None:
+    decision = morning([invoice("12", "INV-2026-1302", 40_000)], Company(locale="de_DE"))
+    (summary,) = decision.data["payouts"]
+    (match,) = summary["matches"]
+    assert "has 400,00\xa0$ remaining, less than the payment's 420,00\xa0$" in match["reason"]
 
 
 def test_a_payment_with_no_netsuite_invoice_at_all_is_still_an_orphan() -> None:

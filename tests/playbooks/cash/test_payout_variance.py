@@ -41,7 +41,7 @@ def _flagged(event_type: str = PAYOUT_VARIANCE_FLAGGED) -> EventView:
 
 
 def _decide(trigger: Trigger, state: str = "open", **values: Any) -> Decision:
-    facts = Facts(trigger, {"calendar": CALENDAR, **values})
+    facts = Facts(trigger, {"calendar": CALENDAR, "locale": "en_US", **values})
     return PayoutVariance().decide(_case(state), facts, Policy(), trigger.at)
 
 
@@ -62,6 +62,11 @@ def test_the_case_opens_in_the_billing_analysts_queue_with_the_figures() -> None
     assert decision.data == {"variance": FLAG}
     # Monday 7 December, an hour after the 08:00 run (the weekend does not count).
     assert decision.next_action_at == datetime(2026, 12, 7, 14, tzinfo=UTC)
+
+
+def test_the_figures_are_written_in_the_company_s_locale() -> None:
+    decision = _decide(Trigger("event", OPENED, _flagged()), locale="de_DE")
+    assert decision.explanation.startswith("payout po_1 of 1.746,50\xa0$ (arrived 2026-12-03)")
 
 
 def test_it_waits_while_the_payout_is_not_deposited_and_resolves_once_it_is() -> None:

@@ -242,6 +242,7 @@ def _decide(
         {
             "business_date": today,
             "calendar": NEW_YORK,
+            "locale": "en_US",
             "payouts": payouts if isinstance(payouts, list) else [payouts],
             "undeposited": payments if isinstance(payments, Undeposited) else undeposited(payments),
             "invoices": invoices or [],

@@ -160,8 +160,10 @@ class Books:
     def customer_payments_dated(self, start: date, end: date) -> list[CustomerPayment]:
         return self.payments
 
-    def undeposited_funds_balance(self, currency: str, as_of: date | None = None) -> Money:
-        return Money(self.undeposited_funds, currency)
+    def undeposited_funds_by_currency(
+        self, base: str, as_of: date | None = None
+    ) -> dict[str, Money]:
+        return {base: Money(self.undeposited_funds, base)}
 
     def held_revenue_plans(self) -> list[Any]:
         return []
@@ -295,7 +297,7 @@ def test_the_payout_after_a_payout_returned_after_its_deposit_waits_for_a_person
 def _flagged(params: Mapping[str, Any]) -> Facts:
     """The payout's variance case, as the morning's flag reaches it."""
     event = finding(PAYOUT_VARIANCE_FLAGGED, "flag", at(4), params)
-    return Facts(Trigger("event", at(4), event), {"calendar": CALENDAR})
+    return Facts(Trigger("event", at(4), event), {"calendar": CALENDAR, "locale": "en_US"})
 
 
 # -- the month-end tie-out -----------------------------------------------------------------

@@ -61,3 +61,23 @@ def test_a_hand_keyed_entry_and_its_correction_move_undeposited_funds_as_of_a_da
     books.add_journal_entry([("1190", -1_240), ("4000", 1_240)], on=date(2027, 1, 6))
     assert adapter.undeposited_funds_balance("USD", as_of=date(2026, 12, 31)).amount == 1_240
     assert adapter.undeposited_funds_balance("USD", as_of=date(2027, 1, 6)).amount == 0
+
+
+def test_undeposited_funds_of_the_company_currency_leaves_other_currencies_out(
+    adapter: NetSuiteAdapter, sim: NetSuiteSimulator, acme: Acme
+) -> None:
+    """A dollar payment and a euro one wait in Undeposited Funds: the dollar balance is the
+    dollar payment's; the euro one is named apart (NetSuite books it converted at its rates)."""
+    books = sim.books
+    books.record_customer_payment(
+        acme.invoice, amount=50_000, stripe_charge_id="ch_usd", on=date(2026, 12, 30)
+    )
+    euros = books.add_invoice(acme.customer, 10_000, number="INV-2026-1211", currency="EUR")
+    books.record_customer_payment(
+        euros, amount=10_000, stripe_charge_id="ch_eur", on=date(2026, 12, 30)
+    )
+    december = date(2026, 12, 31)
+    assert adapter.undeposited_funds_balance("USD", as_of=december).amount == 50_000
+    held = adapter.undeposited_funds_by_currency("USD", as_of=december)
+    assert sorted(held) == ["EUR", "USD"]
+    assert held["EUR"].currency == "USD"  # as NetSuite books it: in its base currency

@@ -331,7 +331,6 @@ def test_a_payout_in_a_currency_with_no_account_of_its_own_is_refused(
     ):
         adapter.create_deposit(_eur_adjustment("po_eu"), idempotency_key="k")
     assert str(refused.value) == (
-        f"bank account {default} holds {held}, not EUR: name a EUR account in "
-        "deposit_bank_accounts"
+        f"bank account {default} holds {held}, not EUR: name a EUR account in deposit_bank_accounts"
     )
     assert sim.books.deposits() == []
