@@ -381,14 +381,15 @@ def _refund_id(latest: dict[str, ActionView]) -> str:
 
 
 def _refund_now(case: CaseView, trigger: Trigger, stripe: Any, charge: str) -> str | None:
-    """What Stripe says now of the case's own refund, when it made one that had not succeeded
-    when it answered, or when Stripe has just said something of a refund (None otherwise:
-    nothing to read)."""
+    """What Stripe says now of the case's own refund, once it made one (None otherwise:
+    nothing to read). Read on every decision of a case not resolved — a refund that succeeded
+    may fail later, even while the apology is on its way or the case is with the AR
+    specialist — and on a resolved one only when Stripe has just said something of it."""
     own = _latest(case.actions).get(REFUND)
     if own is None or own.status != "applied":
         return None
     result = own.result or {}
-    if result.get("status") == REFUND_SETTLED and _refund_event(trigger) is None:
+    if case.state == "resolved" and _refund_event(trigger) is None:
         return None
     made = {refund.id: refund.status for refund in stripe.list_refunds(charge)}
     return made.get(str(result.get("refund")))

@@ -8,17 +8,18 @@ from typing import Any
 
 import pytest
 
-from revline.config import Policy
+from revline.clock import SimulatedClock
+from revline.config import Company, Policy
 from revline.core.cases import ActionView
 from revline.core.inbox import EventView
-from revline.core.playbook import Decision, Facts, Trigger
+from revline.core.playbook import Decision, Enrichment, Facts, Trigger
 from revline.playbooks.cash.duplicates import (
     DuplicateInvoiceResolution,
     find_duplicates,
     paid_alike,
 )
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
-from revline.providers.stripe.records import Charge
+from revline.providers.stripe.records import Charge, Refund
 from tests.support.cases import case_view
 from tests.support.stripe_records import succeeded_charge
 
@@ -604,3 +605,67 @@ def test_a_charge_found_refunded_in_part_is_voided_but_not_refunded_the_rest() -
     decision = decide(refunded=10_000)
     assert kinds(decision) == ["netsuite.invoice.void", "netsuite.revenue.exit"]
     assert (decision.state, decision.queue) == ("needs_person", "ar_specialist")
+
+
+class StripeSays:
+    """Stripe as the case reads it: the duplicate's charge, and its refund re_1 now ``status``."""
+
+    def __init__(self, status: str) -> None:
+        self.status = status
+        self.reads = 0
+
+    def list_refunds(self, charge_id: str) -> list[Refund]:
+        self.reads += 1
+        return [Refund("re_1", 42_000, "usd", charge_id, None, "duplicate", self.status, None, AT)]
+
+    def get_charge(self, charge_id: str) -> Charge:
+        return charge()
+
+
+class NetSuiteSays:
+    def customer(self, customer_id: str) -> None:
+        return None
+
+    def invoice(self, invoice_id: str) -> Invoice:
+        return replace(invoice("12", amount=42_000), status=InvoiceStatus.VOIDED)
+
+
+def enriched_decision(state: str, actions: tuple[ActionView, ...], stripe: StripeSays) -> Decision:
+    """The case's real enrich and decide, on a trigger that is not Stripe's word of the refund
+    (the outcome of an action)."""
+    case = case_view(
+        "duplicate_invoice",
+        "12",
+        state,
+        AT,
+        customer="7",
+        data={"finding": FINDING},
+        actions=actions,
+    )
+    enrichment = Enrichment(
+        SimulatedClock(AT),
+        Company().calendar(),
+        Company(),
+        {"stripe": stripe, "netsuite": NetSuiteSays()},
+    )
+    playbook = DuplicateInvoiceResolution()
+    facts = playbook.enrich(case, Trigger("action", AT), enrichment)
+    return playbook.decide(case, facts, POLICY, AT)
+
+
+def test_a_refund_failed_after_it_succeeded_is_read_again_on_every_decision() -> None:
+    """Stripe failed the refund while the apology was on its way (or after the case went to the
+    AR specialist): the email's outcome, or any other, does not resolve the case on the refund's
+    first answer."""
+    sending = (
+        *(action(kind, "applied", REFUNDED) for kind in ALL_DONE[:4]),
+        action("email.send", "applied"),
+    )
+    for state in ("resolving", "needs_person"):
+        stripe = StripeSays("failed")
+        decision = enriched_decision(state, sending, stripe)
+        assert stripe.reads == 1
+        assert (decision.state, decision.queue) == ("needs_person", "ar_specialist"), state
+        assert "Stripe's refund re_1 failed" in decision.explanation
+    # Still succeeded: the case resolves, as before.
+    assert enriched_decision("resolving", sending, StripeSays("succeeded")).state == "resolved"
