@@ -19,6 +19,7 @@ from revline.playbooks.cash.payout_day import payouts_of
 from revline.sandbox.runner import Run, report
 from revline.sandbox.scenario import Scenario, load, parse
 from revline.sandbox.world import Later, World
+from tests.support.controls import press
 
 CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -566,16 +567,6 @@ def test_a_held_deposit_composed_again_with_other_lines_is_superseded_not_a_conf
     with World(scenario, tmp_path) as world:
         runtime = world.runtime
 
-        def emergency(stop: bool) -> None:
-            with runtime.db.write() as session:
-                now = runtime.clock.now()
-                if stop:
-                    controls.stop(
-                        session, runtime.ledger, actor="user:maya", reason="audit", now=now
-                    )
-                else:
-                    controls.resume(session, runtime.ledger, actor="user:maya", now=now)
-
         def keyed_again() -> None:
             books = world.netsuite.books
             (keyed,) = [p for p in books.customer_payments() if p.stripe_charge_id is None]
@@ -586,9 +577,9 @@ def test_a_held_deposit_composed_again_with_other_lines_is_superseded_not_a_conf
 
         _meanwhile(world, 1, 12, "Acme pays in the portal", lambda: _portal_payment(world, 42_000))
         _meanwhile(world, 1, 15, "keyed by hand", lambda: _keyed_by_hand(world, 42_000, 42_000))
-        _meanwhile(world, 3, 17, "the emergency stop", lambda: emergency(stop=True))
+        _meanwhile(world, 3, 17, "the emergency stop", lambda: press(runtime, stop=True))
         _meanwhile(world, 4, 10, "voided and keyed again", keyed_again)
-        _meanwhile(world, 4, 12, "the stop lifted", lambda: emergency(stop=False))
+        _meanwhile(world, 4, 12, "the stop lifted", lambda: press(runtime, stop=False))
         played = Run(world).play()
         with world.runtime.db.read() as session:
             (payout,) = payouts_of(session, date(2026, 12, 4)).payouts

@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from revline.api.app import create_app
-from revline.core import controls
 from revline.core.auth import create_token
 from revline.db.models import Case, Decision
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import load, parse
 from revline.sandbox.world import Later, World
 from tests.api.helpers import bearer
+from tests.support.controls import emergency_stop, press
 from tests.support.hand_keyed import keyed_again, keyed_by_hand, paid_in_the_portal
 
 CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
@@ -87,22 +87,12 @@ def test_a_rerun_of_a_reconciled_morning_that_finds_a_variance_opens_the_day_aga
     with World(scenario, tmp_path) as world:
         runtime, books = world.runtime, world.netsuite.books
 
-        def stopped() -> None:
-            with runtime.db.write() as session:
-                controls.stop(
-                    session,
-                    runtime.ledger,
-                    actor="user:maya",
-                    reason="audit",
-                    now=runtime.clock.now(),
-                )
-
         world.later += [
             Later(datetime(2026, 12, 1, 12, tzinfo=NEW_YORK), "paid", paid_in_the_portal(world)),
             Later(datetime(2026, 12, 1, 15, tzinfo=NEW_YORK), "keyed", keyed_by_hand(world)),
-            Later(datetime(2026, 12, 3, 17, tzinfo=NEW_YORK), "stop", stopped),
             Later(datetime(2026, 12, 4, 10, tzinfo=NEW_YORK), "short", keyed_again(world, 41_950)),
         ]
+        emergency_stop(world, datetime(2026, 12, 3, 17, tzinfo=NEW_YORK), stop=True)
         Run(world).play()
         with runtime.db.write() as session:
             _, token = create_token(
@@ -117,8 +107,7 @@ def test_a_rerun_of_a_reconciled_morning_that_finds_a_variance_opens_the_day_aga
         assert (payout["status"], payout["variance"]) == ("variance", 50)
         # The deposit the stop held moves a payment NetSuite no longer has: once the stop
         # lifts, NetSuite refuses it and it goes to a person; nothing is posted.
-        with runtime.db.write() as session:
-            controls.resume(session, runtime.ledger, actor="user:maya", now=runtime.clock.now())
+        press(runtime, stop=False)
         world.worker.drain()
         assert books.deposits() == []
 
@@ -130,27 +119,8 @@ def test_the_day_reads_as_reconciled_by_its_morning_not_by_an_outcome_hours_late
     then posts. Nobody reran the day: it reads as reconciled at 08:00."""
     with World(load(CASH / "clean_payout.json"), tmp_path) as world:
         runtime = world.runtime
-
-        def stopped() -> str:
-            with runtime.db.write() as session:
-                controls.stop(
-                    session,
-                    runtime.ledger,
-                    actor="user:maya",
-                    reason="audit",
-                    now=runtime.clock.now(),
-                )
-            return "stopped"
-
-        def resumed() -> str:
-            with runtime.db.write() as session:
-                controls.resume(session, runtime.ledger, actor="user:maya", now=runtime.clock.now())
-            return "resumed"
-
-        world.later += [
-            Later(datetime(2026, 12, 3, 17, tzinfo=NEW_YORK), "stop", stopped),
-            Later(datetime(2026, 12, 4, 15, tzinfo=NEW_YORK), "resume", resumed),
-        ]
+        emergency_stop(world, datetime(2026, 12, 3, 17, tzinfo=NEW_YORK), stop=True)
+        emergency_stop(world, datetime(2026, 12, 4, 15, tzinfo=NEW_YORK), stop=False)
         Run(world).play()
         with runtime.db.write() as session:
             _, token = create_token(session, name="vic", role="viewer", now=runtime.clock.now())

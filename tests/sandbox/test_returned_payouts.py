@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from revline.core import controls
 from revline.core.cases import CaseView
 from revline.core.playbook import Facts, Trigger
 from revline.db.models import Case, Decision
@@ -26,6 +25,7 @@ from revline.playbooks.cash.payouts import PayoutReconciliation
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import Scenario, parse
 from revline.sandbox.world import Later, World
+from tests.support.controls import emergency_stop
 from tests.support.hand_keyed import keyed_again, keyed_by_hand, paid_in_the_portal
 
 CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
@@ -159,21 +159,6 @@ def test_a_payout_returned_after_its_deposit_holds_the_next_payout_for_a_person(
     assert played["ledger"]["verified"] is True
 
 
-def _emergency_stop(world: World, day: int, hour: int, *, pressed: bool) -> None:
-    def press() -> str:
-        runtime = world.runtime
-        with runtime.db.write() as session:
-            now = runtime.clock.now()
-            if pressed:
-                controls.stop(session, runtime.ledger, actor="user:maya", reason="audit", now=now)
-            else:
-                controls.resume(session, runtime.ledger, actor="user:maya", now=now)
-        return "the emergency stop " + ("pressed" if pressed else "lifted")
-
-    what = "the controller presses the emergency stop" if pressed else "the stop is lifted"
-    world.later.append(Later(datetime(2026, 12, day, hour, tzinfo=NEW_YORK), what, press))
-
-
 def test_a_held_deposit_of_a_payout_the_bank_returns_is_withdrawn_and_never_posts(
     tmp_path: Path,
 ) -> None:
@@ -187,9 +172,9 @@ def test_a_held_deposit_of_a_payout_the_bank_returns_is_withdrawn_and_never_post
         "2026-12-07T18:00:00-05:00", _payout(2, 6), _bluefin_pays(4, 13), _payout(4, 14)
     )
     with World(scenario, tmp_path) as world:
-        _emergency_stop(world, 3, 17, pressed=True)
+        emergency_stop(world, datetime(2026, 12, 3, 17, tzinfo=NEW_YORK), stop=True)
         _the_bank_returns_the_first_payout(world, 4, 12)
-        _emergency_stop(world, 4, 15, pressed=False)
+        emergency_stop(world, datetime(2026, 12, 4, 15, tzinfo=NEW_YORK), stop=False)
         played = Run(world).play()
         payout_b, payout_a = world.stripe.state.newest_first("payout")
         deposits = world.netsuite.books.deposits()

@@ -1,0 +1,26 @@
+"""The controller's emergency stop, pressed and lifted in a sandbox run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from revline.core import controls
+from revline.core.runtime import Runtime
+from revline.sandbox.world import Later, World
+
+
+def press(runtime: Runtime, *, stop: bool) -> str:
+    """Maya presses the emergency stop (``stop``) or lifts it, now."""
+    with runtime.db.write() as session:
+        now = runtime.clock.now()
+        if stop:
+            controls.stop(session, runtime.ledger, actor="user:maya", reason="audit", now=now)
+        else:
+            controls.resume(session, runtime.ledger, actor="user:maya", now=now)
+    return "the emergency stop " + ("pressed" if stop else "lifted")
+
+
+def emergency_stop(world: World, at: datetime, *, stop: bool) -> None:
+    """The stop pressed (or lifted) at ``at`` in the run."""
+    what = "the controller presses the emergency stop" if stop else "the stop is lifted"
+    world.later.append(Later(at, what, lambda: press(world.runtime, stop=stop)))
