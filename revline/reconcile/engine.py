@@ -491,6 +491,10 @@ WITH ranked AS (
            any_value(days) FILTER (WHERE rank = 1) AS days,
            count(*) FILTER (WHERE evidence) AS with_evidence
     FROM ranked GROUP BY lrow
+), offered AS (
+    -- Only a best candidate that is reported (it scores enough, or carries evidence) is
+    -- offered: one found on a name alone for another entry keeps nothing from this one.
+    SELECT * FROM best WHERE score >= $min_score OR evidence
 ), judged AS (
     -- What was found is written only for each entry's best candidate, not for every one.
     SELECT *, evidence AND near AND conflict IS NULL AND with_evidence = 1
@@ -503,7 +507,7 @@ WITH ranked AS (
                      CASE WHEN days > $window THEN 'dates ' || days || ' days apart' END,
                      CASE WHEN conflict IS NOT NULL
                           THEN 'but the NetSuite record carries ' || conflict END) AS found
-    FROM best
+    FROM offered
 )
 SELECT lrow, rrow, CASE WHEN auto THEN 'matched' ELSE 'proposed' END, 'scored',
        printf('scored %.2f (%s), next candidate %.2f', score,
@@ -511,7 +515,6 @@ SELECT lrow, rrow, CASE WHEN auto THEN 'matched' ELSE 'proposed' END, 'scored',
        || CASE WHEN auto THEN '' ELSE '; a person confirms' END,
        score
 FROM judged
-WHERE score >= $min_score OR evidence
 """
 
 _UNMATCHED = """

@@ -832,3 +832,20 @@ def test_an_entry_blocked_on_a_record_does_not_keep_it_from_its_own_entry() -> N
     report = match(left, right, MatchRules())
     assert (report.of("t2").status, report.of("t2").rights) == (MatchStatus.MATCHED, ("p1",))
     assert (report.of("t1").status, report.of("t1").rights) == (MatchStatus.UNMATCHED, ())
+
+
+def test_a_candidate_found_on_a_name_alone_for_another_entry_keeps_nothing_from_this_one() -> None:
+    """t1 is blocked (its customer's record is in euros) and its best scored candidate, found on
+    the name alone, is never offered; t2's own record, with the same mailbox and a clear margin,
+    is matched all the same."""
+    left = [
+        Entry("t1", 10000, "usd", DAY, customer="cus_1", name="Pat Lee"),
+        Entry("t2", 10000, "usd", DAY, customer="cus_2", email="pat@x.io", name="Pat Lee"),
+    ]
+    right = [
+        Entry("p1", 10000, "eur", DAY, customer="cus_1"),
+        Entry("p2", 10000, "usd", DAY, email="pat@x.io", name="Pat Lee"),
+    ]
+    report = match(left, right, MatchRules())
+    assert (report.of("t2").status, report.of("t2").rights) == (MatchStatus.MATCHED, ("p2",))
+    assert (report.of("t1").status, report.of("t1").rights) == (MatchStatus.BLOCKED, ("p1",))
