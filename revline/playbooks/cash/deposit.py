@@ -36,9 +36,11 @@ REFUND_TYPES = frozenset({"refund", "payment_refund", "refund_failure"})
 PAYOUT_TYPES = frozenset({"payout"})
 # A returned (failed) or cancelled payout's money back on the balance; its source is that payout.
 RETURNED_TYPES = frozenset({"payout_failure", "payout_cancel"})
-# Stripe's fees debited from the balance as movements of their own (``stripe_fee``: Billing,
-# Radar and the like), not withheld from a charge: fees all the same, on the one fee line.
-FEE_TYPES = frozenset({"stripe_fee"})
+# Stripe's fees debited from the balance as movements of their own, not withheld from a charge
+# (``stripe_fee``: Billing, Radar and the like; ``stripe_fx_fee``: currency conversion;
+# ``tax_fee``: the tax on Stripe's fees, reporting category ``fee`` too): fees all the same, on
+# the one fee line, never an adjustment.
+FEE_TYPES = frozenset({"stripe_fee", "stripe_fx_fee", "tax_fee"})
 
 
 def fees_of(txn: BalanceTransaction) -> int:

@@ -44,6 +44,7 @@ from revline.playbooks.cash import duplicates
 from revline.playbooks.cash.arrival import arrival_day, arriving
 from revline.playbooks.cash.deposit import (
     PAYMENT_TYPES,
+    RETURNED_TYPES,
     DepositPlan,
     ReturnedPayout,
     carried,
@@ -177,7 +178,9 @@ def payment_entries(settled: SettledPayout, calendar: WorkingCalendar) -> list[E
     payment of the same day."""
     entries = []
     for txn in settled.transactions:
-        if txn.type not in PAYMENT_TYPES or txn.source is None:
+        # A payment of nothing moves no money: no deposit line (``deposit.compose``), so it is
+        # neither matched nor an orphan that holds the payout.
+        if txn.type not in PAYMENT_TYPES or txn.source is None or txn.amount == 0:
             continue
         charge = settled.charges.get(txn.source)
         entries.append(
@@ -367,9 +370,16 @@ class PayoutReconciliation(Playbook):
                 "arrival": settled.arrived_on.isoformat(),
             }
             if settled.deposited:
-                # Its fees as Stripe withheld them (the deposit's fee line); a manual payout
-                # settled no movement in particular, so it has none to show.
-                fees = payout_fees(settled.transactions) if payout.automatic else None
+                # Its fees as Stripe withheld them (the deposit's fee line). None to show for a
+                # manual payout (it settled no movement in particular), nor for one that paid
+                # out a returned payout's money: its deposit carried that payout's fees too,
+                # which are not read again once it is deposited (its deposit's lines show them).
+                carried_back = any(t.type in RETURNED_TYPES for t in settled.transactions)
+                fees = (
+                    payout_fees(settled.transactions)
+                    if payout.automatic and not carried_back
+                    else None
+                )
                 summary.append({**known, "status": "already_deposited", "fees": fees})
                 continue
             if not payout.automatic:

@@ -804,3 +804,26 @@ def test_every_payment_is_a_deposit_line_an_orphan_or_held_and_deposits_tie(
         payout_id = settled_payout.payout.id
         if first[payout_id] == "orphans_pending" and second[payout_id] != "matches_pending":
             assert second[payout_id] == ("deposit_proposed" if delta == 0 else "variance")
+
+
+def test_a_payment_of_nothing_is_neither_matched_nor_an_orphan() -> None:
+    """A zero-amount charge on the payout moves no money: no line, no orphan, and the payout is
+    deposited."""
+    transactions = [txn(1, "charge", 180_000, 5_250), txn(2, "charge", 0)]
+    charges = [charge("ch_1", 180_000, "cus_acme"), charge("ch_2", 0, "cus_acme")]
+    decision = _decide(settled(transactions, charges), [ns_payment(1, 180_000)])
+    assert [a.kind for a in decision.actions] == [DEPOSIT]
+    assert decision.data["payouts"][0]["status"] == "deposit_proposed"
+
+
+def test_stripe_s_currency_conversion_and_tax_fees_join_the_fee_line() -> None:
+    transactions = [
+        txn(1, "charge", 180_000, 5_250),
+        replace(txn(2, "stripe_fx_fee", -1_000, source=None), reporting_category="fee"),
+        replace(txn(3, "tax_fee", -200, source=None), reporting_category="fee"),
+    ]
+    plan = compose(payout(transactions), transactions, {"txn_1": ns_payment(1, 180_000)}, POLICY)
+    assert [(line.type, line.amount, line.account) for line in plan.lines] == [
+        ("payment", 180_000, None),
+        ("fee", -6_450, "6700-8"),
+    ]

@@ -253,6 +253,15 @@ def test_the_payout_after_a_payout_returned_before_its_deposit_carries_its_movem
     )
 
 
+def test_once_deposited_the_payout_that_carried_a_returned_one_shows_no_fees_of_its_own() -> None:
+    """L's deposit carried A's fee beside its own (the fee line above, -4,410); once NetSuite
+    holds it, A's movements are not read again: the day shows no fees rather than L's alone."""
+    deposited = ns_deposit("5010", "po_l", date(2026, 12, 4), PAYOUT_L[0].amount)
+    books = Books([PAYOUT_A, PAYOUT_L], [], deposits=[deposited], returned=["po_a"])
+    (summary,) = the_morning_of(books, date(2026, 12, 7)).data["payouts"]
+    assert (summary["status"], summary["fees"]) == ("already_deposited", None)
+
+
 def test_the_payout_after_a_payout_returned_after_its_deposit_waits_for_a_person() -> None:
     """NetSuite deposited A (deposit 5004) before the bank returned it: its payment left
     Undeposited Funds, and the money L pays out again came back from the bank. Revline cannot
