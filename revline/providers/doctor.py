@@ -418,8 +418,9 @@ def _netsuite(ns: NetSuite, currency: str, clock: Clock, timeout: float) -> list
 
 def _netsuite_deposit_accounts(ns: NetSuite, currency: str, clock: Clock, timeout: float) -> Check:
     """Each bank account the settings name for payouts' deposits is an active Bank account in
-    NetSuite holding the currency it is named for (the default one: the company's or the base
-    currency): a wrong number is found now, not by the first morning's deposit."""
+    NetSuite holding the currency it is named for (the default one: the company's, the
+    currency its payouts come in): a wrong number is found now, not by the first morning's
+    deposit."""
     from revline.providers.netsuite.client import NetSuiteAdapter
     from revline.providers.netsuite.transport import RetryPolicy
 
@@ -430,7 +431,6 @@ def _netsuite_deposit_accounts(ns: NetSuite, currency: str, clock: Clock, timeou
         adapter = NetSuiteAdapter(ns, clock=clock, http=http, retry=RetryPolicy(attempts=1))
         banks = {a.number: a for a in adapter.accounts() if a.type == "Bank" and a.number}
         held = {number: adapter.account_currency(account) for number, account in banks.items()}
-        base = adapter.base_currency()
     except ProviderError as exc:
         return Check(
             "netsuite",
@@ -442,11 +442,9 @@ def _netsuite_deposit_accounts(ns: NetSuite, currency: str, clock: Clock, timeou
     finally:
         http.close()
     active = sorted(number for number, account in banks.items() if not account.inactive)
-    # What each named account may hold: its currency; the default, the company's or the base.
-    takes = {
-        which: {which} if which != "default" else {currency.upper(), base or currency.upper()}
-        for which in named
-    }
+    # What each named account may hold: its currency; the default, the company's (a deposit
+    # goes only into an account in its payout's currency, not the base one at NetSuite's rate).
+    takes = {which: {which} if which != "default" else {currency.upper()} for which in named}
     wrong = [
         f"{number} ({which}) is not a bank account"
         if number not in banks

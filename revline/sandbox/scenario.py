@@ -8,7 +8,7 @@ Ramp at given times. An invalid scenario is refused whole, with the field that i
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -151,10 +151,10 @@ class Payout(_Happening):
         if self.manual_amount is not None and self.fee_rate is not None:
             raise ValueError("fee_rate reprices what an automatic payout settles, not a manual one")
         # Money cannot reach the bank before Stripe sent it: a deposit dated before its payout.
-        if self.arrival is not None and self.arrival < self.at.date():
-            raise ValueError(
-                f"arrival {self.arrival} is before the payout is made ({self.at.date()})"
-            )
+        # Stripe's arrival date is a UTC day, so the payout's day is too.
+        made = self.at.astimezone(UTC).date()
+        if self.arrival is not None and self.arrival < made:
+            raise ValueError(f"arrival {self.arrival} is before the payout is made ({made}, UTC)")
         return self
 
 

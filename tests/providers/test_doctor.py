@@ -585,7 +585,7 @@ def test_a_deposit_account_must_be_active_and_hold_the_currency_it_is_named_for(
     assert found.fix is not None and "1015 EUR" in found.fix and "1017" not in found.fix
 
 
-def test_the_default_deposit_account_holds_the_company_or_the_base_currency(
+def test_the_default_deposit_account_holds_the_company_s_currency(
     services: Services, configured: dict[str, Any]
 ) -> None:
     """Every USD payout with no account of its own lands in the default account: one in
@@ -594,3 +594,18 @@ def test_the_default_deposit_account_holds_the_company_or_the_base_currency(
     netsuite = configured["netsuite"].model_copy(update={"deposit_bank_account": "1018"})
     found = finding(run({**configured, "netsuite": netsuite}), "netsuite", "deposit accounts")
     assert (found.ok, found.detail) == (False, "1018 (default) holds GBP, not USD")
+
+
+def test_a_default_account_in_the_base_currency_is_not_one_for_the_company_s_payouts(
+    services: Services, configured: dict[str, Any]
+) -> None:
+    """A sterling company whose NetSuite base is the dollar: its pounds are paid into a pound
+    account, and a deposit into the dollar one would be refused, so the doctor says so now."""
+    company = {**configured.get("company", {}), "currency": "gbp"}
+    netsuite = configured["netsuite"].model_copy(update={"deposit_bank_account": "1000"})
+    found = finding(
+        run({**configured, "company": company, "netsuite": netsuite}),
+        "netsuite",
+        "deposit accounts",
+    )
+    assert (found.ok, found.detail) == (False, "1000 (default) holds USD, not GBP")

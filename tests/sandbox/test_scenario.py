@@ -141,4 +141,10 @@ def test_a_payout_cannot_reach_the_bank_before_it_is_made() -> None:
     with pytest.raises(InvalidScenario) as caught:
         parse(document)
     assert f"happenings.{index}.payout" in caught.value.message
-    assert "arrival 2026-11-25 is before the payout is made (2026-12-02)" in caught.value.message
+    assert (
+        "arrival 2026-11-25 is before the payout is made (2026-12-02, UTC)" in caught.value.message
+    )
+    # Made at 21:00 in New York on 3 December is 02:00 UTC on the 4th: the 3rd is before it.
+    payout["at"], payout["arrival"] = "2026-12-03T21:00:00-05:00", "2026-12-03"
+    with pytest.raises(InvalidScenario, match=r"before the payout is made \(2026-12-04, UTC\)"):
+        parse(document)
