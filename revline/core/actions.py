@@ -51,6 +51,22 @@ def idempotency_key(playbook: str, kind: str, subject: str, attempt: int | str) 
     return f"{key[: MAX_KEY - 33]}~{tail}"
 
 
+def shadowed_again(
+    case: CaseView, playbook: str, specs: Iterable[ActionSpec]
+) -> tuple[ActionSpec, ...]:
+    """Of ``specs``, those the case proposed before and that were only shadowed (same key, same
+    parameters). A playbook that has moved on from proposing them (a match proposed, the
+    cardholder asked) proposes them again on each decision: once it is live, that takes them
+    live (``propose``); while it is not, it changes nothing. Pure."""
+    shadowed = {a.idempotency_key: a for a in case.actions if a.status == ActionStatus.SHADOWED}
+    again = []
+    for spec in specs:
+        found = shadowed.get(idempotency_key(playbook, spec.kind, spec.subject, spec.attempt))
+        if found is not None and found.params == jsonable(dict(spec.params)):
+            again.append(spec)
+    return tuple(again)
+
+
 @dataclass(frozen=True)
 class Proposed:
     action: Action

@@ -261,10 +261,16 @@ class Executor:
                         session, self.settings, action.playbook
                     )
                 if not mode.is_live_for(action.playbook, action.customer):
-                    # The playbook was switched off or to shadow after this was proposed.
-                    status = ActionStatus.CANCELLED if mode.name == "off" else ActionStatus.SHADOWED
+                    # The playbook was switched off or to shadow after this was proposed: kept as
+                    # shadowed (recorded, never carried out), so a live decision that proposes it
+                    # again takes it live; cancelled, it would stay undone under its key for good.
                     self._set_status(
-                        session, action, status, now, "action.mode_changed", {"mode": str(mode)}
+                        session,
+                        action,
+                        ActionStatus.SHADOWED,
+                        now,
+                        "action.mode_changed",
+                        {"mode": str(mode)},
                     )
                     continue
             token = uuid.uuid4().hex

@@ -244,8 +244,8 @@ def test_switching_mode_after_proposal_is_respected(
             settings=runtime.settings,
         )
     runtime.executor("w").run_once()
-    expected = ActionStatus.SHADOWED if mode == "shadow" else ActionStatus.CANCELLED
-    assert _action(runtime, action_id).status == expected
+    # Kept, never carried out: a live decision proposing it again takes it live.
+    assert _action(runtime, action_id).status == ActionStatus.SHADOWED
     assert provider.calls == {}
 
 

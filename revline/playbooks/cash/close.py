@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from revline.clock import WorkingCalendar
 from revline.config import Policy
+from revline.core.actions import shadowed_again
 from revline.core.cases import CaseKind, CaseView
 from revline.core.inbox import EventView
 from revline.core.playbook import (
@@ -248,25 +249,32 @@ class _Check:
                 else f"; the explanation given was for {self.money(given)}, not this variance, "
                 "and is not recorded"
             )
-        actions = []
+        actions: list[ActionSpec] = []
         flagged = self.case.data.get("flagged_variance")
-        if self.case.state != State.VARIANCE or flagged != variance:
-            actions.append(
-                ActionSpec(
-                    FLAG_VARIANCE,
-                    subject=self.case.subject,
-                    params={
-                        "month": self.case.subject,
-                        "currency": self.tieout.currency,
-                        "variance": variance,
-                        "threshold": self.tieout.threshold,
-                        "stripe_in_transit": self.tieout.stripe_in_transit,
-                        "expected_undeposited_funds": self.tieout.expected_undeposited_funds,
-                        "undeposited_funds": self.tieout.undeposited_funds,
-                    },
-                    attempt=_count(self.case, FLAG_VARIANCE) + 1,
-                )
+        flags = _count(self.case, FLAG_VARIANCE)
+
+        def flag(attempt: int) -> ActionSpec:
+            return ActionSpec(
+                FLAG_VARIANCE,
+                subject=self.case.subject,
+                params={
+                    "month": self.case.subject,
+                    "currency": self.tieout.currency,
+                    "variance": variance,
+                    "threshold": self.tieout.threshold,
+                    "stripe_in_transit": self.tieout.stripe_in_transit,
+                    "expected_undeposited_funds": self.tieout.expected_undeposited_funds,
+                    "undeposited_funds": self.tieout.undeposited_funds,
+                },
+                attempt=attempt,
             )
+
+        if self.case.state != State.VARIANCE or flagged != variance:
+            actions.append(flag(flags + 1))
+        else:
+            # The same variance, flagged while the close ran in shadow: flagged again, so the
+            # variance case opens once the close is live.
+            actions += shadowed_again(self.case, MonthEndClose.name, [flag(flags)])
         cancel = None
         if _pending(self.case, SIGN_OFF):
             cancel = f"a later check found a variance of {self.money(variance)} before sign-off"

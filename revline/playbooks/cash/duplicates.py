@@ -33,7 +33,7 @@ from revline.core.playbook import (
     Playbook,
     Trigger,
 )
-from revline.db.models import PENDING_ACTION_STATUSES
+from revline.db.models import PENDING_ACTION_STATUSES, ActionStatus
 from revline.money import Money
 from revline.playbooks.cash.flags import DUPLICATE_FLAGGED, FINDING_SOURCE
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
@@ -365,9 +365,12 @@ def _finding(case: CaseView, trigger: Trigger) -> dict[str, Any] | None:
 
 
 def _latest(actions: Iterable[ActionView]) -> dict[str, ActionView]:
+    """The case's latest action of each kind that may take effect: one only shadowed is not
+    there yet, so the step is proposed again (live, that takes it live)."""
     latest: dict[str, ActionView] = {}
     for action in sorted(actions, key=lambda a: a.created_at):
-        latest[action.kind] = action
+        if action.status != ActionStatus.SHADOWED:
+            latest[action.kind] = action
     return latest
 
 

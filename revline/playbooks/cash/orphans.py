@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from revline.config import Policy
+from revline.core.actions import shadowed_again
 from revline.core.cases import CaseKind, CaseView
 from revline.core.inbox import EventView
 from revline.core.playbook import (
@@ -148,9 +149,13 @@ class OrphanPaymentInvestigation(Playbook):
             # and asked stands until NetSuite records the payment. A person asking while the
             # first investigation still runs leaves its outreach timer as it is.
             recheck = after_next_morning(facts["calendar"], policy, now)
+            # What was proposed while the playbook ran in shadow (the match, the email to the
+            # cardholder) is proposed again, as it stands: live, that takes it live.
+            proposed = [*_apply_match(facts, _evidence(facts)), *_outreach_email(case, facts)]
             return Decision(
                 f"NetSuite records no payment for charge {case.subject} yet"
                 + (f": looked again at {recheck.isoformat()}" if waiting else ""),
+                actions=shadowed_again(case, self.name, proposed),
                 next_action_at=recheck if waiting else KEEP,
             )
         evidence = _evidence(facts)
@@ -199,43 +204,52 @@ class OrphanPaymentInvestigation(Playbook):
         )
 
     def _outreach(self, case: CaseView, facts: Facts, recheck: datetime) -> Decision:
-        charge = facts["charge"]
-        payer = facts["payer"]
-        sender = facts["sender"]
-        if not payer or not sender:
+        email = _outreach_email(case, facts)
+        if not email:
             return Decision(
                 "no cause found and no address to write to: the AR specialist takes it",
                 state="awaiting_cardholder",
                 next_action_at=recheck,
                 queue=QUEUE,
             )
-        amount = Money(charge.amount, charge.currency.upper()).format(facts["locale"])
-        # The company's business date, as its books date the payment, not the UTC one.
-        paid_on = facts["calendar"].business_date(charge.created).isoformat()
-        body = (
-            f"Hello,\n\nWe received your card payment of {amount} on {paid_on} (reference "
-            f"{charge.id}), but we cannot match it to an invoice. Could you tell us which "
-            "invoice or account it was for? A one-line reply is enough.\n\n"
-            f"Thank you,\n{sender['name']}"
-        )
-        email = ActionSpec(
-            "email.send",
-            subject=case.subject,
-            params={
-                "from": sender,
-                "to": [payer],
-                "subject": f"Your payment of {amount} on {paid_on}",
-                "body": body,
-            },
-        )
         return Decision(
             "no cause found within the outreach window: the cardholder is asked what the "
             "payment was for, and the case waits with the AR specialist",
             state="awaiting_cardholder",
-            actions=(email,),
+            actions=email,
             next_action_at=recheck,
             queue=QUEUE,
         )
+
+
+def _outreach_email(case: CaseView, facts: Facts) -> tuple[ActionSpec, ...]:
+    """The email asking the cardholder what the payment was for; none without an address to
+    write to or an AR specialist to write from."""
+    charge = facts["charge"]
+    payer = facts["payer"]
+    sender = facts["sender"]
+    if not payer or not sender:
+        return ()
+    amount = Money(charge.amount, charge.currency.upper()).format(facts["locale"])
+    # The company's business date, as its books date the payment, not the UTC one.
+    paid_on = facts["calendar"].business_date(charge.created).isoformat()
+    body = (
+        f"Hello,\n\nWe received your card payment of {amount} on {paid_on} (reference "
+        f"{charge.id}), but we cannot match it to an invoice. Could you tell us which "
+        "invoice or account it was for? A one-line reply is enough.\n\n"
+        f"Thank you,\n{sender['name']}"
+    )
+    email = ActionSpec(
+        "email.send",
+        subject=case.subject,
+        params={
+            "from": sender,
+            "to": [payer],
+            "subject": f"Your payment of {amount} on {paid_on}",
+            "body": body,
+        },
+    )
+    return (email,)
 
 
 def _evidence(facts: Facts) -> list[str]:
