@@ -13,12 +13,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from revline.api import create_app
+from revline.core.auth import create_token
 from revline.db.models import LedgerRow
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import load
 from revline.sandbox.world import Later, World
+from tests.api.helpers import bearer
 from tests.support.netsuite import gl_balance
 
 SCENARIO = (
@@ -59,13 +63,19 @@ def _play(tmp_path: Path, succeeded: bool, *, later: bool = True) -> Played:
             Later(at, "Stripe settles the refund", _stripe_settles(world, succeeded))
         )
         report = Run(world).play()
-        with world.runtime.db.read() as session:
-            explanations = session.execute(
-                select(LedgerRow.detail["explanation"].as_string())
-                .where(LedgerRow.case_id == _case(report)["id"], LedgerRow.kind == "decision")
-                .order_by(LedgerRow.seq)
-            ).scalars()
-            return Played(report, gl_balance(world, "4090"), [str(e) for e in explanations])
+        explanations = _explanations(world, _case(report)["id"])
+        return Played(report, gl_balance(world, "4090"), explanations)
+
+
+def _explanations(world: World, case_id: str) -> list[str]:
+    """The case's decisions, in order, as the ledger has them."""
+    with world.runtime.db.read() as session:
+        found = session.execute(
+            select(LedgerRow.detail["explanation"].as_string())
+            .where(LedgerRow.case_id == case_id, LedgerRow.kind == "decision")
+            .order_by(LedgerRow.seq)
+        ).scalars()
+        return [str(e) for e in found]
 
 
 def _actions(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -128,3 +138,49 @@ def test_a_refund_stripe_fails_after_it_succeeded_goes_back_to_the_ar_specialist
     assert f"Stripe's refund {refund['result']['refund']} failed" in last
     assert "the customer refund booked in NetSuite (on 4090) and the apology stand" in last
     assert report["ledger"]["verified"] is True
+
+
+def test_the_ar_specialist_settles_a_failed_refund_by_hand_and_the_case_resolves(
+    tmp_path: Path,
+) -> None:
+    """Stripe failed the refund after it succeeded; Priya reverses the customer refund in
+    NetSuite and tells Kenji, then says so on the case: it resolves with her note."""
+    with World(load(SCENARIO), tmp_path) as world:
+        world.later.append(
+            Later(FAILS_LATER, "Stripe fails the refund", _stripe_settles(world, False))
+        )
+        report = Run(world).play()
+        case_id = _case(report)["id"]
+        runtime = world.runtime
+        with runtime.db.write() as session:
+            _, priya = create_token(
+                session, name="priya", role="ar_specialist", now=runtime.clock.now()
+            )
+            _, vic = create_token(session, name="vic", role="viewer", now=runtime.clock.now())
+        note = {"note": "customer refund reversed in NetSuite; $420.00 sent to Kenji by ACH"}
+        with TestClient(create_app(runtime)) as client:
+            assert (
+                client.post(
+                    f"/api/cases/{case_id}/settle", json=note, headers=bearer(vic)
+                ).status_code
+                == 403
+            )
+            blank = client.post(
+                f"/api/cases/{case_id}/settle", json={"note": " "}, headers=bearer(priya)
+            )
+            assert blank.status_code == 400
+            settled = client.post(f"/api/cases/{case_id}/settle", json=note, headers=bearer(priya))
+            assert settled.status_code == 200, settled.text
+            assert settled.json() == {"case_id": case_id, "state": "resolved", "queue": None}
+            again = client.post(f"/api/cases/{case_id}/settle", json=note, headers=bearer(priya))
+            assert again.status_code == 409
+            # Asked to decide again, the settled case stays settled.
+            rechecked = client.post(f"/api/cases/{case_id}/recheck", headers=bearer(priya))
+            assert (rechecked.status_code, rechecked.json()["state"]) == (200, "resolved")
+            unknown = client.post("/api/cases/cas_nope/recheck", headers=bearer(priya))
+            assert unknown.status_code == 404
+        explanations = _explanations(world, case_id)
+    assert explanations[-2:] == [
+        f"settled by hand by user:priya: {note['note']}",
+        "nothing new for this duplicate invoice",  # the recheck after it
+    ]

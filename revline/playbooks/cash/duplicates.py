@@ -196,6 +196,18 @@ class DuplicateInvoiceResolution(Playbook):
         if "finding" not in facts.values:
             return Decision("nothing new for this duplicate invoice")
         finding = facts["finding"]
+        trigger = facts.trigger
+        if trigger.kind == "manual" and trigger.detail.get("settled"):
+            # The AR specialist settled by hand what stopped the case (a refund Stripe failed
+            # reversed in NetSuite, the customer told): what is still pending is hers.
+            who, note = trigger.detail.get("actor", "a person"), trigger.detail["settled"]
+            return Decision(
+                f"settled by hand by {who}: {note}",
+                state="resolved",
+                cancel_pending=f"settled by hand by {who}",
+                data={"finding": finding, "settled": {"by": who, "note": note}},
+                queue=None,
+            )
         latest = _latest(case.actions)
         # A resolved case has nothing left to do, unless Stripe has just failed its refund (the
         # event of that change, not any later word of a refund a person has since settled).
