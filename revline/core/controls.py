@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from revline.config import Settings
 from revline.core.ledger import Ledger
-from revline.db.models import Action, ActionStatus, Case, Control
+from revline.db.models import Action, ActionStatus, Control
 from revline.errors import Conflict, InvalidRequest
 
 STOP = "emergency_stop"
@@ -167,18 +167,6 @@ def set_mode(
     parsed = parse_mode(mode)
     prior = mode_of(session, settings, playbook)
     put(session, MODE_PREFIX + playbook, {"mode": str(parsed)}, actor, now)
-    if parsed.name in ("live", "canary") and str(parsed) != str(prior):
-        # Going live (for some): the open cases that proposed what was only shadowed decide
-        # again at once on fresh reads, and what still stands is taken live; they would
-        # otherwise wait for a timer or an event that may never come.
-        shadowed = select(Action.case_id).where(
-            Action.playbook == playbook, Action.status == ActionStatus.SHADOWED
-        )
-        session.execute(
-            update(Case)
-            .where(Case.id.in_(shadowed), Case.closed_at.is_(None))
-            .values(next_action_at=now)
-        )
     ledger.append(
         session,
         at=now,

@@ -34,9 +34,9 @@ def _world(tmp_path: Path) -> World:
     return World(scenario, tmp_path)
 
 
-def _meanwhile(world: World, hour: int, what: str, run: Callable[[], Any]) -> None:
+def _meanwhile(world: World, hour: int, what: str, run: Callable[[], Any], minute: int = 0) -> None:
     """Something a person does on Friday 4 December while the scenario plays."""
-    world.later.append(Later(datetime(2026, 12, 4, hour, tzinfo=NEW_YORK), what, run))
+    world.later.append(Later(datetime(2026, 12, 4, hour, minute, tzinfo=NEW_YORK), what, run))
 
 
 def _the_refund(world: World) -> Action:
@@ -124,8 +124,10 @@ def test_a_refund_approved_after_the_charge_was_refunded_by_hand_is_not_made_twi
     tmp_path: Path,
 ) -> None:
     with _world(tmp_path) as world:
-        _meanwhile(world, 9, "refund by hand", _refund_by_hand(world))
-        _meanwhile(world, 10, "maya approves", _maya(world, approves=True))
+        _meanwhile(world, 9, "refund by hand", _refund_by_hand(world), minute=10)
+        # Before the case's next look (it looks hourly while resolving), which would find the
+        # refund by hand and cancel its own.
+        _meanwhile(world, 9, "maya approves", _maya(world, approves=True), minute=30)
         report = Run(world).play()
         charge = world.stripe.state.get("charge", _the_refund(world).params["charge"])
         refunds = [
@@ -146,7 +148,7 @@ def test_a_refund_approved_after_the_charge_was_refunded_by_hand_is_not_made_twi
     assert (books_refund["params"]["amount"], books_refund["params"]["account"]) == (42_000, "4090")
     assert "made by hand" in books_refund["params"]["memo"]
     (email,) = report["emails"]
-    assert email["at"] == "2026-12-04T10:00:00-05:00"
+    assert email["at"] == "2026-12-04T09:30:00-05:00"
     assert "invoice INV-2026-1301 stands" in email["body"]
     assert (_case(report)["state"], _case(report)["queue"]) == ("resolved", None)
     # The ledger says the refund was found made by hand.
@@ -181,8 +183,8 @@ def test_a_case_that_sees_the_charge_refunded_by_hand_cancels_its_waiting_refund
 
 def test_a_refund_rejected_as_made_by_hand_lets_the_case_go_on(tmp_path: Path) -> None:
     with _world(tmp_path) as world:
-        _meanwhile(world, 9, "refund by hand", _refund_by_hand(world))
-        _meanwhile(world, 10, "maya rejects", _maya(world, approves=False))
+        _meanwhile(world, 9, "refund by hand", _refund_by_hand(world), minute=10)
+        _meanwhile(world, 9, "maya rejects", _maya(world, approves=False), minute=30)
         report = Run(world).play()
 
     (refund,) = _actions(report, REFUND)

@@ -102,7 +102,8 @@ def test_the_cardholder_asked_in_shadow_is_asked_once_live(tmp_path: Path) -> No
         report = Run(world).play()
     (email,) = report["emails"]
     assert email["to"] == ["someone@unknown.example"]
-    assert email["at"] == "2026-12-04T12:00:00-05:00"  # at once when it went live
+    # At its next look, an hour after the next working morning's run.
+    assert email["at"] == "2026-12-07T09:00:00-05:00"
 
 
 def test_a_deposit_stopped_by_switching_the_playbook_off_is_posted_once_it_is_live_again(

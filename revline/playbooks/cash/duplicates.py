@@ -16,11 +16,12 @@ deposit is booked to, so the two cancel and revenue is reversed once, by the voi
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from revline.config import Policy
+from revline.core.actions import shadowed_again
 from revline.core.cases import ActionView, CaseKind, CaseView
 from revline.core.inbox import EventView
 from revline.core.playbook import (
@@ -68,6 +69,8 @@ STEPS = (VOID, EXIT, REFUND, CUSTOMER_REFUND, EMAIL)
 REFUND_SETTLED = "succeeded"
 REFUND_NOT_MADE = frozenset({"failed", "canceled"})
 REFUND_RECHECK = timedelta(hours=1)
+# How soon a case whose steps were only shadowed decides again (see ``decide``).
+SHADOW_RECHECK = timedelta(hours=1)
 # Kept on the case's refund in Stripe: the duplicate invoice, so what Stripe says of the refund
 # later (``refund.updated``) finds its case.
 CASE_METADATA = "revline_duplicate_invoice"
@@ -284,7 +287,7 @@ class DuplicateInvoiceResolution(Playbook):
                 data={"finding": finding},
                 queue=QUEUE,
             )
-        actions = [spec for spec in _first_steps(finding, facts) if spec.kind not in latest]
+        actions = _unproposed(case, _first_steps(finding, facts), latest)
         if in_part:
             # What the part refunded was for (the duplicate, or something else) is a person's
             # call: the case neither refunds the rest nor tells the customer it was refunded.
@@ -311,11 +314,7 @@ class DuplicateInvoiceResolution(Playbook):
             done.add(REFUND)
         if VOID in done and REFUND in done:
             applied = own if _status(latest, REFUND) == "applied" else None
-            actions += [
-                spec
-                for spec in _after_refund(finding, facts, applied, policy)
-                if spec.kind not in latest
-            ]
+            actions += _unproposed(case, _after_refund(finding, facts, applied, policy), latest)
         # Never resolved with the case's own refund still pending (a person's action on the
         # case kept it from being cancelled), nor its own void (waiting on an invoice since
         # voided by hand): that action's outcome brings the case back.
@@ -354,6 +353,10 @@ class DuplicateInvoiceResolution(Playbook):
                 f" (Stripe's refund {_refund_id(latest)} is {refund_status}: read again at "
                 f"{recheck.isoformat()})"
             )
+        elif actions or any(a.status == ActionStatus.SHADOWED for a in case.actions):
+            # A step the playbook in shadow only records brings no outcome back to the case:
+            # it decides again within the hour, so once the playbook is live, they are done.
+            recheck = now + SHADOW_RECHECK
         return Decision(
             f"{finding['invoice_number']} duplicates {finding['kept_invoice_number']} and both "
             f"were paid: {len(actions)} step(s) proposed, waiting on {waiting}" + by_hand_note,
@@ -374,6 +377,25 @@ def _finding(case: CaseView, trigger: Trigger) -> dict[str, Any] | None:
         return dict(event.payload)
     found = case.data.get("finding")
     return dict(found) if isinstance(found, dict) else None
+
+
+def _unproposed(
+    case: CaseView, specs: Iterable[ActionSpec], latest: dict[str, ActionView]
+) -> list[ActionSpec]:
+    """The steps not yet proposed to take effect. One only shadowed is proposed again: under
+    its key while it stands as it was (live, that takes it live), under a new one when it has
+    changed since (the apology to a new address), never the same key with other parameters."""
+    steps = []
+    for spec in specs:
+        if spec.kind in latest:
+            continue
+        shadowed = [
+            a for a in case.actions if a.kind == spec.kind and a.status == ActionStatus.SHADOWED
+        ]
+        if shadowed and not shadowed_again(case, DuplicateInvoiceResolution.name, [spec]):
+            spec = replace(spec, attempt=len(shadowed) + 1)
+        steps.append(spec)
+    return steps
 
 
 def _latest(actions: Iterable[ActionView]) -> dict[str, ActionView]:

@@ -149,9 +149,18 @@ class OrphanPaymentInvestigation(Playbook):
             # and asked stands until NetSuite records the payment. A person asking while the
             # first investigation still runs leaves its outreach timer as it is.
             recheck = after_next_morning(facts["calendar"], policy, now)
-            # What was proposed while the playbook ran in shadow (the match, the email to the
-            # cardholder) is proposed again, as it stands: live, that takes it live.
-            proposed = [*_apply_match(facts, _evidence(facts)), *_outreach_email(case, facts)]
+            # What this state proposed while the playbook ran in shadow (the match, the email to
+            # the cardholder) is proposed again, as it stands: live, that takes it live. Not
+            # after a voided payment: the AR specialist's then, and nobody is asked.
+            first = not case.data.get("voided")
+            proposed = [
+                *(_apply_match(facts, _evidence(facts)) if first else ()),
+                *(
+                    _outreach_email(case, facts)
+                    if first and case.state == "awaiting_cardholder"
+                    else ()
+                ),
+            ]
             return Decision(
                 f"NetSuite records no payment for charge {case.subject} yet"
                 + (f": looked again at {recheck.isoformat()}" if waiting else ""),

@@ -669,3 +669,31 @@ def test_a_refund_failed_after_it_succeeded_is_read_again_on_every_decision() ->
         assert "Stripe's refund re_1 failed" in decision.explanation
     # Still succeeded: the case resolves, as before.
     assert enriched_decision("resolving", sending, StripeSays("succeeded")).state == "resolved"
+
+
+def test_steps_only_shadowed_are_proposed_again_under_their_key_or_a_new_one() -> None:
+    """The playbook ran in shadow: its first steps were only recorded. Deciding again proposes
+    them again — under the same key while they stand as they were (live, that takes them live);
+    a step whose parameters changed since goes under a new key, never the old key with other
+    parameters (an idempotency conflict that would stop the case)."""
+    shadowed = decide()
+    recorded = tuple(
+        replace(
+            action(spec.kind, "shadowed"),
+            idempotency_key=f"duplicate_invoice:{spec.kind}:{spec.subject}:1",
+            params=dict(spec.params),
+        )
+        for spec in shadowed.actions
+    )
+    again = decide(recorded)
+    assert [(a.kind, a.attempt) for a in again.actions] == [(a.kind, 1) for a in shadowed.actions]
+    assert again.next_action_at == AT + timedelta(hours=1)  # it looks again within the hour
+    # The refund's parameters changed since it was recorded (say, before it carried its case's
+    # metadata): proposed under a new key.
+    stale = tuple(
+        replace(a, params={**a.params, "metadata": {}}) if a.kind == "stripe.refund.create" else a
+        for a in recorded
+    )
+    changed = {a.kind: a.attempt for a in decide(stale).actions}
+    assert changed["stripe.refund.create"] == 2
+    assert changed["netsuite.invoice.void"] == 1
