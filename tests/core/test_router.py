@@ -8,13 +8,13 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from revline.core import controls
 from revline.core.controls import canary_bucket, parse_mode
 from revline.core.ledger import verify
 from revline.core.runtime import Runtime, Worker
 from revline.db.models import Action, ActionStatus, Case, Decision, LedgerRow
 from revline.errors import InvalidRequest
 from revline.providers.base import Handlers, ProviderError
+from tests.support.controls import set_mode
 from tests.support.events import deliver
 from tests.support.recorder import EffectRecorder
 
@@ -48,16 +48,7 @@ def _contradictions_counted(playbook: str) -> float:
 
 
 def _set_mode(runtime: Runtime, playbook: str, mode: str) -> None:
-    with runtime.db.write() as session:
-        controls.set_mode(
-            session,
-            runtime.ledger,
-            playbook=playbook,
-            mode=mode,
-            actor="user:t",
-            now=runtime.clock.now(),
-            settings=runtime.settings,
-        )
+    set_mode(runtime, playbook, mode, actor="user:t")
 
 
 def test_failure_opens_a_case_retries_on_timers_then_exhausts(

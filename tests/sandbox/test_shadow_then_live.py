@@ -12,12 +12,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from revline.core import controls
 from revline.db.models import Action, Case
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import Scenario, parse
 from revline.sandbox.world import Later, World
-from tests.support.controls import emergency_stop
+from tests.support.controls import emergency_stop, set_mode
 
 CASH = Path(__file__).resolve().parents[2] / "examples" / "cash"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -27,29 +26,15 @@ def _example(name: str, **changes: Any) -> Scenario:
     return parse({**json.loads((CASH / f"{name}.json").read_text()), **changes})
 
 
-def _switch(world: World, playbook: str, mode: str) -> str:
-    """Maya sets the playbook's mode, now."""
-    runtime = world.runtime
-    with runtime.db.write() as session:
-        controls.set_mode(
-            session,
-            runtime.ledger,
-            playbook=playbook,
-            mode=mode,
-            actor="user:maya",
-            now=runtime.clock.now(),
-            settings=runtime.settings,
-        )
-    return f"{playbook} {mode}"
-
-
 def _switch_at(world: World, playbook: str, mode: str, at: datetime) -> None:
-    world.later.append(Later(at, f"{playbook} {mode}", lambda: _switch(world, playbook, mode)))
+    world.later.append(
+        Later(at, f"{playbook} {mode}", lambda: set_mode(world.runtime, playbook, mode))
+    )
 
 
 def _shadow_then_live(world: World, playbook: str, live_at: datetime) -> None:
     """The playbook runs in shadow from the start, and Maya switches it live at ``live_at``."""
-    _switch(world, playbook, "shadow")
+    set_mode(world.runtime, playbook, "shadow")
     _switch_at(world, playbook, "live", live_at)
 
 

@@ -1,4 +1,4 @@
-"""The controller's emergency stop, pressed and lifted in a sandbox run."""
+"""The controls an operator uses — the emergency stop, a playbook's mode — in tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,21 @@ from datetime import datetime
 from revline.core import controls
 from revline.core.runtime import Runtime
 from revline.sandbox.world import Later, World
+
+
+def set_mode(runtime: Runtime, playbook: str, mode: str, actor: str = "user:maya") -> str:
+    """A playbook's mode set now, as an operator sets it."""
+    with runtime.db.write() as session:
+        controls.set_mode(
+            session,
+            runtime.ledger,
+            playbook=playbook,
+            mode=mode,
+            actor=actor,
+            now=runtime.clock.now(),
+            settings=runtime.settings,
+        )
+    return f"{playbook} {mode}"
 
 
 def press(runtime: Runtime, *, stop: bool) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from revline.clock import SimulatedClock
 from revline.config import Company, Policy
-from revline.core.cases import ActionView
+from revline.core.cases import ActionView, CaseView
 from revline.core.inbox import EventView
 from revline.core.playbook import Decision, Enrichment, Facts, Trigger
 from revline.playbooks.cash.duplicates import (
@@ -183,6 +183,19 @@ def action(kind: str, status: str, result: dict[str, Any] | None = None) -> Acti
     )
 
 
+def duplicate_case(state: str, actions: tuple[ActionView, ...]) -> CaseView:
+    """INV-2026-1302's case, its finding recorded, with ``actions`` so far."""
+    return case_view(
+        "duplicate_invoice",
+        "12",
+        state,
+        AT,
+        customer="7",
+        data={"finding": FINDING},
+        actions=actions,
+    )
+
+
 def decide(
     actions: tuple[ActionView, ...] = (),
     *,
@@ -193,15 +206,7 @@ def decide(
     refund_status: str | None = None,
     trigger: Trigger | None = None,
 ) -> Decision:
-    case = case_view(
-        "duplicate_invoice",
-        "12",
-        state,
-        AT,
-        customer="7",
-        data={"finding": FINDING},
-        actions=actions,
-    )
+    case = duplicate_case(state, actions)
     facts = Facts(
         trigger or Trigger("action", AT),
         {
@@ -633,15 +638,7 @@ class NetSuiteSays:
 def enriched_decision(state: str, actions: tuple[ActionView, ...], stripe: StripeSays) -> Decision:
     """The case's real enrich and decide, on a trigger that is not Stripe's word of the refund
     (the outcome of an action)."""
-    case = case_view(
-        "duplicate_invoice",
-        "12",
-        state,
-        AT,
-        customer="7",
-        data={"finding": FINDING},
-        actions=actions,
-    )
+    case = duplicate_case(state, actions)
     enrichment = Enrichment(
         SimulatedClock(AT),
         Company().calendar(),
