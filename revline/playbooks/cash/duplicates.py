@@ -216,7 +216,7 @@ class DuplicateInvoiceResolution(Playbook):
         # event of that change, not any later word of a refund a person has since settled).
         refund_status = _refund_status(latest, facts)
         if case.state == "resolved" and not (
-            refund_status in REFUND_NOT_MADE and _failed_just_now(facts.trigger, latest)
+            refund_status in REFUND_NOT_MADE and _failed_just_now(trigger, latest)
         ):
             return Decision("nothing new for this duplicate invoice")
         # What Stripe shows refunded on the charge that the case's own refund did not refund:

@@ -152,15 +152,11 @@ class OrphanPaymentInvestigation(Playbook):
             # What this state proposed while the playbook ran in shadow (the match, the email to
             # the cardholder) is proposed again, as it stands: live, that takes it live. Not
             # after a voided payment: the AR specialist's then, and nobody is asked.
-            first = not case.data.get("voided")
-            proposed = [
-                *(_apply_match(facts, _evidence(facts)) if first else ()),
-                *(
-                    _outreach_email(case, facts)
-                    if first and case.state == "awaiting_cardholder"
-                    else ()
-                ),
-            ]
+            proposed: list[ActionSpec] = []
+            if not case.data.get("voided"):
+                proposed += _apply_match(facts, _evidence(facts))
+                if case.state == "awaiting_cardholder":
+                    proposed += _outreach_email(case, facts)
             return Decision(
                 f"NetSuite records no payment for charge {case.subject} yet"
                 + (f": looked again at {recheck.isoformat()}" if waiting else ""),
