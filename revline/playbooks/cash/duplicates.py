@@ -38,7 +38,7 @@ from revline.db.models import PENDING_ACTION_STATUSES, ActionStatus
 from revline.money import Money
 from revline.playbooks.cash.flags import DUPLICATE_FLAGGED, FINDING_SOURCE
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
-from revline.providers.stripe.records import Charge
+from revline.providers.stripe.records import Refund
 
 DUPLICATE_INVOICE = CaseKind(
     name="duplicate_invoice",
@@ -176,13 +176,14 @@ class DuplicateInvoiceResolution(Playbook):
         customer = netsuite.customer(str(finding["customer"]))
         contact = customer.accounts_payable_contact if customer else None
         sender = enrichment.company.people.get("ar_specialist")
+        refunds = stripe.list_refunds(str(finding["charge"]))
         return Facts(
             trigger,
             {
                 "finding": finding,
-                "refund_status": _refund_now(case, trigger, stripe, str(finding["charge"])),
+                "refund_status": _refund_now(case, refunds),
                 "duplicate": netsuite.invoice(str(finding["invoice"])),
-                "charge": stripe.get_charge(str(finding["charge"])),
+                "refunded_by_hand": _refunded_by_hand(refunds, str(finding["invoice"])),
                 "recipient": (
                     {"name": contact.name, "email": contact.email}
                     if contact and contact.email
@@ -222,7 +223,7 @@ class DuplicateInvoiceResolution(Playbook):
         # What Stripe shows refunded on the charge that the case's own refund did not refund:
         # refunded by hand in the dashboard, before the case got to it or while its refund waited.
         amount, own = int(finding["amount"]), latest.get(REFUND)
-        by_hand = _refunded_by_hand(facts["charge"], own)
+        by_hand = int(facts["refunded_by_hand"])
         in_full, in_part = by_hand >= amount, 0 < by_hand < amount
         cancel, by_hand_note = None, ""
         if in_full or in_part:
@@ -417,19 +418,15 @@ def _refund_id(latest: dict[str, ActionView]) -> str:
     return str((latest[REFUND].result or {}).get("refund"))
 
 
-def _refund_now(case: CaseView, trigger: Trigger, stripe: Any, charge: str) -> str | None:
+def _refund_now(case: CaseView, refunds: Iterable[Refund]) -> str | None:
     """What Stripe says now of the case's own refund, once it made one (None otherwise:
-    nothing to read). Read on every decision of a case not resolved — a refund that succeeded
-    may fail later, even while the apology is on its way or the case is with the AR
-    specialist — and on a resolved one only when Stripe has just said something of it."""
+    nothing to read). Read on every decision — a refund that succeeded may fail later, even
+    while the apology is on its way or the case is with the AR specialist."""
     own = _latest(case.actions).get(REFUND)
     if own is None or own.status != "applied":
         return None
-    result = own.result or {}
-    if case.state == "resolved" and _refund_event(trigger) is None:
-        return None
-    made = {refund.id: refund.status for refund in stripe.list_refunds(charge)}
-    return made.get(str(result.get("refund")))
+    made = {refund.id: refund.status for refund in refunds}
+    return made.get(str((own.result or {}).get("refund")))
 
 
 def _refund_event(trigger: Trigger) -> dict[str, Any] | None:
@@ -463,15 +460,16 @@ def _refund_status(latest: dict[str, ActionView], facts: Facts) -> str | None:
     return str(now or (latest[REFUND].result or {}).get("status"))
 
 
-def _refunded_by_hand(charge: Charge, own: ActionView | None) -> int:
-    """What Stripe shows refunded on the charge that the case's own refund did not refund.
-
-    Nothing while that refund is applied or being made: what the charge shows is then its
-    own (or will be, by its outcome). Otherwise it was not made — not yet, refused by Stripe,
-    rejected — and whatever the charge shows refunded was refunded by someone else."""
-    if own is not None and own.status in ("applied", "executing"):
-        return 0
-    return charge.amount_refunded
+def _refunded_by_hand(refunds: Iterable[Refund], invoice: str) -> int:
+    """What Stripe shows refunded on the charge by anyone but the case: its refunds, less
+    those Stripe failed or canceled, that do not carry the case's duplicate invoice in their
+    metadata. The case's own refund carries it from the moment Stripe makes it, so a refund
+    whose answer was lost (made, its retry not yet run) is the case's, not one made by hand."""
+    return sum(
+        refund.amount
+        for refund in refunds
+        if refund.status not in REFUND_NOT_MADE and refund.metadata.get(CASE_METADATA) != invoice
+    )
 
 
 def _only_pending(case: CaseView, refund: ActionView | None) -> bool:
@@ -493,7 +491,7 @@ def _first_steps(finding: dict[str, Any], facts: Facts) -> list[ActionSpec]:
         steps.append(ActionSpec(VOID, invoice, {"invoice": invoice, "unapply_payments": True}))
     steps.append(ActionSpec(EXIT, invoice, {"invoice": invoice, "reason": REFUND_REASON}))
     # A charge refunded by hand, even in part, is not refunded again (see ``decide``).
-    if facts["charge"].amount_refunded == 0:
+    if facts["refunded_by_hand"] == 0:
         steps.append(
             ActionSpec(
                 REFUND,

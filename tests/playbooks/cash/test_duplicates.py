@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from revline.clock import SimulatedClock
-from revline.config import Company, Policy
+from revline.config import Company, Person, Policy
 from revline.core.cases import ActionView, CaseView
 from revline.core.inbox import EventView
 from revline.core.playbook import Decision, Enrichment, Facts, Trigger
@@ -19,9 +19,8 @@ from revline.playbooks.cash.duplicates import (
     paid_alike,
 )
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
-from revline.providers.stripe.records import Charge, Refund
+from revline.providers.stripe.records import Refund
 from tests.support.cases import case_view
-from tests.support.stripe_records import succeeded_charge
 
 AT = datetime(2026, 12, 3, 13, tzinfo=UTC)
 POLICY = Policy()
@@ -164,10 +163,6 @@ KENJI = {"name": "Kenji Tanaka", "email": "kenji.tanaka@bluefin.example"}
 REFUNDED = {"refund": "re_1", "amount": 42_000, "status": "succeeded"}
 
 
-def charge(refunded: int = 0) -> Charge:
-    return succeeded_charge("ch_dup", 42_000, AT, customer="cus_1", amount_refunded=refunded)
-
-
 def action(kind: str, status: str, result: dict[str, Any] | None = None) -> ActionView:
     return ActionView(
         id=f"act_{kind}",
@@ -212,7 +207,7 @@ def decide(
         {
             "finding": FINDING,
             "duplicate": replace(invoice("12", amount=42_000), status=duplicate_status),
-            "charge": charge(refunded),
+            "refunded_by_hand": refunded,
             "recipient": KENJI,
             "sender": sender,
             "locale": "en_US",
@@ -575,14 +570,6 @@ def test_the_waiting_refund_is_cancelled_once_nothing_else_is_pending() -> None:
     assert last.cancel_pending == "charge ch_dup was refunded by hand in Stripe (in full, $420.00)"
 
 
-def test_a_refund_under_way_is_not_taken_for_one_made_by_hand() -> None:
-    """Stripe shows the charge refunded while the case's own refund is being made: that is the
-    case's refund, and its outcome says so."""
-    under_way = (*VOIDED_AND_OUT, action("stripe.refund.create", "executing"))
-    decision = decide(under_way, refunded=42_000)
-    assert (decision.state, decision.cancel_pending, kinds(decision)) == ("resolving", None, [])
-
-
 def test_a_charge_refunded_by_hand_only_in_part_goes_to_the_ar_specialist() -> None:
     """$100.00 of the $420.00 refunded by hand: what that was for is a person's call. The
     case's own refund is cancelled (the rest is not refunded behind her back) and nothing is
@@ -613,18 +600,21 @@ def test_a_charge_found_refunded_in_part_is_voided_but_not_refunded_the_rest() -
 
 
 class StripeSays:
-    """Stripe as the case reads it: the duplicate's charge, and its refund re_1 now ``status``."""
+    """Stripe as the case reads it: the duplicate's charge with its refund re_1 now ``status``,
+    carrying the case's duplicate invoice as the case's own refund does (``mark``), and
+    ``others``: refunds made by hand in the dashboard."""
 
-    def __init__(self, status: str) -> None:
+    def __init__(self, status: str, *, mark: str | None = "12", others: int = 0) -> None:
         self.status = status
+        self.metadata = {"revline_duplicate_invoice": mark} if mark else {}
+        self.others = others
         self.reads = 0
 
     def list_refunds(self, charge_id: str) -> list[Refund]:
         self.reads += 1
-        return [Refund("re_1", 42_000, "usd", charge_id, None, "duplicate", self.status, None, AT)]
-
-    def get_charge(self, charge_id: str) -> Charge:
-        return charge()
+        own = Refund("re_1", 42_000, "usd", charge_id, None, "duplicate", self.status, None, AT)
+        by_hand = Refund("re_2", self.others, "usd", charge_id, None, None, "succeeded", None, AT)
+        return [replace(own, metadata=self.metadata), *([by_hand] if self.others else [])]
 
 
 class NetSuiteSays:
@@ -639,10 +629,11 @@ def enriched_decision(state: str, actions: tuple[ActionView, ...], stripe: Strip
     """The case's real enrich and decide, on a trigger that is not Stripe's word of the refund
     (the outcome of an action)."""
     case = duplicate_case(state, actions)
+    company = Company(people={"ar_specialist": Person(**PRIYA)})
     enrichment = Enrichment(
         SimulatedClock(AT),
-        Company().calendar(),
-        Company(),
+        company.calendar(),
+        company,
         {"stripe": stripe, "netsuite": NetSuiteSays()},
     )
     playbook = DuplicateInvoiceResolution()
@@ -666,6 +657,32 @@ def test_a_refund_failed_after_it_succeeded_is_read_again_on_every_decision() ->
         assert "Stripe's refund re_1 failed" in decision.explanation
     # Still succeeded: the case resolves, as before.
     assert enriched_decision("resolving", sending, StripeSays("succeeded")).state == "resolved"
+
+
+def test_the_cases_own_refund_is_never_taken_for_one_made_by_hand() -> None:
+    """Stripe shows the charge refunded while the case's own refund is being made, or after
+    Stripe made it but its answer was lost (the action back to proposed for its retry): the
+    refund carries the case's duplicate invoice, so it is the case's, and its outcome says so.
+    A refund without the mark is someone's by hand."""
+    for status in ("executing", "proposed", "approved"):
+        under_way = (*VOIDED_AND_OUT, action("stripe.refund.create", status))
+        decision = enriched_decision("resolving", under_way, StripeSays("succeeded"))
+        assert (decision.cancel_pending, kinds(decision)) == (None, []), status
+        assert "by hand" not in decision.explanation
+    waiting = (*VOIDED_AND_OUT, action("stripe.refund.create", "proposed"))
+    by_hand = enriched_decision("resolving", waiting, StripeSays("succeeded", mark=None))
+    assert by_hand.cancel_pending == (
+        "charge ch_dup was refunded by hand in Stripe (in full, $420.00)"
+    )
+
+
+def test_a_refund_by_hand_beside_the_cases_own_goes_to_the_ar_specialist() -> None:
+    """The case's refund went through, and someone also refunded $100.00 of the charge in the
+    dashboard: the customer was refunded twice in part, which is a person's to settle."""
+    refunded = (*VOIDED_AND_OUT, action("stripe.refund.create", "applied", REFUNDED))
+    decision = enriched_decision("resolving", refunded, StripeSays("succeeded", others=10_000))
+    assert (decision.state, decision.queue) == ("needs_person", "ar_specialist")
+    assert "refunded by hand in Stripe (in part, $100.00 of $420.00)" in decision.explanation
 
 
 def test_steps_only_shadowed_are_proposed_again_under_their_key_or_a_new_one() -> None:
