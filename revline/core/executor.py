@@ -216,9 +216,14 @@ class Executor:
     def _claim(self, session: Session, now: datetime) -> list[Claim]:
         claims: list[Claim] = []
         modes: dict[str, controls.Mode] = {}
+        due = self._select_due(session, now)
         # An effect on a subject waits while another of its kind is being carried out on it
         # (a payout's newer deposit while the older one is at NetSuite): two at once would each
-        # find nothing done yet at the provider, and both would be done.
+        # find nothing done yet at the provider, and both would be done. Which are under way is
+        # read once the effects are locked (``Database.lock_effects``): another worker claiming
+        # one at this moment, its claim not yet committed, holds its lock, so the effect is left
+        # to a later claim; one that committed its claim shows as executing here.
+        claimable = self.db.lock_effects(session, (_effect(action) for action in due))
         in_flight = set(
             session.execute(
                 select(Action.kind, Action.subject).where(
@@ -226,10 +231,9 @@ class Executor:
                 )
             ).tuples()
         )
-        due = self._select_due(session, now)
         withdrawn = self._withdrawn(session, due)
         for action in due:
-            if (action.kind, action.subject) in in_flight:
+            if _effect(action) not in claimable or (action.kind, action.subject) in in_flight:
                 continue
             reason = withdrawn.get((action.playbook, action.kind, action.subject))
             if reason is not None:
@@ -631,3 +635,9 @@ class Executor:
         ):
             outcomes.record(session, action, now)
         ACTIONS.labels(action.kind, status).inc()
+
+
+def _effect(action: Action) -> str:
+    """What two actions share when carrying both out at once could do it twice: their kind and
+    subject (a payout's deposit, whichever lines and key)."""
+    return f"{action.kind} {action.subject}"

@@ -7,7 +7,7 @@ writers never both read a snapshot they cannot commit on. PostgreSQL uses psycop
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,24 @@ class Database:
         """
         if self.is_postgres:
             session.execute(text("SELECT pg_advisory_xact_lock(7420151)"))
+
+    def lock_effects(self, session: Session, effects: Iterable[str]) -> set[str]:
+        """The ``effects`` this transaction may claim, each locked for the rest of it: on
+        PostgreSQL those whose transaction-scoped advisory lock it takes without waiting (one
+        another transaction holds is being claimed there now); on SQLite all of them, as write
+        transactions are already exclusive. A collision of two effects' hashes only defers one
+        to a later claim."""
+        wanted = sorted(set(effects))
+        if not self.is_postgres or not wanted:
+            return set(wanted)
+        rows = session.execute(
+            text(
+                "SELECT effect FROM unnest(CAST(:effects AS text[])) AS effect "
+                "WHERE pg_try_advisory_xact_lock(7420152, hashtext(effect))"
+            ),
+            {"effects": wanted},
+        )
+        return {str(row[0]) for row in rows}
 
     def dispose(self) -> None:
         self.engine.dispose()

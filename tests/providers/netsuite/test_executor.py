@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -249,3 +251,105 @@ def test_a_call_slower_than_the_lease_is_not_carried_out_again_beside_it(
         assert (action.status, action.attempts) == (ActionStatus.APPLIED, 1)
     paid = [p for p in sim.books.customer_payments() if p.stripe_charge_id == "ch_part"]
     assert [p.amount for p in paid] == [400_000]
+
+
+def _deposit_of(payout: str, lines: list[dict[str, object]], attempt: str) -> ActionSpec:
+    amount = sum(int(str(line["amount"])) for line in lines)
+    params = {"payout": payout, "amount": amount, "currency": "usd", "lines": lines}
+    return ActionSpec("netsuite.deposit.create", payout, params, attempt=attempt, supersedes=True)
+
+
+def _with_payment(attempt: str) -> ActionSpec:
+    return _deposit_of(
+        "po_1",
+        [
+            {"type": "payment", "amount": GROSS, "reference": "ch_1"},
+            {"type": "fee", "amount": -FEE, "account": "6700-8", "reference": attempt},
+        ],
+        attempt,
+    )
+
+
+def _adjustment_only(attempt: str) -> ActionSpec:
+    """A won dispute's money paid out alone: no payment line NetSuite could refuse twice."""
+    line = {"type": "adjustment", "amount": 250_000, "account": "6710", "reference": attempt}
+    return _deposit_of("po_2", [line], attempt)
+
+
+class _MeetBeforePosting(httpx.HTTPTransport):
+    """Holds a deposit's POST until another worker's reaches it too (or a second passes): two
+    workers that both looked for the payout's deposit and found none would both post one."""
+
+    def __init__(self, barrier: threading.Barrier) -> None:
+        super().__init__()
+        self.barrier = barrier
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/record/v1/deposit"):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                self.barrier.wait(timeout=1)
+        return super().handle_request(request)
+
+
+@pytest.mark.parametrize("deposit", [_with_payment, _adjustment_only])
+def test_two_workers_never_carry_out_two_deposits_of_one_payout(
+    runtime: Runtime,
+    clock: SimulatedClock,
+    sim: NetSuiteSimulator,
+    deposit: Callable[[str], ActionSpec],
+) -> None:
+    """The morning's deposit was claimed by a worker that stopped; the day was run again since
+    and proposed a deposit with other lines under a new key (the first, executing, could not be
+    cancelled). Worker 1 takes the stopped worker's deposit over while worker 2 looks for work
+    at the same moment: worker 2 does not take the newer deposit beside it (on PostgreSQL its
+    claim does not see worker 1's, not yet committed). One deposit in NetSuite; the newer one,
+    carried out after, finds it."""
+    _seed(sim)
+    executor = runtime.settings.executor.model_copy(update={"batch_size": 1})
+    settings = runtime.settings.model_copy(update={"executor": executor})
+    barrier = threading.Barrier(2)
+    adapters: list[NetSuiteAdapter] = []
+
+    def worker(name: str) -> Executor:
+        handlers = Handlers()
+        http = httpx.Client(transport=_MeetBeforePosting(barrier))
+        adapters.append(NetSuiteAdapter(sim.settings(), clock=clock, retry=FAST_RETRY, http=http))
+        register(handlers, adapters[-1])
+        return Executor(
+            db=runtime.db,
+            clock=clock,
+            settings=settings,
+            handlers=handlers,
+            ledger=runtime.ledger,
+            worker=name,
+        )
+
+    stopped, first, second = worker("stopped"), worker("1"), worker("2")
+    morning = propose(runtime, deposit("txn_morning"))
+    with runtime.db.write() as session:
+        assert len(stopped._claim(session, clock.now())) == 1
+    clock.advance(timedelta(seconds=executor.lease_seconds + 1))
+    rerun = propose(runtime, deposit("txn_rerun"))
+    meanwhile = threading.Thread(target=second.run_once)
+    with runtime.db.write() as session:
+        claims = first._claim(session, clock.now())
+        assert [claim.request.action_id for claim in claims] == [morning]
+        meanwhile.start()
+        meanwhile.join(timeout=1.0)
+    first._execute_batch(claims)
+    meanwhile.join(timeout=30)
+    for _ in range(3):
+        first.run_once()
+    for adapter in adapters:
+        adapter.close()
+    payout = deposit("").subject
+    assert len([d for d in sim.books.deposits() if d.stripe_payout_id == payout]) == 1
+    with runtime.db.read() as session:
+        statuses = {
+            action.id: action.status
+            for action in session.execute(
+                select(Action).where(Action.id.in_([morning, rerun]))
+            ).scalars()
+        }
+    assert statuses[morning] == ActionStatus.APPLIED
+    assert statuses[rerun] != ActionStatus.FAILED
