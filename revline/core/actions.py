@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -397,6 +397,36 @@ def _check_decidable(action: Action, approver: str, approver_role: str, policy: 
         exclusive_roles=policy.exclusive_approval_roles,
     ):
         raise Forbidden(f"action {action.id} needs the {action.required_role} role")
+
+
+def lock_for_decision(
+    session: Session,
+    *,
+    case_id: str | None,
+    playbook: str,
+    effects: Iterable[tuple[str, str]],
+) -> None:
+    """Lock, in id order, the actions a decision may change, before its first ledger row: the
+    case's actions not yet started (``case_id``, when it cancels them), and the playbook's
+    actions of each ``(kind, subject)`` it proposes or withdraws, pending or only shadowed
+    (superseded, withdrawn, taken live). An approval and the executor lock an action first and
+    append to the ledger after; a decision taking the ledger's lock first and then waiting for
+    such an action would wait for one that waits for it (PostgreSQL: a deadlock, one of them
+    aborted)."""
+    changeable = (*PENDING_ACTION_STATUSES, ActionStatus.SHADOWED)
+    wanted = [
+        and_(Action.playbook == playbook, Action.kind == kind, Action.subject == subject)
+        for kind, subject in set(effects)
+    ]
+    if case_id is not None:
+        wanted.append(Action.case_id == case_id)
+    if wanted:
+        session.execute(
+            select(Action.id)
+            .where(or_(*wanted), Action.status.in_(changeable))
+            .order_by(Action.id)
+            .with_for_update()
+        ).all()
 
 
 def cancel_pending(

@@ -331,6 +331,15 @@ class Router:
         kind = playbook.case_kind
         event_id = trigger.event.id if trigger.event else None
         actor = f"playbook:{playbook.name}"
+        if self.db.is_postgres:
+            # SQLite's writers are serialised whole; PostgreSQL's take locks as they go.
+            outbox.lock_for_decision(
+                session,
+                case_id=seen.id if decision.cancel_pending else None,
+                playbook=playbook.name,
+                effects=[(spec.kind, spec.subject) for spec in decision.actions]
+                + [(withdrawal.kind, withdrawal.subject) for withdrawal in decision.withdraw],
+            )
         if seen.state_version == 0:
             try:
                 with session.begin_nested():
