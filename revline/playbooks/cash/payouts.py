@@ -240,7 +240,15 @@ class PayoutReconciliation(Playbook):
     follows_outcomes = True
 
     def schedules(self, policy: Policy) -> list[DailyAt]:
-        return [DailyAt(SCHEDULE, policy.payout_reconciliation_time)]
+        # A worker back after a long outage runs every morning it missed, each reading the
+        # payouts since the working day before it: with the scheduler's usual five days, the
+        # mornings before were skipped and a payout that arrived then was never deposited
+        # (the first morning run looks back only ``payout_lookback_days``).
+        return [
+            DailyAt(
+                SCHEDULE, policy.payout_reconciliation_time, catch_up_days=MAX_LOOKBACK_DAYS
+            )
+        ]
 
     def case_for(self, event: EventView) -> CaseRef | None:
         returned = returned_payout_id(event)
