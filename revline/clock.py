@@ -82,6 +82,10 @@ class WorkingCalendar:
             self._holidays = holidays_lib.country_holidays(country, subdiv=subdivision)
         except NotImplementedError as exc:
             raise ConfigError(f"no holiday calendar for country {country!r}") from exc
+        # ``holidays`` fills a year in on its first lookup and marks it filled before it is:
+        # another thread (the worker and the API share the calendar) asking meanwhile would be
+        # told a holiday is a working day. One lookup at a time.
+        self._reading = threading.Lock()
         self.country = country
         self.subdivision = subdivision
         self.non_working_weekdays = non_working_weekdays
@@ -91,11 +95,15 @@ class WorkingCalendar:
         return WorkingCalendar(self.tz.key, self.country, self.subdivision, weekdays)
 
     def holiday_name(self, day: date) -> str | None:
-        name = self._holidays.get(day)
+        with self._reading:
+            name = self._holidays.get(day)
         return str(name) if name else None
 
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() not in self.non_working_weekdays and day not in self._holidays
+        if day.weekday() in self.non_working_weekdays:
+            return False
+        with self._reading:
+            return day not in self._holidays
 
     def add_working_days(self, day: date, n: int) -> date:
         """The n-th working day after ``day`` (``day`` itself never counts; n may be 0 or less).
@@ -142,6 +150,14 @@ class WorkingCalendar:
                 if or_last and last is not None:
                     return last
                 raise ValueError(f"{year}-{month:02d} has fewer than {n} working days")
+
+    def next_working_at(self, at: time, now: datetime) -> datetime:
+        """The first working day's ``at`` (company time) after ``now``, as UTC: today's, when
+        today is a working day and it is still ahead."""
+        day = self.add_working_days(self.business_date(now), 0)
+        while (moment := self.at_local(day, at)) <= now:
+            day = self.add_working_days(day, 1)
+        return moment
 
     def business_date(self, when: datetime) -> date:
         """The company-local calendar date of an instant."""

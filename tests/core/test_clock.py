@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -99,6 +101,75 @@ def test_business_date_is_in_the_company_timezone() -> None:
     assert US.at_local(date(2026, 12, 8), time(9, 0)) == datetime(2026, 12, 8, 14, 0, tzinfo=UTC)
     # Daylight saving: 09:00 New York is 13:00 UTC in July.
     assert US.at_local(date(2026, 7, 7), time(9, 0)) == datetime(2026, 7, 7, 13, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected", "why"),
+    [
+        (
+            datetime(2026, 12, 7, 12, 0, tzinfo=UTC),
+            datetime(2026, 12, 7, 14, 0, tzinfo=UTC),
+            "today's, still ahead",
+        ),
+        (
+            datetime(2026, 12, 7, 14, 0, tzinfo=UTC),
+            datetime(2026, 12, 8, 14, 0, tzinfo=UTC),
+            "today's, just past",
+        ),
+        (
+            datetime(2026, 12, 5, 12, 0, tzinfo=UTC),
+            datetime(2026, 12, 7, 14, 0, tzinfo=UTC),
+            "a Saturday: Monday's",
+        ),
+        (
+            datetime(2026, 12, 24, 20, 0, tzinfo=UTC),
+            datetime(2026, 12, 28, 14, 0, tzinfo=UTC),
+            "over Christmas and a weekend",
+        ),
+        # 03:00 UTC on Tuesday is still Monday evening in New York: Tuesday's 09:00.
+        (
+            datetime(2026, 12, 8, 3, 0, tzinfo=UTC),
+            datetime(2026, 12, 8, 14, 0, tzinfo=UTC),
+            "company time",
+        ),
+    ],
+)
+def test_the_next_working_days_time(now: datetime, expected: datetime, why: str) -> None:
+    assert US.next_working_at(time(9, 0), now) == expected, why
+
+
+def _asked_at_once(calendar: WorkingCalendar, day: date, threads: int = 8) -> list[bool]:
+    """Whether ``day`` is a working day, as ``threads`` threads asking at once are told."""
+    barrier = threading.Barrier(threads)
+    told: list[bool] = []
+
+    def ask() -> None:
+        barrier.wait()
+        told.append(calendar.is_working_day(day))
+
+    asking = [threading.Thread(target=ask) for _ in range(threads)]
+    for thread in asking:
+        thread.start()
+    for thread in asking:
+        thread.join()
+    return told
+
+
+def test_a_calendar_shared_by_threads_never_misses_a_holiday() -> None:
+    """``holidays`` fills a year in on its first lookup: eight threads asking at once about a
+    year not yet read all hear that Christmas Eve 2027 (Christmas observed) is a holiday. The
+    threads switch as often as the interpreter allows, which made it a working day for one of
+    them in most rounds."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        rounds = [
+            _asked_at_once(WorkingCalendar("America/New_York", "US"), date(2027, 12, 24))
+            for _ in range(100)
+        ]
+    finally:
+        sys.setswitchinterval(interval)
+    assert [told for told in rounds if any(told)] == []
 
 
 def test_unknown_timezone_or_country_is_a_config_error() -> None:

@@ -150,12 +150,12 @@ class MonthEndClose(Playbook):
             return _outcome(case, trigger)
         tieout = tie_out(facts["books"], policy.close_variance_threshold)
         calendar: WorkingCalendar = facts["calendar"]
-        next_day = calendar.add_working_days(calendar.business_date(now), 1)
         check = _Check(
             case,
             tieout,
             facts["locale"],
-            calendar.at_local(next_day, policy.close_time),
+            # The next check: the next working day's, or today's when a person checked early.
+            calendar.next_working_at(policy.close_time, now),
             _explanations(case, trigger, tieout),
         )
         return check.ready(trigger) if tieout.ties else check.blocked(trigger)

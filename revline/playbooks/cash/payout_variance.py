@@ -166,6 +166,6 @@ def _returned(returned: Mapping[str, Any], money: Callable[[Any], str]) -> str:
 
 
 def after_next_morning(calendar: WorkingCalendar, policy: Policy, now: datetime) -> datetime:
-    """When a case waiting on the books looks again: after the next working morning's run."""
-    day = calendar.add_working_days(calendar.business_date(now), 1)
-    return calendar.at_local(day, policy.payout_reconciliation_time) + RECHECK_AFTER_RUN
+    """When a case waiting on the books looks again: after the next working morning's run —
+    today's, when a person looks before it."""
+    return calendar.next_working_at(policy.payout_reconciliation_time, now) + RECHECK_AFTER_RUN

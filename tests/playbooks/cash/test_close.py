@@ -654,3 +654,20 @@ def test_amounts_in_what_a_person_reads_are_in_the_company_s_locale() -> None:
     facts = Facts(Trigger("event", NOW, flagged), {"locale": "de_DE"})
     decision = CloseVariance().decide(case, facts, POLICY, NOW)
     assert decision.explanation.startswith("the 2026-12 tie-out is off by 12,40\xa0$")
+
+
+def test_an_early_check_of_a_blocked_close_keeps_todays_check() -> None:
+    """The December close is blocked; the analyst checks at 07:00 on Wednesday 6 January 2027,
+    before the day's check: the next one is still that day's at 09:00 (``close_time``)."""
+    early = datetime(2027, 1, 6, 12, 0, tzinfo=UTC)
+    facts = Facts(
+        Trigger("manual", early, detail={"actor": "user:jonas"}),
+        {
+            "books": books([IN_BALANCE], [IN_TRANSIT], RECORDED, 0),
+            "calendar": CALENDAR,
+            "locale": "en_US",
+        },
+    )
+    decision = MonthEndClose().decide(BLOCKED, facts, POLICY, early)
+    assert decision.state == "variance"
+    assert decision.next_action_at == datetime(2027, 1, 6, 14, 0, tzinfo=UTC)

@@ -287,3 +287,14 @@ def test_an_orphan_found_again_proposes_its_match_anew() -> None:
     assert reopened.state == "match_proposed"
     (apply,) = reopened.actions
     assert (apply.kind, apply.attempt) == (APPLY_MATCH, "after-voided-5001")
+
+
+def test_a_look_before_the_morning_run_keeps_that_mornings_recheck() -> None:
+    """A proposed match waits for the look after Monday's run (09:00). The AR specialist asks
+    at 07:00 on Monday, before the run: the case still looks again on Monday at 09:00, not on
+    Tuesday."""
+    early = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # 07:00 in New York
+    decision, _ = _investigate(
+        "dana.reyes@acme.example", Trigger("manual", early), state="match_proposed"
+    )
+    assert decision.next_action_at == datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
