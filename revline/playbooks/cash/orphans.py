@@ -77,7 +77,13 @@ class OrphanPaymentInvestigation(Playbook):
         charge = stripe.get_charge(case.subject)
         # Recorded since, however: the case has nothing left to find.
         recorded = [p.id for p in netsuite.customer_payments_by_charge(charge.id)]
+        # The Stripe customer the charge was made for: its NetSuite customer by the Stripe
+        # customer id on file (the stable-ID mapping: exact evidence), and its email when the
+        # charge carries none — a saved card paying in the portal often has no billing email.
+        mapped = netsuite.customer_by_stripe_id(charge.customer) if charge.customer else None
         payer = charge.billing_email or charge.receipt_email
+        if not payer and charge.customer:
+            payer = stripe.get_customer(charge.customer).email
         checkout = (
             stripe.checkout_session_for(charge.payment_intent) if charge.payment_intent else None
         )
@@ -89,7 +95,7 @@ class OrphanPaymentInvestigation(Playbook):
         # addresses belong to several customers (a shared AP mailbox, two names one letter
         # apart) and picking one would be a guess.
         likeliest = {m.customer_id for m in emails.best(found)}
-        customer = likeliest.pop() if len(likeliest) == 1 else None
+        customer = mapped.id if mapped else likeliest.pop() if len(likeliest) == 1 else None
         invoices: list[dict[str, Any]] = []
         if customer is not None:
             # What the invoice still owes, not its total: a part-paid invoice takes only the
@@ -107,6 +113,7 @@ class OrphanPaymentInvestigation(Playbook):
                 "charge": charge,
                 "recorded": recorded,
                 "payer": payer,
+                "mapped": {"id": mapped.id, "name": mapped.name} if mapped else None,
                 "checkout_session": checkout.id if checkout else None,
                 "candidates": found,
                 "customer": customer,
@@ -259,6 +266,12 @@ def _outreach_email(case: CaseView, facts: Facts) -> tuple[ActionSpec, ...]:
 
 def _evidence(facts: Facts) -> list[str]:
     found = []
+    mapped = facts["mapped"]
+    if mapped:
+        found.append(
+            f"the charge's Stripe customer {facts['charge'].customer} is NetSuite customer "
+            f"{mapped['id']} ({mapped['name']}), by the Stripe customer id on file"
+        )
     for candidate in facts["candidates"]:
         how = (
             "is on file as"

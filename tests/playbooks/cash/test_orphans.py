@@ -14,12 +14,14 @@ from revline.core.playbook import Decision, Enrichment, Trigger
 from revline.playbooks.cash.flags import ORPHAN_FLAGGED
 from revline.playbooks.cash.orphans import APPLY_MATCH, OrphanPaymentInvestigation
 from revline.providers.netsuite.records import (
+    Customer,
     CustomerEmail,
     CustomerPayment,
     Invoice,
     InvoiceStatus,
 )
 from revline.providers.stripe.records import Charge
+from revline.providers.stripe.records import Customer as StripeCustomer
 from revline.reconcile.emails import search_key
 from tests.support.cases import case_view
 from tests.support.events import finding
@@ -40,10 +42,14 @@ def _charge(email: str) -> Charge:
 @dataclass
 class FakeStripe:
     charge: Charge
+    customers: dict[str, StripeCustomer] = field(default_factory=dict)
 
     def get_charge(self, charge_id: str) -> Charge:
         assert charge_id == self.charge.id
         return self.charge
+
+    def get_customer(self, customer_id: str) -> StripeCustomer:
+        return self.customers[customer_id]
 
 
 def open_invoice(amount: int = 42_000, remaining: int = 42_000, customer: str = "7") -> Invoice:
@@ -68,6 +74,7 @@ class FakeNetSuite:
     """Answers a search as NetSuite does: the addresses whose key is among those asked for."""
 
     on_file: list[CustomerEmail] = field(default_factory=lambda: ON_FILE)
+    by_stripe_id: dict[str, Customer] = field(default_factory=dict)  # the stable-ID mapping
     invoices: list[Invoice] = field(default_factory=lambda: [open_invoice()])
     recorded: list[CustomerPayment] = field(default_factory=list)  # with the charge's id
     searched: list[set[str]] = field(default_factory=list)
@@ -80,6 +87,9 @@ class FakeNetSuite:
         self.searched.append(asked)
         return [e for e in self.on_file if search_key(e.email) in asked]
 
+    def customer_by_stripe_id(self, stripe_customer_id: str) -> Customer | None:
+        return self.by_stripe_id.get(stripe_customer_id)
+
     def open_invoices(self, customer_id: str) -> list[Invoice]:
         return [invoice for invoice in self.invoices if invoice.customer_id == customer_id]
 
@@ -90,6 +100,7 @@ def _investigate(
     charge: Charge | None = None,
     netsuite: FakeNetSuite | None = None,
     state: str = "investigating",
+    stripe_customers: dict[str, StripeCustomer] | None = None,
 ) -> tuple[Decision, FakeNetSuite]:
     """The decision on a payment by ``payer`` (or on ``charge``), when its flag arrives or on
     ``trigger``, with NetSuite holding ``ON_FILE`` and one open $420.00 invoice of Acme's
@@ -100,7 +111,10 @@ def _investigate(
         clock=SimulatedClock(trigger.at),
         calendar=Company().calendar(),
         company=Company(people={"ar_specialist": Person(name="Priya Nair", email="p@o.example")}),
-        adapters={"stripe": FakeStripe(charge or _charge(payer)), "netsuite": netsuite},
+        adapters={
+            "stripe": FakeStripe(charge or _charge(payer), stripe_customers or {}),
+            "netsuite": netsuite,
+        },
     )
     case = case_view("orphan_payment", "ch_orphan", state, AT, id="cas_3")
     playbook = OrphanPaymentInvestigation()
@@ -298,3 +312,51 @@ def test_a_look_before_the_morning_run_keeps_that_mornings_recheck() -> None:
         "dana.reyes@acme.example", Trigger("manual", early), state="match_proposed"
     )
     assert decision.next_action_at == datetime(2026, 12, 7, 14, 0, tzinfo=UTC)
+
+
+def test_a_charge_without_an_email_is_searched_by_its_stripe_customers_email() -> None:
+    """A saved card paying in the portal: the charge carries no billing or receipt email. The
+    customer's email is pulled from Stripe, its variants searched in NetSuite, and the
+    cardholder written to there."""
+    portal = succeeded_charge("ch_orphan", 42_000, AT, customer="cus_9")
+    on_stripe = {"cus_9": StripeCustomer("cus_9", "dana.reyes@acme.example", "Acme", AT)}
+    decision, netsuite = _investigate("", charge=portal, stripe_customers=on_stripe)
+    (keys,) = netsuite.searched
+    assert search_key("dana.reyes@acme.example") in keys
+    assert (decision.state, decision.data["proposed_customer"]) == ("match_proposed", "7")
+    none_on_file = FakeNetSuite(on_file=[])
+    later = datetime(2026, 12, 4, 13, 11, tzinfo=UTC)
+    asked, _ = _investigate(
+        "", Trigger("timer", later), portal, none_on_file, stripe_customers=on_stripe
+    )
+    (email,) = asked.actions
+    assert email.params["to"] == ["dana.reyes@acme.example"]
+
+
+def test_a_charge_of_a_stripe_customer_mapped_in_netsuite_proposes_that_customer() -> None:
+    """The charge's Stripe customer is on a NetSuite customer (``custentity_stripe_customer_id``,
+    the stable-ID mapping): that customer is the cause, whatever the payer's email says, and its
+    one open invoice owing the amount is the match proposed."""
+    portal = succeeded_charge(
+        "ch_orphan", 42_000, AT, customer="cus_bluefin", billing_email="someone@gmail.example"
+    )
+    bluefin = Customer(
+        id="8",
+        entity_id="CUST-8",
+        company_name="Bluefin Labs",
+        email="ap@bluefin.example",
+        stripe_customer_id="cus_bluefin",
+        currency="USD",
+        relationship_owner=None,
+    )
+    netsuite = FakeNetSuite(
+        by_stripe_id={"cus_bluefin": bluefin}, invoices=[open_invoice(customer="8")]
+    )
+    decision, _ = _investigate("someone@gmail.example", charge=portal, netsuite=netsuite)
+    assert (decision.state, decision.data["proposed_customer"]) == ("match_proposed", "8")
+    assert decision.data["evidence"] == [
+        "the charge's Stripe customer cus_bluefin is NetSuite customer 8 (Bluefin Labs), by the "
+        "Stripe customer id on file"
+    ]
+    (match,) = decision.actions
+    assert (match.kind, match.params["invoice"]) == (APPLY_MATCH, "12")
