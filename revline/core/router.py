@@ -418,6 +418,9 @@ class Router:
                 "mode": str(mode),
                 "actions": keys,
                 "cancel_pending": decision.cancel_pending,
+                # What the decision found, as it found it (the case keeps only the latest): a
+                # payout day's matches with their tiers and reasons, an orphan's evidence.
+                "data": decision.data,
                 "withdraw": [
                     {"kind": w.kind, "subject": w.subject, "reason": w.reason}
                     for w in decision.withdraw

@@ -109,6 +109,7 @@ def seed_morning(runtime: Runtime) -> Morning:
                         "matches": [
                             {
                                 "transaction": "txn_acme",
+                                "charge": "ch_acme",
                                 "status": "matched",
                                 "netsuite": ["5004"],
                                 "tier": "exact_charge_id",
@@ -116,6 +117,7 @@ def seed_morning(runtime: Runtime) -> Morning:
                             },
                             {
                                 "transaction": "txn_orphan",
+                                "charge": "ch_orphan",
                                 "status": "unmatched",
                                 "netsuite": [],
                                 "tier": None,
@@ -172,9 +174,10 @@ def test_a_day_lists_each_payout_its_deposit_and_its_orphans(
         37_528,
     )
     matched, orphan = waiting["transactions"]
-    assert (matched["tier"], matched["netsuite"], matched["orphan_case"]) == (
+    assert (matched["tier"], matched["netsuite"], matched["charge"], matched["orphan_case"]) == (
         "exact_charge_id",
         ["5004"],
+        "ch_acme",
         None,
     )
     assert orphan["charge"] == "ch_orphan"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from revline.api.app import create_app
 from revline.core.auth import create_token
-from revline.db.models import Case, Decision
+from revline.db.models import Case, Decision, LedgerRow
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import load, parse
 from revline.sandbox.world import Later, World
@@ -37,6 +37,7 @@ def test_the_billing_analyst_reruns_a_deposited_morning_and_nothing_is_posted_tw
                 session, name="omar", role="billing_analyst", now=runtime.clock.now()
             )
         with TestClient(create_app(runtime)) as client:
+            before = client.get("/api/cash/payouts?date=2026-12-04", headers=bearer(token))
             response = client.post("/api/cash/payouts/2026-12-04/rerun", headers=bearer(token))
         world.worker.drain()
         assert response.status_code == 200
@@ -44,6 +45,49 @@ def test_the_billing_analyst_reruns_a_deposited_morning_and_nothing_is_posted_tw
         # The rerun finds the deposit the morning posted and says so; it posts nothing.
         assert [p["status"] for p in day["payouts"]] == ["already_deposited"]
         assert world.netsuite.books.deposits() == [deposited]
+        # Why each of its lines is what it is stands: the matches the deposit was posted on.
+        (matched_on,) = before.json()["payouts"]
+        (payout,) = day["payouts"]
+        assert len(payout["transactions"]) == 2
+        assert payout["transactions"] == matched_on["transactions"]
+        assert {t["tier"] for t in payout["transactions"]} == {"exact_charge_id"}
+        assert all(t["charge"].startswith("ch_") for t in payout["transactions"])
+
+
+def test_the_ledger_says_why_each_deposited_payment_is_on_the_deposit(tmp_path: Path) -> None:
+    """An auditor reading the ledger alone: the morning's decision row names each payment's
+    Stripe balance transaction and charge, the NetSuite payment it matched, the tier and the
+    reason; the deposit posted lists those NetSuite payments."""
+    with World(load(CASH / "clean_payout.json"), tmp_path) as world:
+        Run(world).play()
+        with world.runtime.db.read() as session:
+            morning = session.execute(
+                select(Case).where(Case.subject == "payouts:2026-12-04")
+            ).scalar_one()
+            rows = session.execute(
+                select(LedgerRow).where(LedgerRow.case_id == morning.id).order_by(LedgerRow.seq)
+            ).scalars()
+            decided = [row.detail for row in rows if row.kind == "decision"]
+            posted = session.execute(
+                select(LedgerRow.detail).where(
+                    LedgerRow.kind == "action.proposed",
+                    LedgerRow.case_id == morning.id,
+                )
+            ).scalars()
+            lines = [
+                line["reference"]
+                for detail in posted
+                if detail["kind"] == "netsuite.deposit.create"
+                for line in detail["params"]["lines"]
+                if line["type"] == "payment"
+            ]
+    (payout,) = decided[0]["data"]["payouts"]
+    matches = payout["matches"]
+    assert sorted(m["netsuite"][0] for m in matches) == sorted(lines)
+    for match in matches:
+        assert match["transaction"].startswith("txn_") and match["charge"].startswith("ch_")
+        assert (match["status"], match["tier"]) == ("matched", "exact_charge_id")
+        assert match["reason"] == "Stripe charge id carried on the NetSuite record"
 
 
 def test_the_same_day_run_twice_posts_one_deposit(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ a payout whose deposit cannot tie the variance case it opened.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 from revline.db.models import Action, ActionStatus, Case, Decision
 from revline.errors import InvalidRequest, NotFound
-from revline.playbooks.cash.flags import ORPHAN_FLAG
 from revline.playbooks.cash.orphans import ORPHAN_PAYMENT
 from revline.playbooks.cash.payout_variance import PAYOUT_VARIANCE
-from revline.playbooks.cash.payouts import MAX_LOOKBACK_DAYS, PAYOUT_RECONCILIATION
+from revline.playbooks.cash.payouts import PAYOUT_RECONCILIATION
 from revline.providers.netsuite.actions import DEPOSIT_CREATE
 
 
@@ -42,7 +41,7 @@ class TransactionMatch(BaseModel):
     tier: str | None
     reason: str
     netsuite: list[str]  # the NetSuite customer payment(s) matched or proposed
-    charge: str | None  # known for orphans, from their flag
+    charge: str | None  # the Stripe charge the payment settled
     orphan_case: CaseLink | None
 
 
@@ -143,8 +142,16 @@ def payouts_of(session: Session, day: date) -> PayoutDay:
         raise NotFound(f"no payout reconciliation for {day.isoformat()}")
     summary: list[dict[str, Any]] = list(case.data.get("payouts", []))
     deposits = _deposits(session, [entry["payout"] for entry in summary])
-    charges = _orphan_charges(session, day)
-    investigations = _cases_of(session, ORPHAN_PAYMENT.name, set(charges.values()))
+    investigations = _cases_of(
+        session,
+        ORPHAN_PAYMENT.name,
+        {
+            str(match["charge"])
+            for entry in summary
+            for match in entry.get("matches", [])
+            if match["status"] == "unmatched" and match.get("charge")
+        },
+    )
     variances = _cases_of(
         session,
         PAYOUT_VARIANCE.name,
@@ -161,7 +168,6 @@ def payouts_of(session: Session, day: date) -> PayoutDay:
                 entry,
                 deposits.get(entry["payout"]),
                 variances.get(entry["payout"]),
-                charges,
                 investigations,
             )
             for entry in summary
@@ -208,22 +214,6 @@ def _deposits(session: Session, payouts: list[str]) -> dict[str, Deposit]:
     return found
 
 
-def _orphan_charges(session: Session, day: date) -> dict[str, str]:
-    """Balance transaction → charge, for the orphans flagged by the mornings whose look-back
-    reaches this day's payouts (a payout held for days was flagged on its first morning)."""
-    subjects = [_subject(day - timedelta(days=n)) for n in range(MAX_LOOKBACK_DAYS + 1)]
-    flags = session.execute(
-        select(Action)
-        .join(Case, Action.case_id == Case.id)
-        .where(
-            Case.kind == PAYOUT_RECONCILIATION.name,
-            Case.subject.in_(subjects),
-            Action.kind == ORPHAN_FLAG,
-        )
-    ).scalars()
-    return {str(flag.params["balance_transaction"]): flag.subject for flag in flags}
-
-
 def _cases_of(session: Session, kind: str, subjects: set[str]) -> dict[str, CaseLink]:
     """The cases of ``kind`` opened for these subjects (charges, payouts), by subject."""
     if not subjects:
@@ -238,12 +228,12 @@ def _entry(
     entry: dict[str, Any],
     deposit: Deposit | None,
     variance_case: CaseLink | None,
-    charges: dict[str, str],
     investigations: dict[str, CaseLink],
 ) -> PayoutEntry:
     transactions = []
     for match in entry.get("matches", []):
-        charge = charges.get(match["transaction"]) if match["status"] == "unmatched" else None
+        charge = match.get("charge")
+        orphan = match["status"] == "unmatched" and charge is not None
         transactions.append(
             TransactionMatch(
                 transaction=match["transaction"],
@@ -252,7 +242,7 @@ def _entry(
                 reason=match["reason"],
                 netsuite=list(match["netsuite"]),
                 charge=charge,
-                orphan_case=investigations.get(charge) if charge else None,
+                orphan_case=investigations.get(charge) if orphan else None,
             )
         )
     return PayoutEntry(

@@ -245,9 +245,7 @@ class PayoutReconciliation(Playbook):
         # mornings before were skipped and a payout that arrived then was never deposited
         # (the first morning run looks back only ``payout_lookback_days``).
         return [
-            DailyAt(
-                SCHEDULE, policy.payout_reconciliation_time, catch_up_days=MAX_LOOKBACK_DAYS
-            )
+            DailyAt(SCHEDULE, policy.payout_reconciliation_time, catch_up_days=MAX_LOOKBACK_DAYS)
         ]
 
     def case_for(self, event: EventView) -> CaseRef | None:
@@ -388,7 +386,17 @@ class PayoutReconciliation(Playbook):
                     if payout.automatic and not carried_back
                     else None
                 )
-                summary.append({**known, "status": "already_deposited", "fees": fees})
+                # The matches it was deposited on, as the run that proposed its deposit found
+                # them: a rerun does not erase why each line is what it is.
+                matched_on = _matches_of(case, payout.id)
+                summary.append(
+                    {
+                        **known,
+                        "status": "already_deposited",
+                        "fees": fees,
+                        **({"matches": matched_on} if matched_on else {}),
+                    }
+                )
                 continue
             if not payout.automatic:
                 actions.append(_manual_flag(today, settled))
@@ -471,6 +479,7 @@ class PayoutReconciliation(Playbook):
                     "matches": [
                         {
                             "transaction": m.left,
+                            "charge": _charge_of(settled, m.left),
                             "status": m.status.value,
                             "netsuite": list(m.rights),
                             "tier": m.tier.value if m.tier else None,
@@ -527,6 +536,14 @@ def _reconciles(trigger: Trigger) -> bool:
         and event.payload.get("kind") == RECORD_PAYMENT
         and event.payload.get("status") == "applied"
     )
+
+
+def _matches_of(case: CaseView, payout: str) -> list[dict[str, Any]]:
+    """The matches the day's case last recorded for ``payout`` (none if it recorded none)."""
+    for known in case.data.get("payouts") or []:
+        if known.get("payout") == payout:
+            return list(known.get("matches") or [])
+    return []
 
 
 def _charge_of(settled: SettledPayout, txn_id: str) -> str | None:
