@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from revline.core import actions as outbox
-from revline.db.models import Action, LedgerRow
+from revline.db.models import Action, Case, LedgerRow
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import load
 from revline.sandbox.world import Later, World
@@ -210,3 +210,33 @@ def test_a_charge_refunded_by_hand_only_in_part_goes_to_the_ar_specialist(
     assert _actions(report, "netsuite.customer_refund.create") == []
     assert report["emails"] == []  # nothing said to the customer
     assert (_case(report)["state"], _case(report)["queue"]) == ("needs_person", "ar_specialist")
+
+
+def test_a_charge_disputed_while_its_refund_waits_goes_to_the_ar_specialist(
+    tmp_path: Path,
+) -> None:
+    """The customer disputes the duplicate's charge at 09:10 while its refund waits for the
+    manager; the chargeback withdraws the money. Maya approves the refund at 10:30: Stripe
+    refuses it (charged back), and the case goes to the AR specialist, flagged as disputed —
+    not on to the NetSuite refund and the apology. Stripe refunds nothing."""
+
+    def disputes() -> str:
+        charge = str(_the_refund(world).params["charge"])
+        world.stripe.state.dispute(charge, reason="duplicate")
+        return f"{charge} disputed"
+
+    with _world(tmp_path) as world:
+        _meanwhile(world, 9, "the customer disputes the charge", disputes, minute=10)
+        _meanwhile(world, 10, "maya approves", _maya(world, approves=True), minute=30)
+        report = Run(world).play()
+        refund = _the_refund(world)
+        refunds = world.stripe.state.newest_first("refund")
+    case = _case(report)
+    assert (case["state"], case["queue"]) == ("needs_person", "ar_specialist")
+    assert refund.status == "failed"
+    assert "has been charged back" in str(refund.last_error)
+    assert refunds == []
+    assert [a for a in report["actions"] if a["kind"] == "netsuite.customer_refund.create"] == []
+    with world.runtime.db.read() as session:
+        flags = session.execute(select(Case.flags).where(Case.id == case["id"])).scalar_one()
+    assert flags == {"dispute_open": True}

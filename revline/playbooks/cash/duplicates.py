@@ -184,6 +184,7 @@ class DuplicateInvoiceResolution(Playbook):
                 "refund_status": _refund_now(case, refunds),
                 "duplicate": netsuite.invoice(str(finding["invoice"])),
                 "refunded_by_hand": _refunded_by_hand(refunds, str(finding["invoice"])),
+                "disputed": stripe.get_charge(str(finding["charge"])).disputed,
                 "recipient": (
                     {"name": contact.name, "email": contact.email}
                     if contact and contact.email
@@ -220,6 +221,20 @@ class DuplicateInvoiceResolution(Playbook):
             refund_status in REFUND_NOT_MADE and _failed_just_now(trigger, latest)
         ):
             return Decision("nothing new for this duplicate invoice")
+        if facts["disputed"]:
+            # A case with an open dispute goes to a person (seed 004), and nothing more is done
+            # behind her: a refund beside the dispute would return the money twice if the
+            # customer wins it.
+            return Decision(
+                f"charge {finding['charge']} is disputed: the AR specialist settles "
+                f"{finding['invoice_number']} (a refund beside the dispute would return the "
+                "money twice)",
+                state="needs_person",
+                cancel_pending=f"charge {finding['charge']} is disputed",
+                data={"finding": finding},
+                flags={**case.flags, "dispute_open": True},
+                queue=QUEUE,
+            )
         # What Stripe shows refunded on the charge that the case's own refund did not refund:
         # refunded by hand in the dashboard, before the case got to it or while its refund waited.
         amount, own = int(finding["amount"]), latest.get(REFUND)

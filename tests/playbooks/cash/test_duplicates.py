@@ -19,8 +19,9 @@ from revline.playbooks.cash.duplicates import (
     paid_alike,
 )
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
-from revline.providers.stripe.records import Refund
+from revline.providers.stripe.records import Charge, Refund
 from tests.support.cases import case_view
+from tests.support.stripe_records import succeeded_charge
 
 AT = datetime(2026, 12, 3, 13, tzinfo=UTC)
 POLICY = Policy()
@@ -200,6 +201,7 @@ def decide(
     duplicate_status: InvoiceStatus = PAID,
     refund_status: str | None = None,
     trigger: Trigger | None = None,
+    disputed: bool = False,
 ) -> Decision:
     case = duplicate_case(state, actions)
     facts = Facts(
@@ -208,6 +210,7 @@ def decide(
             "finding": FINDING,
             "duplicate": replace(invoice("12", amount=42_000), status=duplicate_status),
             "refunded_by_hand": refunded,
+            "disputed": disputed,
             "recipient": KENJI,
             "sender": sender,
             "locale": "en_US",
@@ -616,6 +619,9 @@ class StripeSays:
         by_hand = Refund("re_2", self.others, "usd", charge_id, None, None, "succeeded", None, AT)
         return [replace(own, metadata=self.metadata), *([by_hand] if self.others else [])]
 
+    def get_charge(self, charge_id: str) -> Charge:
+        return succeeded_charge("ch_dup", 42_000, AT, customer="cus_1")
+
 
 class NetSuiteSays:
     def customer(self, customer_id: str) -> None:
@@ -683,6 +689,24 @@ def test_a_refund_by_hand_beside_the_cases_own_goes_to_the_ar_specialist() -> No
     decision = enriched_decision("resolving", refunded, StripeSays("succeeded", others=10_000))
     assert (decision.state, decision.queue) == ("needs_person", "ar_specialist")
     assert "refunded by hand in Stripe (in part, $100.00 of $420.00)" in decision.explanation
+
+
+def test_a_disputed_charge_goes_to_the_ar_specialist_and_nothing_more_is_done() -> None:
+    """The customer disputed the duplicate's charge: a case with an open dispute goes to a
+    person, and a refund beside the dispute would return the money twice. Nothing is proposed,
+    what is pending is cancelled, and the case is flagged (any step proposed on it later waits
+    for an approval)."""
+    for done in ((), (action("netsuite.invoice.void", "applied"),)):
+        waiting = (*done, action("stripe.refund.create", "awaiting_approval"))
+        decision = decide(waiting, disputed=True)
+        assert (decision.state, decision.queue, kinds(decision)) == (
+            "needs_person",
+            "ar_specialist",
+            [],
+        )
+        assert decision.cancel_pending == "charge ch_dup is disputed"
+        assert decision.flags == {"dispute_open": True}
+        assert "the AR specialist settles INV-2026-1302" in decision.explanation
 
 
 def test_steps_only_shadowed_are_proposed_again_under_their_key_or_a_new_one() -> None:

@@ -318,6 +318,20 @@ def test_a_refund_that_settles_later_is_pending_until_it_succeeds_or_fails(
         state.settle_refund(gone["id"], succeeded=True)
 
 
+def test_a_charge_charged_back_is_not_refunded(clock: SimulatedClock) -> None:
+    """A chargeback withdrew the money: Stripe refuses a refund (``charge_disputed``) rather
+    than return it a second time."""
+    state = StripeState(clock)
+    customer = _customer_with_card(state, CARD_SUCCEEDS)
+    state.create_invoice(customer, 10_000, invoice_id="in_1")
+    charge = state.attempt_payment("in_1").charge["id"]
+    state.dispute(charge, reason="duplicate")
+    with pytest.raises(StripeApiError, match="has been charged back") as refused:
+        state.create_refund(charge, reason="duplicate")
+    assert refused.value.code == "charge_disputed"
+    assert state.get("charge", charge)["amount_refunded"] == 0
+
+
 def test_a_refund_that_succeeded_may_still_fail_later(clock: SimulatedClock) -> None:
     """Stripe's rare case: the card the refund went back to was closed since."""
     state = StripeState(clock)

@@ -911,6 +911,15 @@ class StripeState:
             charge = self._live("charge", charge_id, "charge")
             if charge["status"] != "succeeded":
                 raise invalid(f"Charge {charge_id} has not succeeded; it cannot be refunded.")
+            # A chargeback withdrew the money already: Stripe refuses to return it again.
+            if any(
+                d["charge"] == charge_id and not d["is_charge_refundable"]
+                for d in self._objects["dispute"].values()
+            ):
+                raise invalid(
+                    f"Charge {charge_id} has been charged back; cannot issue a refund.",
+                    code="charge_disputed",
+                )
             left = charge["amount"] - charge["amount_refunded"]
             if left == 0:
                 raise invalid(
