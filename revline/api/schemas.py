@@ -149,6 +149,7 @@ class LedgerVerification(BaseModel):
     rows: int
     first_bad_seq: int | None
     reason: str | None
+    head: str | None  # SEQ:HASH of the last row, the anchor of a later check
 
 
 # -- the case timeline -----------------------------------------------------------------------

@@ -26,15 +26,31 @@ ledger_app = typer.Typer(help="The append-only, hash-chained audit ledger.", no_
 
 
 @ledger_app.command()
-def verify(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Replay the hash chain; exit 1 naming the first row that is missing, moved or altered."""
+def verify(
+    ctx: typer.Context,
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            help="SEQ:HASH, a head written down earlier: the ledger must still hold that row.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay the hash chain; exit 1 naming the first row that is missing, moved or altered (or
+    that the chain ends before the anchor). Prints the head: write it down, outside the
+    database, as the next check's anchor."""
+    try:
+        expected = ledger.Anchor.parse(anchor) if anchor is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--anchor") from exc
     runtime = state(ctx).runtime()
     with runtime.db.read() as session:
-        result = ledger.verify(session)
+        result = ledger.verify(session, anchor=expected)
     if as_json:
         emit_json(result)
     elif result.ok:
-        say(f"ledger intact: {result.rows} rows", style="green")
+        head = f"; head {result.head}" if result.head else ""
+        say(f"ledger intact: {result.rows} rows{head}", style="green")
     else:
         say(f"ledger BROKEN at seq {result.first_bad_seq}: {result.reason}", style="bold red")
     if not result.ok:

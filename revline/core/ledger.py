@@ -110,15 +110,40 @@ class Ledger:
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """A row the ledger must still hold as it was, written down outside the database (``revline
+    ledger verify`` prints the head): the chain alone cannot show rows cut off its end, or its
+    tail rewritten with every hash recomputed; the row an anchor names can."""
+
+    seq: int
+    hash: str
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        seq, _, hash_ = text.strip().partition(":")
+        if not seq.isdigit() or int(seq) < 1 or len(hash_) != 64:
+            raise ValueError(
+                f"an anchor is SEQ:HASH, a row's sequence number and its 64-character hash, "
+                f"not {text!r}"
+            )
+        return cls(int(seq), hash_.lower())
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+
+@dataclass(frozen=True)
 class Verification:
     ok: bool
     rows: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    head: Anchor | None = None  # the last row, to write down as the next anchor
 
 
-def verify(session: Session, batch: int = 5000) -> Verification:
-    """Replay the chain; report the first row whose sequence, link or hash is wrong."""
+def verify(session: Session, batch: int = 5000, anchor: Anchor | None = None) -> Verification:
+    """Replay the chain; report the first row whose sequence, link or hash is wrong, or that is
+    not the row ``anchor`` names, or that the chain ends before it."""
     expected_prev = GENESIS_HASH
     expected_seq = 1
     count = 0
@@ -126,6 +151,10 @@ def verify(session: Session, batch: int = 5000) -> Verification:
         session.execute(select(LedgerRow).order_by(LedgerRow.seq)).scalars().yield_per(batch)
     ):
         count += 1
+        if anchor is not None and row.seq == anchor.seq and row.hash != anchor.hash:
+            return Verification(
+                False, count, row.seq, "not the row the anchor names: rewritten from here"
+            )
         if row.seq != expected_seq:
             return Verification(
                 False, count, row.seq, f"expected seq {expected_seq}: a row is missing"
@@ -150,4 +179,12 @@ def verify(session: Session, batch: int = 5000) -> Verification:
             return Verification(False, count, row.seq, "hash does not match the row's contents")
         expected_prev = row.hash
         expected_seq += 1
-    return Verification(True, count)
+    if anchor is not None and anchor.seq > count:
+        return Verification(
+            False,
+            count,
+            count + 1,
+            f"the ledger ends at seq {count}, before the anchor's seq {anchor.seq}: rows were "
+            "removed from its end",
+        )
+    return Verification(True, count, head=Anchor(count, expected_prev) if count else None)

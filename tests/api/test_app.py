@@ -100,7 +100,9 @@ def test_an_unexpected_error_is_a_bare_500_and_is_logged(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def explode(session: Session, batch: int = 5000) -> ledger.Verification:
+    def explode(
+        session: Session, batch: int = 5000, anchor: ledger.Anchor | None = None
+    ) -> ledger.Verification:
         raise RuntimeError("kaboom in /srv/revline/secret_path.py")
 
     monkeypatch.setattr(ledger, "verify", explode)

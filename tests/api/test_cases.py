@@ -147,4 +147,16 @@ def test_ledger_is_read_by_correlation_and_verified(
     assert [r["seq"] for r in first_page["items"] + next_page["items"]] == [
         r["seq"] for r in everything
     ]
-    assert verified == {"ok": True, "rows": len(everything), "first_bad_seq": None, "reason": None}
+    assert verified == {
+        "ok": True,
+        "rows": len(everything),
+        "first_bad_seq": None,
+        "reason": None,
+        "head": f"{everything[-1]['seq']}:{everything[-1]['hash']}",
+    }
+    anchored = client.get(
+        "/api/ledger/verify", params={"anchor": verified["head"]}, headers=viewer
+    ).json()
+    assert anchored["ok"]
+    bad = client.get("/api/ledger/verify", params={"anchor": "1:abc"}, headers=viewer)
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_request")

@@ -14,7 +14,7 @@ from itertools import groupby
 from sqlalchemy import select
 
 from revline.clock import SystemClock
-from revline.core.ledger import Ledger, Verification, verify
+from revline.core.ledger import Ledger, verify
 from revline.db.engine import Database
 from revline.db.models import LedgerRow
 
@@ -60,7 +60,8 @@ def test_concurrent_appenders_keep_one_linear_chain(db: Database) -> None:
     assert errors == []
     expected = sum(rows_in(t, x) for t in range(THREADS) for x in range(TRANSACTIONS))
     with db.read() as session:
-        assert verify(session) == Verification(True, expected)
+        verified = verify(session)
+        assert (verified.ok, verified.rows) == (True, expected)
         details = [
             row.detail
             for row in session.execute(select(LedgerRow).order_by(LedgerRow.seq)).scalars()

@@ -14,6 +14,7 @@ from revline.core import ledger
 from revline.core.auth import Principal
 from revline.core.runtime import Runtime
 from revline.db.models import LedgerRow
+from revline.errors import InvalidRequest
 
 router = APIRouter(
     prefix="/api/ledger",
@@ -45,11 +46,20 @@ def list_ledger(
     return LedgerPage(items=items, next_after_seq=rows[-1].seq if len(rows) == limit else None)
 
 
-@router.get("/verify", response_model=LedgerVerification)
-def verify_ledger(runtime: RuntimeDep, _: Reader) -> LedgerVerification:
-    """Replay the hash chain from the first row; report the first row that does not hold."""
+@router.get("/verify", response_model=LedgerVerification, responses={400: {"model": ErrorBody}})
+def verify_ledger(runtime: RuntimeDep, _: Reader, anchor: str | None = None) -> LedgerVerification:
+    """Replay the hash chain from the first row; report the first row that does not hold, or
+    that the chain ends before ``anchor`` (``SEQ:HASH``, a head written down earlier)."""
+    try:
+        expected = ledger.Anchor.parse(anchor) if anchor is not None else None
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from exc
     with runtime.db.read() as session:
-        result = ledger.verify(session)
+        result = ledger.verify(session, anchor=expected)
     return LedgerVerification(
-        ok=result.ok, rows=result.rows, first_bad_seq=result.first_bad_seq, reason=result.reason
+        ok=result.ok,
+        rows=result.rows,
+        first_bad_seq=result.first_bad_seq,
+        reason=result.reason,
+        head=str(result.head) if result.head else None,
     )
