@@ -17,7 +17,9 @@ def iso_utc(when: datetime) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """Turn dates, enums and decimals into JSON values; refuse floats where money might hide."""
+    """Turn dates, enums and decimals into JSON values (a decimal as its exact string). Floats
+    pass as they are: money never is one here — amounts are integers of minor units, and the
+    API refuses a float where an amount is due (``api.schemas``)."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):

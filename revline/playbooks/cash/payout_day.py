@@ -21,7 +21,7 @@ from revline.db.models import Action, ActionStatus, Case, Decision
 from revline.errors import InvalidRequest, NotFound
 from revline.playbooks.cash.orphans import ORPHAN_PAYMENT
 from revline.playbooks.cash.payout_variance import PAYOUT_VARIANCE
-from revline.playbooks.cash.payouts import PAYOUT_RECONCILIATION
+from revline.playbooks.cash.payouts import FLAGGED_TO_A_VARIANCE_CASE, PAYOUT_RECONCILIATION
 from revline.providers.netsuite.actions import DEPOSIT_CREATE
 
 
@@ -155,7 +155,7 @@ def payouts_of(session: Session, day: date) -> PayoutDay:
     variances = _cases_of(
         session,
         PAYOUT_VARIANCE.name,
-        {e["payout"] for e in summary if e["status"] in _FLAGGED_TO_A_VARIANCE_CASE},
+        {e["payout"] for e in summary if e["status"] in FLAGGED_TO_A_VARIANCE_CASE},
     )
     return PayoutDay(
         business_date=day,
@@ -173,10 +173,6 @@ def payouts_of(session: Session, day: date) -> PayoutDay:
             for entry in summary
         ],
     )
-
-
-# The statuses of a payout flagged to its ``payout_variance`` case.
-_FLAGGED_TO_A_VARIANCE_CASE = frozenset({"variance", "returned_payout", "manual_payout"})
 
 
 def _subject(day: date) -> str:

@@ -93,6 +93,8 @@ _FOR_A_PERSON = frozenset({MatchStatus.PROPOSED, MatchStatus.BLOCKED})
 _HELD_FOR_A_PERSON = frozenset(
     {"orphans_pending", "matches_pending", "variance", "returned_payout", "manual_payout"}
 )
+# The held statuses each flagged to the payout's ``payout_variance`` case.
+FLAGGED_TO_A_VARIANCE_CASE = frozenset({"variance", "returned_payout", "manual_payout"})
 # Enough of a digest of the figures to tell sets of them apart in a key (a flag's, a deposit's).
 _FIGURES_DIGEST = 12
 _COUNTED = (
@@ -512,8 +514,17 @@ class PayoutReconciliation(Playbook):
             actions=tuple(actions),
             withdraw=tuple(withdrawn),
             data={"business_date": today.isoformat(), "payouts": summary},
-            queue="ar_specialist" if exceptions else None,
+            queue=_queue(summary) if exceptions else None,
         )
+
+
+def _queue(summary: list[dict[str, Any]]) -> str:
+    """Whose the held day is: the AR specialist's while a payment waits to be told apart from
+    an invoice (an orphan, a match to confirm, an invoice that cannot take it); else — only a
+    payout's figures hold it (a variance, money returned, a manual payout) — the billing
+    analyst's, whose payout variance cases those are too."""
+    held = {entry["status"] for entry in summary} & _HELD_FOR_A_PERSON
+    return "ar_specialist" if held - FLAGGED_TO_A_VARIANCE_CASE else "billing_analyst"
 
 
 def business_date_of(case: CaseView, trigger: Trigger) -> date:

@@ -493,7 +493,7 @@ def test_a_payout_whose_lines_do_not_tie_becomes_a_variance_case() -> None:
     }
     (summary,) = decision.data["payouts"]
     assert (summary["status"], summary["variance"], summary["unresolved"]) == ("variance", -100, [])
-    assert (decision.state, decision.queue) == ("exceptions", "ar_specialist")
+    assert (decision.state, decision.queue) == ("exceptions", "billing_analyst")
     assert "1 payout variance(s) flagged" in decision.explanation
 
 
