@@ -96,10 +96,15 @@ def obligation(invoice: Invoice) -> tuple[str, str, int, str, str]:
     )
 
 
-def find_duplicates(invoices: Iterable[Invoice], window_days: int) -> list[DuplicatePair]:
-    """Paid invoices of one obligation dated within ``window_days`` of the invoice that stands
-    before them: that one (older, then lower internal id) stands, the later one is a duplicate
-    of it. An invoice further than the window from the one standing stands in its turn. Pure.
+def find_duplicates(
+    invoices: Iterable[Invoice],
+    window_days: int,
+    status: InvoiceStatus = InvoiceStatus.PAID_IN_FULL,
+) -> list[DuplicatePair]:
+    """Invoices in ``status`` (paid, unless asked of open ones) of one obligation dated within
+    ``window_days`` of the invoice that stands before them: that one (older, then lower internal
+    id) stands, the later one is a duplicate of it. An invoice further than the window from the
+    one standing stands in its turn. Pure.
 
     Each invoice is compared with the latest that stands, not with the oldest read: the morning
     run reads weeks of invoices, so last period's invoice is often among them, and this
@@ -108,7 +113,7 @@ def find_duplicates(invoices: Iterable[Invoice], window_days: int) -> list[Dupli
     later — from ever looking like a duplicate of this one."""
     window = timedelta(days=window_days)
     pairs = []
-    for group in _paid_by_obligation(invoices):
+    for group in _by_obligation(invoices, status):
         standing: Invoice | None = None
         for invoice in sorted(group.values(), key=lambda i: (i.date, _numeric(i.id))):
             if standing is not None and invoice.date - standing.date <= window:
@@ -124,7 +129,7 @@ def paid_alike(invoices: Iterable[Invoice]) -> list[str]:
     return sorted(
         (
             invoice_id
-            for group in _paid_by_obligation(invoices)
+            for group in _by_obligation(invoices, InvoiceStatus.PAID_IN_FULL)
             if len(group) > 1
             for invoice_id in group
         ),
@@ -132,11 +137,11 @@ def paid_alike(invoices: Iterable[Invoice]) -> list[str]:
     )
 
 
-def _paid_by_obligation(invoices: Iterable[Invoice]) -> list[dict[str, Invoice]]:
+def _by_obligation(invoices: Iterable[Invoice], status: InvoiceStatus) -> list[dict[str, Invoice]]:
     # By internal id within each obligation: an invoice read twice is still one invoice.
     groups: dict[tuple[str, str, int, str, str], dict[str, Invoice]] = {}
     for invoice in invoices:
-        if invoice.status is InvoiceStatus.PAID_IN_FULL and invoice.amount > 0:
+        if invoice.status is status and invoice.amount > 0:
             groups.setdefault(obligation(invoice), {})[invoice.id] = invoice
     return list(groups.values())
 

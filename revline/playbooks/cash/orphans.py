@@ -35,8 +35,10 @@ from revline.core.playbook import (
     Trigger,
 )
 from revline.money import Money
+from revline.playbooks.cash.duplicates import EXIT, REFUND_REASON, VOID, find_duplicates
 from revline.playbooks.cash.flags import FINDING_SOURCE, ORPHAN_FLAGGED
 from revline.playbooks.cash.payout_variance import after_next_morning
+from revline.providers.netsuite.records import Invoice, InvoiceStatus
 from revline.reconcile import emails
 
 ORPHAN_PAYMENT = CaseKind(
@@ -96,16 +98,14 @@ class OrphanPaymentInvestigation(Playbook):
         # apart) and picking one would be a guess.
         likeliest = {m.customer_id for m in emails.best(found)}
         customer = mapped.id if mapped else likeliest.pop() if len(likeliest) == 1 else None
-        invoices: list[dict[str, Any]] = []
-        if customer is not None:
-            # What the invoice still owes, not its total: a part-paid invoice takes only the
-            # rest, and NetSuite refuses a payment for more.
-            for invoice in netsuite.open_invoices(customer):
-                if (
-                    invoice.amount_remaining == charge.amount
-                    and invoice.currency == charge.currency.upper()
-                ):
-                    invoices.append({"id": invoice.id, "number": invoice.number})
+        # What the invoice still owes, not its total: a part-paid invoice takes only the rest,
+        # and NetSuite refuses a payment for more.
+        invoices = [
+            invoice
+            for invoice in (netsuite.open_invoices(customer) if customer is not None else [])
+            if invoice.amount_remaining == charge.amount
+            and invoice.currency == charge.currency.upper()
+        ]
         sender = enrichment.company.people.get("ar_specialist")
         return Facts(
             trigger,
@@ -161,7 +161,7 @@ class OrphanPaymentInvestigation(Playbook):
             # after a voided payment: the AR specialist's then, and nobody is asked.
             proposed: list[ActionSpec] = []
             if not case.data.get("voided"):
-                proposed += _apply_match(facts, _evidence(facts))
+                proposed += _steps(facts, _evidence(facts, policy), policy)
                 if case.state == "awaiting_cardholder":
                     proposed += _outreach_email(case, facts)
             return Decision(
@@ -170,7 +170,7 @@ class OrphanPaymentInvestigation(Playbook):
                 actions=shadowed_again(case, self.name, proposed),
                 next_action_at=recheck if waiting else KEEP,
             )
-        evidence = _evidence(facts)
+        evidence = _evidence(facts, policy)
         if evidence:
             undecided = (
                 "; the payer's email fits several customers as well: the AR specialist chooses"
@@ -180,7 +180,7 @@ class OrphanPaymentInvestigation(Playbook):
             return Decision(
                 "cause found: " + "; ".join(evidence) + undecided,
                 state="match_proposed",
-                actions=_apply_match(facts, evidence),
+                actions=_steps(facts, evidence, policy),
                 next_action_at=after_next_morning(facts["calendar"], policy, now),
                 data={"evidence": evidence, **_proposal(facts)},
                 queue=QUEUE,
@@ -201,7 +201,7 @@ class OrphanPaymentInvestigation(Playbook):
         """Found an orphan again after the payment recorded for it was voided: a person undid
         the match, so the AR specialist decides what it is now; what the search finds is
         proposed again (its match keyed anew), and the cardholder is not asked a second time."""
-        evidence = _evidence(facts)
+        evidence = _evidence(facts, policy)
         gone = ", ".join(voided)
         return Decision(
             f"the payment is an orphan again: customer payment {gone} recorded for it was "
@@ -209,7 +209,9 @@ class OrphanPaymentInvestigation(Playbook):
             + (": " + "; ".join(evidence) if evidence else "; nothing else explains it")
             + "; the AR specialist decides",
             state="match_proposed" if evidence else "investigating",
-            actions=_apply_match(facts, evidence, attempt=f"after-voided-{'-'.join(voided)}"),
+            actions=_apply_match(
+                facts, evidence, _owed(facts, policy)[0], f"after-voided-{'-'.join(voided)}"
+            ),
             next_action_at=after_next_morning(facts["calendar"], policy, now),
             data={"evidence": evidence, **_proposal(facts), "voided": voided},
             queue=QUEUE,
@@ -264,7 +266,52 @@ def _outreach_email(case: CaseView, facts: Facts) -> tuple[ActionSpec, ...]:
     return (email,)
 
 
-def _evidence(facts: Facts) -> list[str]:
+def _owed(facts: Facts, policy: Policy) -> tuple[Invoice | None, list[Invoice]]:
+    """The open invoice the payment settles, and its copies: the one invoice owing the
+    payment's amount; or, when several do and they are one obligation invoiced more than once
+    within ``duplicate_invoice_window_days`` (seed: "two invoices raised for the same charge"),
+    the one that stands (the older) and the copies of it. None when it cannot be told."""
+    owing: list[Invoice] = facts["invoices"]
+    if len(owing) == 1:
+        return owing[0], []
+    pairs = find_duplicates(owing, policy.duplicate_invoice_window_days, InvoiceStatus.OPEN)
+    if len({p.kept.id for p in pairs}) == 1 and len(pairs) == len(owing) - 1:
+        return pairs[0].kept, [p.duplicate for p in pairs]
+    return None, []
+
+
+def _steps(facts: Facts, evidence: list[str], policy: Policy) -> tuple[ActionSpec, ...]:
+    """What the AR specialist approves: the match, and each copy of the invoice it settles
+    voided (a void, never a credit memo) and taken out of the recognition schedule."""
+    owed, copies = _owed(facts, policy)
+    steps = list(_apply_match(facts, evidence, owed))
+    if owed is None:
+        return tuple(steps)
+    for copy in copies:
+        why = (
+            f"{copy.number} copies {owed.number}: one obligation invoiced twice, and the "
+            "payment settles the one that stands"
+        )
+        steps += [
+            ActionSpec(
+                VOID,
+                subject=copy.id,
+                params={"invoice": copy.id, "unapply_payments": False},
+                requires_role=QUEUE,
+                approval_reason=f"void {copy.number} (a void, not a credit memo): {why}",
+            ),
+            ActionSpec(
+                EXIT,
+                subject=copy.id,
+                params={"invoice": copy.id, "reason": REFUND_REASON},
+                requires_role=QUEUE,
+                approval_reason=f"take {copy.number} out of the recognition schedule: {why}",
+            ),
+        ]
+    return tuple(steps)
+
+
+def _evidence(facts: Facts, policy: Policy) -> list[str]:
     found = []
     mapped = facts["mapped"]
     if mapped:
@@ -287,11 +334,24 @@ def _evidence(facts: Facts) -> list[str]:
             f"paid through a manual Checkout link (session {facts['checkout_session']}), "
             "not the customer portal"
         )
+    owed, copies = _owed(facts, policy)
+    if owed is not None and copies:
+        numbers = ", ".join(copy.number for copy in copies)
+        one = len(copies) == 1
+        found.append(
+            f"{numbers} {'copies' if one else 'copy'} {owed.number} (dated "
+            f"{owed.date.isoformat()}): one obligation invoiced more than once; the payment "
+            f"settles {owed.number}, and {numbers} {'is' if one else 'are'} voided and taken "
+            "out of the recognition schedule"
+        )
     return found
 
 
 def _proposal(facts: Facts) -> dict[str, Any]:
-    return {"proposed_customer": facts["customer"], "proposed_invoices": facts["invoices"]}
+    return {
+        "proposed_customer": facts["customer"],
+        "proposed_invoices": [{"id": i.id, "number": i.number} for i in facts["invoices"]],
+    }
 
 
 def _found_again(case: CaseView, trigger: Trigger) -> list[str]:
@@ -304,19 +364,18 @@ def _found_again(case: CaseView, trigger: Trigger) -> list[str]:
 
 
 def _apply_match(
-    facts: Facts, evidence: list[str], attempt: int | str = 1
+    facts: Facts, evidence: list[str], owed: Invoice | None, attempt: int | str = 1
 ) -> tuple[ActionSpec, ...]:
-    """With one open invoice owing the payment's amount for the probable customer, the match is
-    ready to apply — recording the payment against it — once the AR specialist approves.
+    """With the open invoice the payment settles known (``_owed``), the match is ready to
+    apply — recording the payment against it — once the AR specialist approves.
 
     The payment is dated the day the customer paid (the company's business date of the charge),
     as the connector would have recorded it, not the day the match is applied: the payout that
     carried it arrived on or after that day, so its deposit is never dated before the payment,
     and a match applied after month end does not leave the month's Undeposited Funds short."""
-    if len(facts["invoices"]) != 1:
+    if owed is None:
         return ()
     charge = facts["charge"]
-    invoice = facts["invoices"][0]
     paid_on = facts["calendar"].business_date(charge.created).isoformat()
     return (
         ActionSpec(
@@ -324,14 +383,14 @@ def _apply_match(
             subject=charge.id,
             attempt=attempt,
             params={
-                "invoice": invoice["id"],
+                "invoice": owed.id,
                 "charge": charge.id,
                 "amount": charge.amount,
                 "date": paid_on,
             },
             requires_role=QUEUE,
             approval_reason=(
-                f"apply the proposed match to invoice {invoice['number']}: " + "; ".join(evidence)
+                f"apply the proposed match to invoice {owed.number}: " + "; ".join(evidence)
             ),
         ),
     )

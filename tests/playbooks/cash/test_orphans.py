@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -360,3 +360,39 @@ def test_a_charge_of_a_stripe_customer_mapped_in_netsuite_proposes_that_customer
     ]
     (match,) = decision.actions
     assert (match.kind, match.params["invoice"]) == (APPLY_MATCH, "12")
+
+
+def test_two_invoices_raised_for_the_charge_the_copy_is_voided_not_credited() -> None:
+    """Acme was invoiced twice for one thing (same amount and description, two days apart) and
+    paid once: the payment settles the invoice that stands, and the copy is voided — a void,
+    never a credit memo — and taken out of the recognition schedule, each once the AR
+    specialist approves. Two open invoices of different things stay hers to choose between."""
+    kept = replace(open_invoice(), id="12", number="INV-2026-1350", memo="Onboarding")
+    copy = replace(kept, id="13", number="INV-2026-1351", date=date(2026, 11, 22))
+    decision, _ = _investigate(
+        "dana.reyes@acme.example", netsuite=FakeNetSuite(invoices=[copy, kept])
+    )
+    assert decision.state == "match_proposed"
+    assert [(a.kind, a.subject, a.params.get("invoice")) for a in decision.actions] == [
+        (APPLY_MATCH, "ch_orphan", "12"),
+        ("netsuite.invoice.void", "13", "13"),
+        ("netsuite.revenue.exit", "13", "13"),
+    ]
+    void, exit_ = decision.actions[1:]
+    assert void.params == {"invoice": "13", "unapply_payments": False}
+    assert exit_.params == {"invoice": "13", "reason": "duplicate"}
+    assert {a.requires_role for a in decision.actions} == {"ar_specialist"}
+    assert decision.data["evidence"][-1] == (
+        "INV-2026-1351 copies INV-2026-1350 (dated 2026-11-20): one obligation invoiced more "
+        "than once; the payment settles INV-2026-1350, and INV-2026-1351 is voided and taken "
+        "out of the recognition schedule"
+    )
+    other = replace(copy, memo="Training")
+    undecided, _ = _investigate(
+        "dana.reyes@acme.example", netsuite=FakeNetSuite(invoices=[other, kept])
+    )
+    assert (undecided.state, undecided.actions) == ("match_proposed", ())
+    assert [i["number"] for i in undecided.data["proposed_invoices"]] == [
+        "INV-2026-1351",
+        "INV-2026-1350",
+    ]
