@@ -386,6 +386,7 @@ def _apply_match(
                 "invoice": owed.id,
                 "charge": charge.id,
                 "amount": charge.amount,
+                "currency": charge.currency.upper(),
                 "date": paid_on,
             },
             requires_role=QUEUE,

@@ -591,7 +591,13 @@ def _record_payment(
     return ActionSpec(
         RECORD_PAYMENT,
         subject=str(txn.source),
-        params={"invoice": invoice.id, "charge": txn.source, "amount": txn.amount, "date": on},
+        params={
+            "invoice": invoice.id,
+            "charge": txn.source,
+            "amount": txn.amount,
+            "currency": txn.currency.upper(),
+            "date": on,
+        },
         attempt=f"{on}.after-voided-{'-'.join(gone)}" if gone else on,
         supersedes=True,
     )

@@ -197,9 +197,10 @@ class NetSuiteActions:
         return {"message": message_id, "customer": customer.id, "replayed": replayed}
 
     def create_customer_payment(self, request: ActionRequest) -> Mapping[str, Any]:
-        """``netsuite.customer_payment.create`` {invoice, charge[, amount, date]}: a Stripe
-        charge as a customer payment in Undeposited Funds, dated ``date`` (ISO) or, without
-        one, the day NetSuite records it."""
+        """``netsuite.customer_payment.create`` {invoice, charge[, amount, currency, date]}: a
+        Stripe charge as a customer payment in Undeposited Funds, dated ``date`` (ISO) or,
+        without one, the day NetSuite records it; ``currency``, the amount's, must be the
+        invoice's."""
         params = request.params
         amount = params.get("amount")
         if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
@@ -213,6 +214,7 @@ class NetSuiteActions:
             _text(params, "invoice"),
             stripe_charge_id=_text(params, "charge"),
             amount=amount,
+            currency=_optional_text(params, "currency"),
             on=day,
             idempotency_key=request.idempotency_key,
         )

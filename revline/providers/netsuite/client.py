@@ -466,16 +466,24 @@ class NetSuiteAdapter:
         stripe_charge_id: str,
         idempotency_key: str,
         amount: int | None = None,
+        currency: str | None = None,
         on: date | None = None,
     ) -> tuple[CustomerPayment, bool]:
         """Record a Stripe charge as a customer payment on an invoice, into Undeposited Funds.
 
         Returns the payment and whether it already existed (an earlier attempt, or the same
-        charge recorded before): a charge is one payment, never two.
+        charge recorded before): a charge is one payment, never two. ``currency``, the
+        amount's, must be the invoice's: NetSuite would read the amount in the invoice's.
         """
         earlier = self._payments(queries.payments_by_idempotency_key(idempotency_key))
         earlier = earlier or self.customer_payments_by_charge(stripe_charge_id)
         invoice = self.resolve_invoice(invoice_id)
+        if currency is not None and currency.upper() != invoice.currency:
+            raise errors.refused(
+                f"charge {stripe_charge_id} is in {currency.upper()}; invoice {invoice.number} "
+                f"is in {invoice.currency}",
+                "currency_mismatch",
+            )
         if earlier:
             payment = earlier[0]
             if amount is not None and payment.amount != amount:

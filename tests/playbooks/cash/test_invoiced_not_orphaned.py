@@ -192,6 +192,7 @@ def test_a_payment_whose_one_open_invoice_takes_it_is_recorded_on_the_payout_s_a
         "invoice": "12",
         "charge": "ch_2",
         "amount": 42_000,
+        "currency": "USD",
         "date": "2026-12-02",
     }
     assert record.attempt == "2026-12-02"

@@ -140,7 +140,13 @@ def test_an_email_exactly_on_file_is_found_and_its_match_proposed() -> None:
     assert (apply.kind, apply.params) == (
         APPLY_MATCH,
         # Dated the day Dana paid, not the day the match is applied.
-        {"invoice": "12", "charge": "ch_orphan", "amount": 42_000, "date": "2026-12-01"},
+        {
+            "invoice": "12",
+            "charge": "ch_orphan",
+            "amount": 42_000,
+            "currency": "USD",
+            "date": "2026-12-01",
+        },
     )
     # Applied as every orphan match is: once the AR specialist approves it.
     assert apply.requires_role == "ar_specialist"

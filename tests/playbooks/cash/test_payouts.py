@@ -661,6 +661,7 @@ def test_a_payment_netsuite_invoiced_but_never_recorded_is_recorded_not_orphaned
         "invoice": "12",
         "charge": "ch_2",
         "amount": 42_000,
+        "currency": "USD",
         "date": "2026-12-02",
     }
     (summary,) = decision.data["payouts"]

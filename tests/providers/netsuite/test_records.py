@@ -122,6 +122,26 @@ def test_invoices_by_number_stripe_id_and_open(adapter: NetSuiteAdapter, acme: A
     assert [i.id for i in adapter.open_invoices(acme.customer)] == [acme.invoice]  # history paid
 
 
+def test_a_charge_in_another_currency_than_its_invoice_is_refused(
+    sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
+) -> None:
+    """NetSuite reads a payment's amount in its invoice's currency: 420.00 euros recorded on a
+    dollar invoice would be $420.00. Refused, and nothing is recorded."""
+    with pytest.raises(ProviderError, match="charge ch_eur is in EUR; invoice INV-2026-1201 is"):
+        adapter.record_payment(
+            acme.invoice,
+            stripe_charge_id="ch_eur",
+            amount=42_000,
+            currency="eur",
+            idempotency_key="pay-eur",
+        )
+    assert sim.books.customer_payments() == []
+    payment, _ = adapter.record_payment(
+        acme.invoice, stripe_charge_id="ch_acme_1", currency="usd", idempotency_key="pay-usd"
+    )
+    assert payment.amount == 1_250_000
+
+
 def test_a_charge_becomes_one_payment_in_undeposited_funds(
     sim: NetSuiteSimulator, adapter: NetSuiteAdapter, acme: Acme
 ) -> None:
