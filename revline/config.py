@@ -309,6 +309,24 @@ class Settings(BaseSettings):
     ramp_webhook_secret_previous: SecretStr | None = None
     webhook_max_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     webhook_tolerance_seconds: Annotated[int, Field(ge=1)] = 300
+
+    @field_validator(
+        "stripe_webhook_secret",
+        "stripe_webhook_secret_previous",
+        "ramp_webhook_secret",
+        "ramp_webhook_secret_previous",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # A variable left blank (the previous secret once a rotation is over) is no secret:
+        # as a key, anyone could sign with it.
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value
+
     # A playbook nobody has switched on only observes: shadow until a person says otherwise.
     default_playbook_mode: PlaybookMode = "shadow"
     playbook_modes: dict[str, PlaybookMode] = {}

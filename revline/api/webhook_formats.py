@@ -135,9 +135,12 @@ def parse_ramp(body: bytes) -> SignedEvent:
         raise InvalidEvent('the event has no ISO 8601 "created_at"')
     if occurred_at.tzinfo is None:
         occurred_at = occurred_at.replace(tzinfo=UTC)  # Ramp's API times are UTC
-    return SignedEvent(
-        "ramp", str(event_id), event_type, occurred_at.astimezone(UTC), body.decode()
-    )
+    try:
+        # A time at the calendar's edge (year 1 east of UTC, 9999 west of it) has no UTC.
+        in_utc = occurred_at.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidEvent(f'"created_at" {created_at} is out of range') from exc
+    return SignedEvent("ramp", str(event_id), event_type, in_utc, body.decode())
 
 
 STRIPE = WebhookFormat("stripe", "Stripe-Signature", verify_stripe, parse_stripe)

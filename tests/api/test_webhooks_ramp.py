@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 
@@ -10,8 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from revline.api import create_app
+from revline.config import load_settings
 from revline.core.runtime import Runtime
 from revline.db.models import Event
+from revline.providers.ramp.webhooks import verify
 from tests.api.helpers import (
     JSON,
     event_count,
@@ -89,6 +93,9 @@ def test_a_non_ascii_signature_header_is_refused_not_crashed(
         (ramp_body("rmp_v", type=None), "invalid_event"),
         (ramp_body("rmp_v", created_at="last tuesday"), "invalid_event"),
         (ramp_body("rmp_v", created_at=None), "invalid_event"),
+        # No UTC time for either: out of range, not a 500.
+        (ramp_body("rmp_v", created_at="0001-01-01T00:00:00+01:00"), "invalid_event"),
+        (ramp_body("rmp_v", created_at="9999-12-31T23:59:59-01:00"), "invalid_event"),
         (ramp_body("rmp_v", business_id=None), "invalid_event"),
         (ramp_body("rmp_v", object={}), "invalid_event"),
         (ramp_body("rmp_v", object="txn_1"), "invalid_event"),
@@ -155,6 +162,36 @@ def test_without_a_ramp_secret_deliveries_get_503(runtime: Runtime) -> None:
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "webhook_not_configured"
+    assert event_count(runtime) == 0
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_secret_is_no_secret(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    """The previous secret left blank once a rotation is over (or the current one): an empty
+    HMAC key anyone can sign with is never a key. Blank from the environment is unset; with the
+    current one blank too, nothing is configured and deliveries get 503."""
+    monkeypatch.setenv("REVLINE_RAMP_WEBHOOK_SECRET", RAMP_SECRET)
+    monkeypatch.setenv("REVLINE_RAMP_WEBHOOK_SECRET_PREVIOUS", blank)
+    loaded = load_settings(database_url=runtime.settings.database_url)
+    assert loaded.webhook_secrets("ramp") == [RAMP_SECRET]
+    rotated = Runtime(
+        settings=loaded, db=runtime.db, clock=runtime.clock, playbooks=runtime.playbooks
+    )
+    forged_body = ramp_body("rmp_forged")
+    forged = hmac.new(b"", forged_body, hashlib.sha256).hexdigest()
+    with TestClient(create_app(rotated)) as client:
+        refused = client.post(
+            "/webhooks/ramp",
+            content=forged_body,
+            headers={**JSON, "X-Ramp-Webhook-Signature": forged},
+        )
+    assert refused.status_code == 400
+    monkeypatch.setenv("REVLINE_RAMP_WEBHOOK_SECRET", blank)
+    unset = load_settings(database_url=runtime.settings.database_url)
+    assert unset.webhook_secrets("ramp") == []
+    assert not verify(forged_body, forged, [""])  # an empty key never verifies
     assert event_count(runtime) == 0
 
 
