@@ -54,8 +54,14 @@ class StripeCatchUp:
             log.log(level, "Stripe events catch-up failed: %s", exc.message)
             return 0
         new = 0
-        for start in range(0, len(events), BATCH):
-            batch = events[start : start + BATCH]
+        # On PostgreSQL one event per transaction: the webhook writer inserts its batches in key
+        # order, these go in oldest first (the order they are then routed in), and a
+        # transaction holding one event's index entry while it waits for another's could wait
+        # for a writer waiting for it (a deadlock, one side aborted). SQLite's writers are
+        # serialised whole, and batch.
+        size = 1 if self.db.is_postgres else BATCH
+        for start in range(0, len(events), size):
+            batch = events[start : start + size]
             with self.db.write() as session:
                 recorded = inbox.record(session, [_incoming(e) for e in batch], now)
                 newest = batch[-1]

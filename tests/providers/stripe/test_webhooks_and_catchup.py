@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from revline.api import create_app
 from revline.clock import SimulatedClock
+from revline.core import inbox
 from revline.core.runtime import Runtime
 from revline.db.models import Control, Event
 from revline.providers.simulator import Faults, LoopbackServer
@@ -201,3 +203,64 @@ def test_a_failing_catch_up_is_left_for_the_next_run(
         results = [catch_up.run(clock.now()) for _ in range(20)]
     assert sum(results) == 6 and len(_stored(runtime)) == 6
     assert json.dumps(catch_up.checkpoint())  # recorded, JSON as stored
+
+
+def _at_once(runtime: Runtime, held: str, *jobs: Callable[[], object]) -> list[BaseException]:
+    """Each job in its own thread, all at once, while a third transaction holds Stripe event
+    ``held`` (PostgreSQL) until they wait on it; what the jobs raised."""
+    failures: list[BaseException] = []
+
+    def run(job: Callable[[], object]) -> None:
+        try:
+            job()
+        except BaseException as exc:  # noqa: BLE001 - what the job raised, for the test
+            failures.append(exc)
+
+    with runtime.db.engine.connect() as blocker:
+        holding = blocker.begin()
+        if runtime.db.is_postgres:
+            blocker.exec_driver_sql(
+                "INSERT INTO events (source, external_id, type, received_at, payload, status,"
+                " attempts) VALUES ('stripe', %s, 'x', now(), '{}', 'received', 0)",
+                (held,),
+            )
+        threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        holding.rollback()
+    for thread in threads:
+        thread.join(timeout=30)
+    return failures
+
+
+def test_the_catch_up_and_the_webhook_writer_at_once_never_deadlock(
+    runtime: Runtime, clock: SimulatedClock
+) -> None:
+    """After an outage Stripe's retries and the catch-up bring the same events at once: the
+    writer's batch in key order, the catch-up's oldest first. A third transaction holds the
+    newest event until both wait on it. The catch-up never holds one event while waiting for
+    another (on PostgreSQL, one event per transaction), so whichever gets the newest first, the
+    other takes its turn: no deadlock, and each event once."""
+    with _simulator(clock, Faults(webhook_drop_rate=1.0)) as sim:
+        adapter = StripeAdapter(sim.api_key, api_base=sim.url, max_network_retries=0, clock=clock)
+        catch_up = StripeCatchUp(adapter, runtime.db)
+        for round_ in range(4):
+            _failed_invoice(sim.state, invoice_id=f"in_{round_}")
+            created = list(reversed(sim.state.newest_first("event")))[-6:]
+            retried = [
+                inbox.IncomingEvent("stripe", e["id"], e["type"], clock.now(), e)
+                for e in sorted(created, key=lambda e: str(e["id"]))
+            ]
+
+            def webhooks(events: list[inbox.IncomingEvent] = retried) -> None:
+                with runtime.db.write() as session:
+                    inbox.record(session, events, clock.now())
+
+            failures = _at_once(
+                runtime, str(created[-1]["id"]), lambda: catch_up.run(clock.now()), webhooks
+            )
+            assert failures == [], round_
+            stored = _stored(runtime)
+            assert sorted(stored[-6:]) == sorted(str(e["id"]) for e in created)
+            assert len(stored) == len(set(stored)) == 6 * (round_ + 1)
