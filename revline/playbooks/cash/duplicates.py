@@ -38,7 +38,7 @@ from revline.db.models import PENDING_ACTION_STATUSES, ActionStatus
 from revline.money import Money
 from revline.playbooks.cash.flags import DUPLICATE_FLAGGED, FINDING_SOURCE
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
-from revline.providers.stripe.records import Refund
+from revline.providers.stripe.records import DISPUTE_OPEN, Dispute, Refund
 
 DUPLICATE_INVOICE = CaseKind(
     name="duplicate_invoice",
@@ -189,7 +189,7 @@ class DuplicateInvoiceResolution(Playbook):
                 "refund_status": _refund_now(case, refunds),
                 "duplicate": netsuite.invoice(str(finding["invoice"])),
                 "refunded_by_hand": _refunded_by_hand(refunds, str(finding["invoice"])),
-                "disputed": stripe.get_charge(str(finding["charge"])).disputed,
+                "dispute": _latest_dispute(stripe.list_disputes(str(finding["charge"]))),
                 "recipient": (
                     {"name": contact.name, "email": contact.email}
                     if contact and contact.email
@@ -226,18 +226,32 @@ class DuplicateInvoiceResolution(Playbook):
             refund_status in REFUND_NOT_MADE and _failed_just_now(trigger, latest)
         ):
             return Decision("nothing new for this duplicate invoice")
-        if facts["disputed"]:
+        dispute = facts["dispute"]
+        if dispute is not None and dispute["status"] in DISPUTE_OPEN:
             # A case with an open dispute goes to a person (seed 004), and nothing more is done
             # behind her: a refund beside the dispute would return the money twice if the
             # customer wins it.
             return Decision(
-                f"charge {finding['charge']} is disputed: the AR specialist settles "
-                f"{finding['invoice_number']} (a refund beside the dispute would return the "
-                "money twice)",
+                f"charge {finding['charge']} is disputed ({dispute['id']}, "
+                f"{dispute['status']}): the AR specialist settles {finding['invoice_number']} "
+                "(a refund beside the dispute would return the money twice)",
                 state="needs_person",
                 cancel_pending=f"charge {finding['charge']} is disputed",
                 data={"finding": finding},
                 flags={**case.flags, "dispute_open": True},
+                queue=QUEUE,
+            )
+        if dispute is not None and dispute["status"] == "lost":
+            # The cardholder's bank gave the money back through the dispute: refunding it too
+            # would pay it twice. What is left (the duplicate void, the books) is hers.
+            return Decision(
+                f"the cardholder won dispute {dispute['id']} of charge {finding['charge']}: "
+                "the money went back through it and nothing is refunded; the AR specialist "
+                f"settles {finding['invoice_number']}",
+                state="needs_person",
+                cancel_pending=f"charge {finding['charge']} went back through its dispute",
+                data={"finding": finding},
+                flags={**case.flags, "dispute_open": False},
                 queue=QUEUE,
             )
         # What Stripe shows refunded on the charge that the case's own refund did not refund:
@@ -478,6 +492,13 @@ def _refund_status(latest: dict[str, ActionView], facts: Facts) -> str | None:
         return None
     now = facts.values.get("refund_status")
     return str(now or (latest[REFUND].result or {}).get("status"))
+
+
+def _latest_dispute(disputes: Iterable[Dispute]) -> dict[str, str] | None:
+    """The charge's newest dispute, as the case keeps it; a won or closed one lets the case go
+    on (the money stayed, or came back, with the company)."""
+    newest = max(disputes, key=lambda d: d.created, default=None)
+    return {"id": newest.id, "status": newest.status} if newest else None
 
 
 def _refunded_by_hand(refunds: Iterable[Refund], invoice: str) -> int:

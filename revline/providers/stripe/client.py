@@ -43,6 +43,7 @@ from revline.providers.stripe.records import (
     CheckoutSession,
     CreditNote,
     Customer,
+    Dispute,
     DunningChange,
     DunningState,
     Event,
@@ -347,6 +348,12 @@ class StripeAdapter:
         with self._requests():
             page = self._client.v1.refunds.list(params={"charge": charge, "limit": PAGE})
             return [Refund.from_stripe(r) for r in self._all(page.auto_paging_iter())]
+
+    def list_disputes(self, charge: str) -> list[Dispute]:
+        """A charge's disputes, newest first."""
+        with self._requests():
+            page = self._client.v1.disputes.list(params={"charge": charge, "limit": PAGE})
+            return [Dispute.from_stripe(d) for d in self._all(page.auto_paging_iter())]
 
     def create_refund(
         self,

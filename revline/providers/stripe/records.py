@@ -293,6 +293,39 @@ class Refund:
         )
 
 
+# A dispute still in play: the cardholder's bank has not decided, or has not been answered.
+DISPUTE_OPEN = frozenset(
+    {"warning_needs_response", "warning_under_review", "needs_response", "under_review"}
+)
+
+
+@dataclass(frozen=True)
+class Dispute:
+    id: str
+    charge: str | None
+    amount: int
+    currency: str
+    status: str  # DISPUTE_OPEN, or won, lost, warning_closed, prevented
+    is_charge_refundable: bool
+    created: datetime
+
+    @property
+    def open(self) -> bool:
+        return self.status in DISPUTE_OPEN
+
+    @classmethod
+    def from_stripe(cls, data: Json) -> Dispute:
+        return cls(
+            id=str(data["id"]),
+            charge=_id(data.get("charge")),
+            amount=_int(data, "amount"),
+            currency=str(data["currency"]),
+            status=str(data.get("status")),
+            is_charge_refundable=bool(data.get("is_charge_refundable")),
+            created=_time(data, "created"),
+        )
+
+
 @dataclass(frozen=True)
 class CreditNote:
     id: str

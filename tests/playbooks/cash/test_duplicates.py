@@ -19,9 +19,8 @@ from revline.playbooks.cash.duplicates import (
     paid_alike,
 )
 from revline.providers.netsuite.records import Invoice, InvoiceStatus
-from revline.providers.stripe.records import Charge, Refund
+from revline.providers.stripe.records import Dispute, Refund
 from tests.support.cases import case_view
-from tests.support.stripe_records import succeeded_charge
 
 AT = datetime(2026, 12, 3, 13, tzinfo=UTC)
 POLICY = Policy()
@@ -201,7 +200,7 @@ def decide(
     duplicate_status: InvoiceStatus = PAID,
     refund_status: str | None = None,
     trigger: Trigger | None = None,
-    disputed: bool = False,
+    dispute: str | None = None,
 ) -> Decision:
     case = duplicate_case(state, actions)
     facts = Facts(
@@ -210,7 +209,7 @@ def decide(
             "finding": FINDING,
             "duplicate": replace(invoice("12", amount=42_000), status=duplicate_status),
             "refunded_by_hand": refunded,
-            "disputed": disputed,
+            "dispute": {"id": "dp_1", "status": dispute} if dispute else None,
             "recipient": KENJI,
             "sender": sender,
             "locale": "en_US",
@@ -619,8 +618,8 @@ class StripeSays:
         by_hand = Refund("re_2", self.others, "usd", charge_id, None, None, "succeeded", None, AT)
         return [replace(own, metadata=self.metadata), *([by_hand] if self.others else [])]
 
-    def get_charge(self, charge_id: str) -> Charge:
-        return succeeded_charge("ch_dup", 42_000, AT, customer="cus_1")
+    def list_disputes(self, charge_id: str) -> list[Dispute]:
+        return []
 
 
 class NetSuiteSays:
@@ -698,15 +697,35 @@ def test_a_disputed_charge_goes_to_the_ar_specialist_and_nothing_more_is_done() 
     for an approval)."""
     for done in ((), (action("netsuite.invoice.void", "applied"),)):
         waiting = (*done, action("stripe.refund.create", "awaiting_approval"))
-        decision = decide(waiting, disputed=True)
-        assert (decision.state, decision.queue, kinds(decision)) == (
-            "needs_person",
-            "ar_specialist",
-            [],
-        )
-        assert decision.cancel_pending == "charge ch_dup is disputed"
-        assert decision.flags == {"dispute_open": True}
-        assert "the AR specialist settles INV-2026-1302" in decision.explanation
+        for status in ("warning_needs_response", "needs_response", "under_review"):
+            decision = decide(waiting, dispute=status)
+            assert (decision.state, decision.queue, kinds(decision)) == (
+                "needs_person",
+                "ar_specialist",
+                [],
+            )
+            assert decision.cancel_pending == "charge ch_dup is disputed"
+            assert decision.flags == {"dispute_open": True}
+            assert "the AR specialist settles INV-2026-1302" in decision.explanation
+
+
+def test_a_dispute_the_company_won_lets_the_case_go_on_one_lost_stops_the_refund() -> None:
+    """Stripe keeps ``disputed`` on a charge for good; what counts is how the dispute ended.
+    Won (or closed without a chargeback): the money is the company's again, and the duplicate
+    is refunded as any other. Lost: the money went back through the dispute, and refunding it
+    too would pay it twice — the AR specialist settles the rest."""
+    for closed in ("won", "warning_closed", "prevented"):
+        going_on = decide(dispute=closed)
+        assert kinds(going_on) == [
+            "netsuite.invoice.void",
+            "netsuite.revenue.exit",
+            "stripe.refund.create",
+        ], closed
+    waiting = (action("stripe.refund.create", "awaiting_approval"),)
+    lost = decide(waiting, dispute="lost")
+    assert (lost.state, lost.queue, kinds(lost)) == ("needs_person", "ar_specialist", [])
+    assert lost.cancel_pending == "charge ch_dup went back through its dispute"
+    assert lost.explanation.startswith("the cardholder won dispute dp_1 of charge ch_dup")
 
 
 def test_steps_only_shadowed_are_proposed_again_under_their_key_or_a_new_one() -> None:

@@ -215,6 +215,34 @@ def test_refunds_once_per_key_even_after_stripe_forgets_the_key(
         adapter.create_refund(charge, 1, "because", "refund-4")
 
 
+def test_a_charges_disputes_and_how_they_end(
+    adapter: StripeAdapter, stripe_state: StripeState
+) -> None:
+    """Open, the charged-back charge cannot be refunded; won, the money is back and it can;
+    Stripe keeps the charge ``disputed`` either way, so the dispute says which."""
+    acme = stripe_state.create_customer("billing@acme.example", "Acme Corp")
+    stripe_state.create_invoice(acme["id"], 30_000, invoice_id="in_acme_1")
+    charge = stripe_state.attempt_payment("in_acme_1").charge["id"]
+    assert adapter.list_disputes(charge) == []
+
+    opened = stripe_state.dispute(charge, reason="duplicate")
+    (dispute,) = adapter.list_disputes(charge)
+    assert (dispute.id, dispute.status, dispute.open, dispute.amount) == (
+        opened["id"],
+        "needs_response",
+        True,
+        30_000,
+    )
+    with pytest.raises(StripeRequestError, match="has been charged back"):
+        adapter.create_refund(charge, 30_000, "duplicate", "refund-disputed")
+
+    stripe_state.close_dispute(opened["id"], won=True)
+    (won,) = adapter.list_disputes(charge)
+    assert (won.status, won.open, won.is_charge_refundable) == ("won", False, True)
+    assert adapter.get_charge(charge).disputed
+    assert adapter.create_refund(charge, 30_000, "duplicate", "refund-won").status == "succeeded"
+
+
 def test_credit_notes_by_invoice_and_customer(
     adapter: StripeAdapter, stripe_state: StripeState
 ) -> None:

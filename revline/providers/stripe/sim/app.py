@@ -236,6 +236,15 @@ def _list_refunds(state: StripeState, params: Obj, _args: dict[str, str]) -> Obj
     return _page(state, "refund", items, params, "/v1/refunds")
 
 
+def _list_disputes(state: StripeState, params: Obj, _args: dict[str, str]) -> Obj:
+    items = _filtered(
+        state.newest_first("dispute"),
+        params,
+        {"charge": "charge", "payment_intent": "payment_intent"},
+    )
+    return _page(state, "dispute", items, params, "/v1/disputes")
+
+
 def _create_refund(state: StripeState, params: Obj, _args: dict[str, str]) -> Obj:
     charge = _text(params, "charge")
     intent = _text(params, "payment_intent")
@@ -378,6 +387,7 @@ ENDPOINTS: tuple[Endpoint, ...] = tuple(
             _create_refund,
         ),
         ("GET", "/v1/refunds/{id}", set(), _retrieve("refund")),
+        ("GET", "/v1/disputes", {"charge", "payment_intent", "created", *_PAGE}, _list_disputes),
         ("GET", "/v1/disputes/{id}", set(), _retrieve("dispute")),
         ("GET", "/v1/credit_notes", {"invoice", "customer", "created", *_PAGE}, _list_credit_notes),
         ("GET", "/v1/credit_notes/{id}", set(), _retrieve("credit_note")),

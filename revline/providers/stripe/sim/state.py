@@ -1058,6 +1058,31 @@ class StripeState:
             self._emit("charge.dispute.created", dispute)
             return copy.deepcopy(dispute)
 
+    def close_dispute(self, dispute_id: str, *, won: bool) -> Obj:
+        """The bank decided (``charge.dispute.closed``): won, the amount comes back to the
+        balance (``dispute_reversal``, the fee stays withdrawn) and the charge may be refunded
+        again; lost, the money stays with the cardholder. The charge stays ``disputed``."""
+        with self.lock:
+            dispute = self._live("dispute", dispute_id, "dispute")
+            if dispute["status"] in ("won", "lost"):
+                raise SimulationError(f"dispute {dispute_id} is already {dispute['status']}")
+            dispute["status"] = "won" if won else "lost"
+            if won:
+                txn = self._balance_transaction(
+                    amount=dispute["amount"],
+                    fee=0,
+                    currency=dispute["currency"],
+                    txn_type="adjustment",
+                    reporting_category="dispute_reversal",
+                    source=dispute_id,
+                    description=f"Chargeback reversal for {dispute['charge']}",
+                )
+                dispute["balance_transactions"].append(copy.deepcopy(txn))
+                dispute["is_charge_refundable"] = True
+                self._emit("charge.dispute.funds_reinstated", dispute)
+            self._emit("charge.dispute.closed", dispute)
+            return copy.deepcopy(dispute)
+
     def issue_credit_note(
         self, invoice_id: str, amount: int, *, reason: str | None = None, memo: str | None = None
     ) -> Obj:
