@@ -121,6 +121,19 @@ def resume(session: Session, ledger: Ledger, *, actor: str, now: datetime) -> in
     """Lift the stop and put every held action back where it was; returns how many."""
     if not stop_state(session).stopped:
         raise Conflict("the emergency stop is not on")
+    # The held actions are locked before the ledger's row, in id order, as every writer locks
+    # actions before appending (``actions.lock_for_decision``): a decision cancelling one of
+    # them would otherwise wait for this while this waits for its ledger lock.
+    held = (
+        session.execute(
+            select(Action)
+            .where(Action.status == ActionStatus.HELD)
+            .order_by(Action.id)
+            .with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     put(session, STOP, {"stopped": False}, actor, now)
     ledger.append(
         session,
@@ -130,9 +143,6 @@ def resume(session: Session, ledger: Ledger, *, actor: str, now: datetime) -> in
         prior_state="stopped",
         post_state="running",
     )
-    held = session.execute(
-        select(Action).where(Action.status == ActionStatus.HELD).with_for_update()
-    ).scalars()
     count = 0
     for action in held:
         action.status = ActionStatus.APPROVED if action.approved_by else ActionStatus.PROPOSED
