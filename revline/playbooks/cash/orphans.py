@@ -38,7 +38,8 @@ from revline.money import Money
 from revline.playbooks.cash.duplicates import EXIT, REFUND_REASON, VOID, find_duplicates
 from revline.playbooks.cash.flags import FINDING_SOURCE, ORPHAN_FLAGGED
 from revline.playbooks.cash.payout_variance import after_next_morning
-from revline.providers.netsuite.records import Invoice, InvoiceStatus
+from revline.providers.base import ProviderError
+from revline.providers.netsuite.records import Customer, Invoice, InvoiceStatus
 from revline.reconcile import emails
 
 ORPHAN_PAYMENT = CaseKind(
@@ -82,10 +83,10 @@ class OrphanPaymentInvestigation(Playbook):
         # The Stripe customer the charge was made for: its NetSuite customer by the Stripe
         # customer id on file (the stable-ID mapping: exact evidence), and its email when the
         # charge carries none — a saved card paying in the portal often has no billing email.
-        mapped = netsuite.customer_by_stripe_id(charge.customer) if charge.customer else None
+        mapped, ambiguous = _mapped(netsuite, charge.customer)
         payer = charge.billing_email or charge.receipt_email
         if not payer and charge.customer:
-            payer = stripe.get_customer(charge.customer).email
+            payer = _email_of(stripe, charge.customer)
         checkout = (
             stripe.checkout_session_for(charge.payment_intent) if charge.payment_intent else None
         )
@@ -114,6 +115,7 @@ class OrphanPaymentInvestigation(Playbook):
                 "recorded": recorded,
                 "payer": payer,
                 "mapped": {"id": mapped.id, "name": mapped.name} if mapped else None,
+                "ambiguous_mapping": ambiguous,
                 "checkout_session": checkout.id if checkout else None,
                 "candidates": found,
                 "customer": customer,
@@ -191,7 +193,7 @@ class OrphanPaymentInvestigation(Playbook):
                 "no customer or Checkout link explains the payment yet; the cardholder is "
                 f"asked at {deadline.isoformat()} if nothing turns up",
                 next_action_at=deadline,
-                data={"payer": facts["payer"]},
+                data={"payer": facts["payer"], **_mapping(facts)},
             )
         return self._outreach(case, facts, after_next_morning(facts["calendar"], policy, now))
 
@@ -266,6 +268,30 @@ def _outreach_email(case: CaseView, facts: Facts) -> tuple[ActionSpec, ...]:
     return (email,)
 
 
+def _mapped(netsuite: Any, stripe_customer: str | None) -> tuple[Customer | None, str | None]:
+    """The NetSuite customer carrying the charge's Stripe customer id, or why none is taken:
+    several carry it (the email search decides, and the evidence says so)."""
+    if not stripe_customer:
+        return None, None
+    try:
+        return netsuite.customer_by_stripe_id(stripe_customer), None
+    except ProviderError as exc:
+        if exc.provider_code != "ambiguous_customer":
+            raise
+        return None, exc.message
+
+
+def _email_of(stripe: Any, customer_id: str) -> str | None:
+    """The email on the charge's Stripe customer; none when Stripe deleted the customer."""
+    try:
+        email: str | None = stripe.get_customer(customer_id).email
+    except ProviderError as exc:
+        if exc.provider_code != "resource_missing":
+            raise
+        return None
+    return email
+
+
 def _owed(facts: Facts, policy: Policy) -> tuple[Invoice | None, list[Invoice]]:
     """The open invoice the payment settles, and its copies: the one invoice owing the
     payment's amount; or, when several do and they are one obligation invoiced more than once
@@ -319,6 +345,7 @@ def _evidence(facts: Facts, policy: Policy) -> list[str]:
             f"the charge's Stripe customer {facts['charge'].customer} is NetSuite customer "
             f"{mapped['id']} ({mapped['name']}), by the Stripe customer id on file"
         )
+
     for candidate in facts["candidates"]:
         how = (
             "is on file as"
@@ -351,7 +378,15 @@ def _proposal(facts: Facts) -> dict[str, Any]:
     return {
         "proposed_customer": facts["customer"],
         "proposed_invoices": [{"id": i.id, "number": i.number} for i in facts["invoices"]],
+        **_mapping(facts),
     }
+
+
+def _mapping(facts: Facts) -> dict[str, Any]:
+    """Why the Stripe customer id on file named no customer, when several carry it: no cause,
+    but the AR specialist needs to know (the email search decided)."""
+    ambiguous = facts.values.get("ambiguous_mapping")
+    return {"stripe_customer_on_file": ambiguous} if ambiguous else {}
 
 
 def _found_again(case: CaseView, trigger: Trigger) -> list[str]:

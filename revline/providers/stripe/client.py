@@ -141,9 +141,18 @@ class StripeAdapter:
             return [Customer.from_stripe(c) for c in self._all(page.auto_paging_iter())]
 
     def get_customer(self, customer_id: str) -> Customer:
-        """One customer."""
+        """One customer. Stripe answers a deleted one with a stub (``deleted: true``, nothing
+        else): that is refused here as the customer missing (``resource_missing``)."""
         with self._requests():
-            return Customer.from_stripe(_json(self._client.v1.customers.retrieve(customer_id)))
+            data = _json(self._client.v1.customers.retrieve(customer_id))
+        if data.get("deleted"):
+            raise StripeRequestError(
+                f"Stripe customer {customer_id} was deleted",
+                retryable=False,
+                status=404,
+                provider_code="resource_missing",
+            )
+        return Customer.from_stripe(data)
 
     def update_customer_metadata(
         self, customer_id: str, metadata: Mapping[str, str], idempotency_key: str

@@ -13,6 +13,7 @@ from revline.config import Company, Person, Policy
 from revline.core.playbook import Decision, Enrichment, Trigger
 from revline.playbooks.cash.flags import ORPHAN_FLAGGED
 from revline.playbooks.cash.orphans import APPLY_MATCH, OrphanPaymentInvestigation
+from revline.providers.netsuite import NetSuiteAdapter
 from revline.providers.netsuite.records import (
     Customer,
     CustomerEmail,
@@ -20,9 +21,12 @@ from revline.providers.netsuite.records import (
     Invoice,
     InvoiceStatus,
 )
+from revline.providers.netsuite.sim import NetSuiteSimulator
+from revline.providers.stripe.errors import StripeRequestError
 from revline.providers.stripe.records import Charge
 from revline.providers.stripe.records import Customer as StripeCustomer
 from revline.reconcile.emails import search_key
+from tests.providers.netsuite.conftest import FAST_RETRY
 from tests.support.cases import case_view
 from tests.support.events import finding
 from tests.support.stripe_records import succeeded_charge
@@ -49,6 +53,13 @@ class FakeStripe:
         return self.charge
 
     def get_customer(self, customer_id: str) -> StripeCustomer:
+        if customer_id not in self.customers:  # as the adapter answers a deleted customer
+            raise StripeRequestError(
+                f"Stripe customer {customer_id} was deleted",
+                retryable=False,
+                status=404,
+                provider_code="resource_missing",
+            )
         return self.customers[customer_id]
 
 
@@ -402,3 +413,42 @@ def test_two_invoices_raised_for_the_charge_the_copy_is_voided_not_credited() ->
         "INV-2026-1351",
         "INV-2026-1350",
     ]
+
+
+def test_a_portal_charge_of_a_deleted_stripe_customer_has_no_one_to_write_to() -> None:
+    portal = succeeded_charge("ch_orphan", 42_000, AT, customer="cus_gone")
+    later = datetime(2026, 12, 4, 13, 11, tzinfo=UTC)
+    decision, netsuite = _investigate("", Trigger("timer", later), portal)
+    assert netsuite.searched == []
+    assert (decision.state, decision.actions) == ("awaiting_cardholder", ())
+    assert decision.explanation.startswith("no cause found and no address to write to")
+
+
+def test_a_stripe_customer_on_two_netsuite_customers_leaves_the_email_to_decide() -> None:
+    """Two NetSuite customers carry the charge's Stripe customer id (an old record never
+    cleaned up): the mapping names no one, the email search goes ahead, and the case says
+    why the id on file was not taken."""
+    clock = SimulatedClock(AT)
+    with NetSuiteSimulator(clock, seed=3) as sim:
+        acme = sim.books.add_customer("Acme Corp", "ap@acme.example", stripe_customer_id="cus_a")
+        sim.books.add_customer("Acme Corp (old)", "old@acme.example", stripe_customer_id="cus_a")
+        sim.books.add_invoice(acme, 42_000, number="INV-2026-1350")
+        charge = succeeded_charge(
+            "ch_orphan", 42_000, AT, customer="cus_a", billing_email="ap@acme.example"
+        )
+        with NetSuiteAdapter(sim.settings(), clock=clock, retry=FAST_RETRY) as netsuite:
+            enrichment = Enrichment(
+                clock=clock,
+                calendar=Company().calendar(),
+                company=Company(people={"ar_specialist": Person(name="P", email="p@o.example")}),
+                adapters={"stripe": FakeStripe(charge), "netsuite": netsuite},
+            )
+            case = case_view("orphan_payment", "ch_orphan", "investigating", AT, id="cas_3")
+            playbook = OrphanPaymentInvestigation()
+            facts = playbook.enrich(case, Trigger("event", AT), enrichment)
+            decision = playbook.decide(case, facts, Policy(), AT)
+    assert (decision.state, decision.data["proposed_customer"]) == ("match_proposed", acme)
+    assert decision.data["evidence"][0].startswith("payer email ap@acme.example is on file")
+    assert decision.data["stripe_customer_on_file"].startswith(
+        "several NetSuite customers (1000, 1001) carry Stripe customer cus_a"
+    )

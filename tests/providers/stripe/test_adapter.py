@@ -45,6 +45,16 @@ def test_customers_list_search_retrieve_and_metadata(
     assert adapter.get_customer(acme["id"]).metadata == {"tier": "gold"}
 
 
+def test_a_deleted_customer_is_missing(adapter: StripeAdapter, stripe_state: StripeState) -> None:
+    """Stripe answers a deleted customer with a stub, nothing else: the adapter says it is
+    missing (``resource_missing``) rather than read a customer out of nothing."""
+    gone = stripe_state.create_customer("ap@gone.example", "Gone Ltd")
+    stripe_state.delete_customer(gone["id"])
+    with pytest.raises(StripeRequestError, match="was deleted") as missing:
+        adapter.get_customer(gone["id"])
+    assert (missing.value.provider_code, missing.value.retryable) == ("resource_missing", False)
+
+
 def test_invoices_list_retrieve_and_last_failure(
     adapter: StripeAdapter, stripe_state: StripeState
 ) -> None:

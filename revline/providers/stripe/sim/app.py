@@ -145,6 +145,10 @@ def _search_customers(state: StripeState, params: Obj, _args: dict[str, str]) ->
     return listing.search(indexed, params, "/v1/customers/search", CUSTOMER_SEARCH_FIELDS)
 
 
+def _delete_customer(state: StripeState, _params: Obj, args: dict[str, str]) -> Obj:
+    return state.delete_customer(args["id"])
+
+
 def _update_customer(state: StripeState, params: Obj, args: dict[str, str]) -> Obj:
     metadata, clear = _metadata(params)
     return state.update_customer(
@@ -360,6 +364,7 @@ ENDPOINTS: tuple[Endpoint, ...] = tuple(
         ("GET", "/v1/customers/search", listing.SEARCH_PARAMS, _search_customers),
         ("GET", "/v1/customers/{id}", set(), _retrieve("customer")),
         ("POST", "/v1/customers/{id}", {"email", "name", "metadata"}, _update_customer),
+        ("DELETE", "/v1/customers/{id}", set(), _delete_customer),
         (
             "GET",
             "/v1/invoices",

@@ -192,6 +192,7 @@ class StripeState:
         self.refunds_settle_later = False
         self._rng = Random(seed)
         self._objects: dict[str, dict[str, Obj]] = {kind: {} for kind in KINDS}
+        self._deleted_customers: set[str] = set()
         self._places: dict[str, int] = {}  # id → order of creation, for cursors
         self._cards: dict[str, CardOutcome] = {}
         self._searchable_at: dict[str, datetime] = {}
@@ -261,7 +262,20 @@ class StripeState:
         with self.lock:
             if kind == "event":
                 self._visible_event(object_id)
-            return copy.deepcopy(self._live(kind, object_id))
+            found = copy.deepcopy(self._live(kind, object_id))
+            if kind == "customer" and object_id in self._deleted_customers:
+                # What Stripe answers for a deleted customer: a stub, nothing else.
+                return {"id": object_id, "object": "customer", "deleted": True}
+            return found
+
+    def delete_customer(self, customer_id: str) -> Obj:
+        """Delete a customer (``customer.deleted``): Stripe then answers it as a stub. Its
+        charges and invoices stay, naming it."""
+        with self.lock:
+            customer = self._live("customer", customer_id)
+            self._deleted_customers.add(customer_id)
+            self._emit("customer.deleted", customer)
+            return {"id": customer_id, "object": "customer", "deleted": True}
 
     def newest_first(self, kind: str) -> list[Obj]:
         """Every object of ``kind``, newest first (live: callers copy what they send out)."""
