@@ -419,8 +419,13 @@ class Router:
                 "actions": keys,
                 "cancel_pending": decision.cancel_pending,
                 # What the decision found, as it found it (the case keeps only the latest): a
-                # payout day's matches with their tiers and reasons, an orphan's evidence.
-                "data": decision.data,
+                # payout day's matches with their tiers and reasons, an orphan's evidence. Not
+                # for an action's outcome that leaves the case where it was (a payout day
+                # decides again on each payment it recorded: its matches every time would grow
+                # the ledger with the square of the payments).
+                "data": (
+                    decision.data if trigger.kind != "action" or post_state != seen.state else None
+                ),
                 "withdraw": [
                     {"kind": w.kind, "subject": w.subject, "reason": w.reason}
                     for w in decision.withdraw

@@ -172,3 +172,32 @@ def test_the_day_reads_as_reconciled_by_its_morning_not_by_an_outcome_hours_late
             day = client.get("/api/cash/payouts?date=2026-12-04", headers=bearer(token)).json()
     assert day["payouts"][0]["deposit"]["status"] == "applied"
     assert day["updated_at"] == "2026-12-04T13:00:00Z"  # 08:00 in New York: the morning run
+
+
+def test_a_day_deciding_again_on_each_recorded_payment_writes_its_matches_once_per_change(
+    tmp_path: Path,
+) -> None:
+    """examples/cash/payment_missing_in_netsuite.json: the morning records the payment NetSuite
+    lacks, and the payment's outcome brings the day back to deposit the payout. The ledger keeps
+    what each decision found when the schedule, a person or a change of state brought it — not
+    again for an outcome that leaves the day where it was (a day recording a thousand payments
+    would repeat its matches a thousand times)."""
+    with World(load(CASH / "payment_missing_in_netsuite.json"), tmp_path) as world:
+        Run(world).play()
+        with world.runtime.db.read() as session:
+            rows = (
+                session.execute(
+                    select(LedgerRow)
+                    .join(Case, Case.id == LedgerRow.case_id)
+                    .where(Case.kind == "payout_reconciliation", LedgerRow.kind == "decision")
+                    .order_by(LedgerRow.seq)
+                )
+                .scalars()
+                .all()
+            )
+    assert len(rows) > 1
+    for row in rows:
+        moved = row.detail["trigger"] != "action" or row.prior_state != row.post_state
+        assert (row.detail["data"] is not None) == moved, (row.detail["explanation"], moved)
+    deposited = [row for row in rows if "1 deposit(s) proposed" in row.detail["explanation"]]
+    assert deposited and all(row.detail["data"]["payouts"] for row in deposited)
