@@ -151,6 +151,7 @@ class Action(Base):
         UniqueConstraint("idempotency_key", name="uq_actions_idempotency_key"),
         Index("ix_actions_status_not_before", "status", "not_before"),
         Index("ix_actions_case", "case_id"),
+        Index("ix_actions_effect", "kind", "subject", "playbook"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

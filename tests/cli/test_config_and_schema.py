@@ -56,7 +56,7 @@ def test_db_upgrade_creates_the_schema_and_is_repeatable(cli: Cli, database_url:
     refused = cli.fails("status")
     assert "revline db upgrade" in refused.stderr
     first = cli.ok("db", "upgrade")
-    assert "revision 0003" in first.stdout
+    assert "revision 0004" in first.stdout
     cli.ok("db", "upgrade")
     database = Database(database_url)
     try:
