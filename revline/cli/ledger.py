@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -47,7 +48,8 @@ def verify(
     with runtime.db.read() as session:
         result = ledger.verify(session, anchor=expected)
     if as_json:
-        emit_json(result)
+        # The head as ``--anchor`` takes it (and the API gives it): SEQ:HASH.
+        emit_json({**asdict(result), "head": str(result.head) if result.head else None})
     elif result.ok:
         head = f"; head {result.head}" if result.head else ""
         say(f"ledger intact: {result.rows} rows{head}", style="green")

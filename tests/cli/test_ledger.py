@@ -60,13 +60,12 @@ def test_verify_an_intact_ledger(cli: Cli, runtime: Runtime) -> None:
     head = _head(runtime)
     # The head, to write down outside the database as a later check's anchor.
     assert cli.ok("ledger", "verify").stdout.strip() == f"ledger intact: 3 rows; head {head}"
-    seq, hash_ = head.split(":")
     assert cli.json("ledger", "verify") == {
         "ok": True,
         "rows": 3,
         "first_bad_seq": None,
         "reason": None,
-        "head": {"seq": int(seq), "hash": hash_},
+        "head": head,
     }
     assert cli.ok("ledger", "verify", "--anchor", head).stdout.startswith("ledger intact")
 
