@@ -78,7 +78,10 @@ class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # Failed payments (seed 000 "Retrying a failed charge", seed 002 high-value dunning).
-    high_value_mrr_threshold: MinorUnits = 500_000
+    high_value_mrr_threshold: MinorUnits = 500_000  # in the company's currency
+    # The threshold for customers billed in another currency: ISO code to minor units. One the
+    # policy does not name is a person's call, not a guess at a rate.
+    high_value_mrr_threshold_in: dict[str, MinorUnits] = {}
     retry_interval_working_days: Annotated[int, Field(ge=1)] = 3
     retry_time: time = time(9, 0)
     retry_pause_weekdays: list[Annotated[int, Field(ge=0, le=6)]] = [4]
@@ -134,6 +137,11 @@ class Policy(BaseModel):
         "stripe.subscription.downgrade",
         "access.suspend",
     ]
+
+    @field_validator("high_value_mrr_threshold_in")
+    @classmethod
+    def _threshold_codes_in_lower_case(cls, value: dict[str, int]) -> dict[str, int]:
+        return {code.lower(): amount for code, amount in value.items()}
 
     @field_validator("retry_pause_weekdays")
     @classmethod

@@ -65,7 +65,10 @@ class Account:
     subscription_failures: int = 0
     netsuite_customer: str | None = None
     customer_name: str | None = None
-    mrr: int = 0  # trailing three-month average, minor units
+    mrr: int = 0  # trailing three-month average, minor units of ``mrr_currency``
+    mrr_currency: str | None = None
+    # Why the MRR could not be read (no NetSuite customer, invoiced in several currencies).
+    mrr_unknown: str | None = None
     ap_contact: Person | None = None
     relationship_owner: Person | None = None
 

@@ -42,6 +42,7 @@ from revline.playbooks.billing import email
 from revline.playbooks.billing.cadence import next_retry_at, retry_after_promise
 from revline.playbooks.billing.decline import DeclineKind, classify, is_fraud, plain_reason
 from revline.playbooks.billing.facts import Account, Person, Signal, read_signal
+from revline.providers.base import ProviderError
 
 PLAYBOOK = "failed_payment"
 HOLD_REASON = "dunning"
@@ -136,6 +137,7 @@ class FailedPaymentRecovery(Playbook):
                 for role, person in enrichment.company.people.items()
             },
             "locale": enrichment.company.locale,
+            "company_currency": enrichment.company.currency,
         }
         if case.state != State.RECOVERED:
             values["account"] = gather_account(case.subject, enrichment)
@@ -168,11 +170,18 @@ def gather_account(invoice_id: str, enrichment: Enrichment) -> Account:
     record = netsuite.customer_by_stripe_id(invoice.customer)
     ap = record.accounts_payable_contact if record else None
     owner = record.relationship_owner if record else None
-    mrr = (
-        netsuite.trailing_mrr(record.id, enrichment.calendar.business_date(enrichment.clock.now()))
-        if record
-        else None
-    )
+    mrr, mrr_unknown = None, None
+    if record is None:
+        mrr_unknown = f"no NetSuite customer carries Stripe customer {invoice.customer}"
+    else:
+        try:
+            mrr = netsuite.trailing_mrr(
+                record.id, enrichment.calendar.business_date(enrichment.clock.now())
+            )
+        except ProviderError as exc:
+            if exc.provider_code != "mixed_currencies":
+                raise
+            mrr_unknown = exc.message
     return Account(
         invoice=invoice.id,
         invoice_number=invoice.number,
@@ -193,6 +202,8 @@ def gather_account(invoice_id: str, enrichment: Enrichment) -> Account:
         netsuite_customer=record.id if record else None,
         customer_name=record.name if record else customer.name,
         mrr=mrr.amount if mrr else 0,
+        mrr_currency=mrr.currency if mrr else None,
+        mrr_unknown=mrr_unknown,
         ap_contact=Person(ap.name, ap.email, ap.first_name) if ap and ap.email else None,
         relationship_owner=Person(owner.name, owner.email) if owner and owner.email else None,
     )
@@ -232,6 +243,17 @@ class _Deciding:
                 "the customer has an open dispute: no retries or emails until a person decides",
                 cancel=True,
                 flags={"dispute_open": True},
+            )
+        unknown = self._tier_unknown(account)
+        if unknown is not None and signal.kind == "payment_failed":
+            # Which path — the personal email above the threshold, Stripe's dunning below — and
+            # the NetSuite customer whose recognition a hold would stop are not known: nothing
+            # is guessed, the billing analyst takes it.
+            return self._to_person(
+                BILLING_ANALYST,
+                f"the customer's tier cannot be told ({unknown}): no retries, holds or emails "
+                "until a person decides",
+                data={"tier_unknown": unknown},
             )
         if signal.kind == "payment_failed":
             return self._on_failure(signal, account)
@@ -820,13 +842,39 @@ class _Deciding:
         tier = self.case.data.get("tier")
         if tier is not None:
             return bool(tier == "high_value")  # decided once, when the case entered dunning
-        return account.mrr > self.policy.high_value_mrr_threshold
+        threshold = self._threshold(account)
+        return threshold is not None and account.mrr > threshold
 
     def _tier(self, account: Account) -> dict[str, Any]:
         if "tier" in self.case.data:
             return {}
-        high = account.mrr > self.policy.high_value_mrr_threshold
-        return {"tier": "high_value" if high else "standard", "mrr": account.mrr}
+        return {
+            "tier": "high_value" if self._high_value(account) else "standard",
+            "mrr": account.mrr,
+            "mrr_currency": account.mrr_currency,
+        }
+
+    def _threshold(self, account: Account) -> int | None:
+        """The high-value threshold in the MRR's currency: the policy's own in the company's
+        currency, else ``high_value_mrr_threshold_in``; None when it names none (no rate is
+        guessed: ¥600,000 is not above 500,000 cents)."""
+        currency = (account.mrr_currency or self.facts["company_currency"]).lower()
+        if currency == str(self.facts["company_currency"]).lower():
+            return self.policy.high_value_mrr_threshold
+        return self.policy.high_value_mrr_threshold_in.get(currency)
+
+    def _tier_unknown(self, account: Account) -> str | None:
+        """Why the customer's tier cannot be told yet (None when it can, or was told)."""
+        if "tier" in self.case.data:
+            return None
+        if account.mrr_unknown:
+            return account.mrr_unknown
+        if self._threshold(account) is None:
+            return (
+                f"its MRR is in {str(account.mrr_currency).upper()} and the policy names no "
+                "high-value threshold in it (high_value_mrr_threshold_in)"
+            )
+        return None
 
     def _ns_customer(self, account: Account) -> str:
         return account.netsuite_customer or account.stripe_customer

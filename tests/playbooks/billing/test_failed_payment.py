@@ -87,7 +87,12 @@ def _decide(
     policy: Policy = POLICY,
     now: datetime = WEDNESDAY,
 ) -> Decision:
-    values: dict[str, Any] = {"signal": signal, "calendar": CALENDAR, "people": PEOPLE}
+    values: dict[str, Any] = {
+        "signal": signal,
+        "calendar": CALENDAR,
+        "people": PEOPLE,
+        "company_currency": "usd",
+    }
     if account is not None:
         values["account"] = account
     decision = FailedPaymentRecovery().decide(
@@ -214,6 +219,49 @@ def test_the_email_waits_while_a_suppression_is_under_way() -> None:
 def test_mrr_exactly_at_the_threshold_is_not_high_value() -> None:
     decision = _decide(_case(failures=1), _failed(2), replace(HIGH, mrr=500_000, attempt_count=2))
     assert "stripe.customer.suppress_dunning" not in _kinds(decision)
+
+
+def test_the_threshold_is_read_in_the_mrrs_currency() -> None:
+    """Seed 000's $5,000 is dollars: a customer billed ¥600,000 a month (about $4,000) is not
+    above 500,000 — yen have no cents. The policy names the threshold in yen, or a person
+    decides; no rate is guessed."""
+    yen = replace(HIGH, mrr=600_000, mrr_currency="JPY", attempt_count=2)
+    named = Policy(high_value_mrr_threshold_in={"JPY": 750_000})
+    decided = _decide(_case(failures=1), _failed(2), yen, policy=named)
+    assert (decided.state, decided.data["tier"]) == (State.RETRYING, "standard")
+    above = _decide(_case(failures=1), _failed(2), replace(yen, mrr=800_000), policy=named)
+    assert above.data["tier"] == "high_value"
+    unnamed = _decide(_case(failures=1), _failed(2), yen)
+    assert (unnamed.state, unnamed.queue, unnamed.actions) == (
+        State.ESCALATED,
+        "billing_analyst",
+        (),
+    )
+    assert "its MRR is in JPY and the policy names no high-value threshold" in (unnamed.explanation)
+
+
+@pytest.mark.parametrize(
+    "unknown",
+    [
+        "no NetSuite customer carries Stripe customer cus_acme",
+        "customer 101 was invoiced in several currencies (EUR, USD)",
+    ],
+)
+def test_a_customer_whose_tier_cannot_be_told_goes_to_the_billing_analyst(unknown: str) -> None:
+    """No NetSuite record (nor its MRR, nor a customer to hold recognition on), or invoices in
+    two currencies: nothing is guessed — not the standard path, not a hold keyed by the Stripe
+    id. Once a case has its tier, a later failure is decided as before."""
+    account = replace(HIGH, mrr=0, mrr_unknown=unknown, netsuite_customer=None, attempt_count=2)
+    for failures in (1, 2):
+        decision = _decide(_case(), _failed(failures), account)
+        assert (decision.state, decision.queue, decision.actions) == (
+            State.ESCALATED,
+            "billing_analyst",
+            (),
+        )
+        assert f"the customer's tier cannot be told ({unknown})" in decision.explanation
+    told = _decide(_case(State.RETRYING, tier="standard"), _failed(3), account)
+    assert told.state != State.ESCALATED
 
 
 @pytest.mark.parametrize(
