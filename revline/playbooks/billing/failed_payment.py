@@ -153,7 +153,14 @@ def gather_account(invoice_id: str, enrichment: Enrichment) -> Account:
     netsuite = enrichment.adapters["netsuite"]
     invoice = stripe.get_invoice(invoice_id, with_last_failure=True)
     customer = stripe.get_customer(invoice.customer)
-    disputed = any(charge.disputed for charge in stripe.list_charges(invoice.customer))
+    # A dispute still open on any of the customer's charges (Stripe keeps a charge "disputed"
+    # for good: a dispute won or lost long ago is no reason to stop dunning).
+    disputed = any(
+        dispute.open
+        for charge in stripe.list_charges(invoice.customer)
+        if charge.disputed
+        for dispute in stripe.list_disputes(charge.id)
+    )
     settled = stripe.invoice_settlement(invoice_id) if invoice.status == "paid" else None
     unpaid = stripe.list_invoices(customer=invoice.customer, status="open")
     others = tuple(
