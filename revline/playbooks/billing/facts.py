@@ -60,7 +60,9 @@ class Account:
     dunning_suppressed: bool = False  # Stripe's automated dunning is off for the customer
     card_on_file: str | None = None  # the customer's default payment method
     settled_on: date | None = None  # the day the paying charge settled (paid invoices only)
-    other_failed_invoices: tuple[str, ...] = ()  # the customer's other open, failed invoices
+    other_failed_invoices: tuple[str, ...] = ()  # the customer's other subscription invoices
+    # in dunning (open, failed)
+    recognition_held: bool = False  # paid invoices only: a revenue plan of the customer on hold
     # Failed charges on the subscription's unpaid invoices, this one included (rule 4).
     subscription_failures: int = 0
     netsuite_customer: str | None = None

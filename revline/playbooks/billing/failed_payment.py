@@ -163,8 +163,12 @@ def gather_account(invoice_id: str, enrichment: Enrichment) -> Account:
     )
     settled = stripe.invoice_settlement(invoice_id) if invoice.status == "paid" else None
     unpaid = stripe.list_invoices(customer=invoice.customer, status="open")
+    # The customer's other invoices in dunning: a subscription's, failed (a one-off invoice
+    # never enters dunning — no case, nothing that would ever resume recognition after it).
     others = tuple(
-        other.id for other in unpaid if other.id != invoice_id and other.attempt_count > 0
+        other.id
+        for other in unpaid
+        if other.id != invoice_id and other.attempt_count > 0 and other.subscription is not None
     )
     # Every attempt on an unpaid invoice is a failed charge: summed over the subscription's
     # unpaid invoices (last month's included), they are rule 4's "failed charges on the same
@@ -177,6 +181,13 @@ def gather_account(invoice_id: str, enrichment: Enrichment) -> Account:
     record = netsuite.customer_by_stripe_id(invoice.customer)
     ap = record.accounts_payable_contact if record else None
     owner = record.relationship_owner if record else None
+    # Paid: is the customer's recognition on hold (this case's hold, or another's that left
+    # it for the last invoice in dunning to resume)?
+    held = (
+        invoice.status == "paid"
+        and record is not None
+        and any(plan.on_hold for plan in netsuite.revenue_plans(record.id))
+    )
     mrr, mrr_unknown = None, None
     if record is None:
         mrr_unknown = f"no NetSuite customer carries Stripe customer {invoice.customer}"
@@ -205,6 +216,7 @@ def gather_account(invoice_id: str, enrichment: Enrichment) -> Account:
         card_on_file=customer.default_payment_method,
         settled_on=settled.date() if settled else None,
         other_failed_invoices=others,
+        recognition_held=held,
         subscription_failures=subscription_failures,
         netsuite_customer=record.id if record else None,
         customer_name=record.name if record else customer.name,
@@ -761,7 +773,11 @@ class _Deciding:
             )
         settled = account.settled_on or self._calendar.business_date(self.now)
         resume_note = ""
-        if self._took_effect(HOLD):
+        # This case's hold, or one another case left for the last invoice in dunning to lift
+        # (it recovered while this one was still failing): without the hand-off, the customer's
+        # recognition would stay held for good.
+        handed_over = account.recognition_held and not self._took_effect(HOLD)
+        if self._took_effect(HOLD) or handed_over:
             if account.other_failed_invoices:
                 resume_note = (
                     "; recognition stays held while "
@@ -771,7 +787,7 @@ class _Deciding:
                 params = {"customer": self._ns_customer(account), "reason": HOLD_REASON}
                 cleared = self._calendar.at_local(settled, time(0))
                 actions.append(self._spec(RESUME, params, subject="customer", not_before=cleared))
-                if self._took_effect(EXCLUDE):
+                if self._took_effect(EXCLUDE) or handed_over:
                     actions.append(
                         self._spec(INCLUDE, params, subject="customer", not_before=cleared)
                     )

@@ -77,3 +77,20 @@ def test_a_customer_invoiced_in_two_currencies_has_no_mrr_to_read(providers: Pro
     account = gather_account("in_failed", providers.enrichment)
     assert account.mrr_unknown is not None
     assert "was invoiced in several currencies (EUR, USD)" in account.mrr_unknown
+
+
+def test_a_one_off_invoice_failing_is_not_in_dunning(providers: Providers) -> None:
+    """A one-off invoice never opens a dunning case: counted as in dunning, it would keep the
+    subscription's recognition held with nothing ever to resume it. Another subscription's
+    invoice failing does count."""
+    _acme_fails_an_invoice(providers)
+    state = providers.stripe.state
+    acme = state.get("invoice", "in_failed")["customer"]
+    state.create_invoice(acme, 90_000, invoice_id="in_oneoff", billing_reason="manual")
+    state.attempt_payment("in_oneoff")
+    assert gather_account("in_failed", providers.enrichment).other_failed_invoices == ()
+    state.create_invoice(acme, 40_000, invoice_id="in_other_sub", subscription="sub_other")
+    state.attempt_payment("in_other_sub")
+    assert gather_account("in_failed", providers.enrichment).other_failed_invoices == (
+        "in_other_sub",
+    )

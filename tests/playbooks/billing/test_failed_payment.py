@@ -580,6 +580,22 @@ def test_recognition_stays_held_while_another_invoice_is_in_dunning() -> None:
     )
 
 
+def test_the_last_invoice_out_of_dunning_lifts_the_hold_another_case_left_it() -> None:
+    """The case that held recognition recovered while this invoice (another subscription) was
+    still failing, and left the hold for it. This one never held (the hold was in place):
+    paid, it lifts the hold and brings the customer back to the pipeline reports — without it,
+    recognition would stay held for good."""
+    case = _case(State.RETRYING)
+    paid = replace(LOW, invoice_status="paid", settled_on=date(2026, 3, 6), recognition_held=True)
+    decision = _decide(case, Signal("invoice_paid", WEDNESDAY), paid)
+    assert _kinds(decision) == ["netsuite.revenue.resume", "netsuite.customer.include_in_pipeline"]
+    assert "recognition resumes" in decision.explanation
+    still = replace(paid, other_failed_invoices=("in_acme_3",))
+    assert _kinds(_decide(case, Signal("invoice_paid", WEDNESDAY), still)) == []
+    not_held = replace(paid, recognition_held=False)
+    assert _kinds(_decide(case, Signal("invoice_paid", WEDNESDAY), not_held)) == []
+
+
 def test_a_failure_after_recovery_is_a_counted_contradiction() -> None:
     decision = _decide(_case(State.RECOVERED, contradictions=1), _failed(2), None)
     assert decision.state is None and decision.actions == ()
