@@ -74,7 +74,8 @@ def compose(
         if relationship_owner and relationship_owner.email != sender.email
         else ()
     )
-    subject = f"Invoice {invoice_number}: a quick note about your payment"
+    # Seed 002: the template seeds the subject with the customer entity and invoice number.
+    subject = f"{customer_name}, invoice {invoice_number}: a quick note about your payment"
     body = "\n".join(
         [
             f"Hi {contact_first_name},",
@@ -93,13 +94,13 @@ def compose(
             sender.name,
         ]
     )
-    for text in (subject, _template_text(body, customer_name)):
+    for text in (_template_text(subject, customer_name), _template_text(body, customer_name)):
         found = [w for w in BANNED_WORDS if re.search(rf"\b{w}\b", text, re.IGNORECASE)]
         if found:
             raise EmailNotAllowed(f"the email would say {', '.join(found)}")
     return PersonalEmail(sender=sender, to=contact, cc=cc, subject=subject, body=body)
 
 
-def _template_text(body: str, customer_name: str) -> str:
-    """The body without the customer's own name, which may contain any word (Urgent Care Inc)."""
-    return body.replace(customer_name, "")
+def _template_text(text: str, customer_name: str) -> str:
+    """The text without the customer's own name, which may contain any word (Urgent Care Inc)."""
+    return text.replace(customer_name, "")

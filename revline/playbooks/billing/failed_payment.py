@@ -594,8 +594,16 @@ class _Deciding:
             )
         people: Mapping[str, Person] = self.facts["people"]
         sender = people.get(SENIOR_REVOPS)
-        if sender is None or account.ap_contact is None:
-            missing = "senior RevOps manager" if sender is None else "accounts-payable contact"
+        # Seed 002: from the senior RevOps manager, to the named accounts-payable contact, the
+        # relationship owner copied — without any of them it is not the email the seed asks for.
+        if sender is None or account.ap_contact is None or account.relationship_owner is None:
+            missing = (
+                "senior RevOps manager"
+                if sender is None
+                else "accounts-payable contact"
+                if account.ap_contact is None
+                else "relationship owner"
+            )
             return self._to_person(
                 SENIOR_REVOPS,
                 f"no {missing} on record: the personal email cannot go out",
@@ -608,7 +616,7 @@ class _Deciding:
                 sender=email.Mailbox(sender.name, sender.email),
                 contact=email.Mailbox(contact.name, contact.email),
                 contact_first_name=email.first_name(contact.name, contact.first_name),
-                relationship_owner=email.Mailbox(owner.name, owner.email) if owner else None,
+                relationship_owner=email.Mailbox(owner.name, owner.email),
                 customer_name=account.customer_name or "your company",
                 invoice_number=account.invoice_number or account.invoice,
                 amount=Money(account.amount_due, account.currency),

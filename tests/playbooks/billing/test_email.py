@@ -48,7 +48,9 @@ def test_from_the_senior_revops_manager_to_the_ap_contact_owner_copied() -> None
 def test_the_body_names_invoice_amount_reason_first_name_and_a_call() -> None:
     body = _email().body
     assert body.startswith("Hi Dana,")
-    assert "INV-2026-1201" in body and "INV-2026-1201" in _email().subject
+    assert "INV-2026-1201" in body
+    # Seed 002: the subject is seeded with the customer entity and the invoice number.
+    assert _email().subject == "Acme Corp, invoice INV-2026-1201: a quick note about your payment"
     assert "$12,500.00" in body
     assert "the card on file was declined" in body
     assert "card_declined" not in body

@@ -485,14 +485,23 @@ def test_suppression_is_rechecked_right_before_the_email() -> None:
     assert decision.data == {"portal_url": "https://billing.stripe.com/p/session/x"}
 
 
-def test_no_ap_contact_no_email_a_person_takes_over() -> None:
+@pytest.mark.parametrize(
+    ("account", "missing"),
+    [
+        (replace(HIGH, ap_contact=None), "accounts-payable contact"),
+        # Seed 002: "the relationship owner copied" — not an email without the copy.
+        (replace(HIGH, relationship_owner=None), "relationship owner"),
+    ],
+)
+def test_no_ap_contact_or_owner_no_email_a_person_takes_over(
+    account: Account, missing: str
+) -> None:
     case = _case(
         State.PREPARING_EMAIL, tier="high_value", portal_url="https://billing.stripe.com/p/x"
     )
-    decision = _decide(
-        case, _outcome("stripe.customer.suppress_dunning"), replace(HIGH, ap_contact=None)
-    )
+    decision = _decide(case, _outcome("stripe.customer.suppress_dunning"), account)
     assert decision.state == State.ESCALATED and decision.actions == ()
+    assert decision.explanation == f"no {missing} on record: the personal email cannot go out"
 
 
 def test_the_sent_email_is_logged_and_the_next_retry_is_three_days_after_it() -> None:
