@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from revline.cli import app
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import load
-from revline.sandbox.world import World
+from revline.sandbox.world import Later, World
 
 BILLING = Path(__file__).resolve().parents[2] / "examples" / "billing"
 pytestmark = pytest.mark.slow
@@ -223,3 +224,35 @@ def test_failures_count_across_the_subscription() -> None:
     [resume] = _applied(report, first, "netsuite.revenue.resume")
     assert resume["at"] >= "2026-03-16"
     assert _applied(report, first, "netsuite.customer.include_in_pipeline")
+
+
+def test_an_invoice_voided_while_its_email_waits_for_approval_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    """Acme's personal email waits for the senior RevOps manager (nobody approves in this run);
+    on Wednesday 11 March someone voids the invoice in the Stripe dashboard. Stripe's
+    ``invoice.voided`` reaches the case at once: the waiting email is cancelled, and the case
+    goes to the billing analyst — no email about an invoice nobody owes any more."""
+    scenario = load(BILLING / "high-value-email-promise.json")
+    scenario = scenario.model_copy(
+        update={"approve": "none", "happenings": scenario.happenings[:1]}
+    )
+    world = World(scenario, tmp_path).start()
+    try:
+        voided_at = datetime(2026, 3, 11, 9, tzinfo=ZoneInfo("America/New_York"))
+
+        def void() -> str:
+            world.stripe.state.close_unpaid("in_acme_1", status="void")
+            return "in_acme_1 voided in the dashboard"
+
+        world.later.append(Later(voided_at, "void", void))
+        report = Run(world).play()
+    finally:
+        world.stop()
+    case = _case(report, "in_acme_1")
+    assert (case["state"], case["queue"]) == ("escalated", "billing_analyst")
+    (email,) = [
+        a for a in report["actions"] if a["case"] == case["id"] and a["kind"] == "email.send"
+    ]
+    assert email["status"] == "cancelled"
+    assert [m for m in report["emails"] if "INV-2026-0302" in str(m)] == []

@@ -96,6 +96,14 @@ FAILED_PAYMENT = CaseKind(
 )
 
 
+# Stripe's word on a subscription invoice that concerns its case: a failure opens it; a payment,
+# or the invoice voided or marked uncollectible in the dashboard, ends what it was doing (an email
+# waiting for approval must not go out about an invoice nobody owes any more).
+CASE_EVENTS = frozenset(
+    {"invoice.payment_failed", "invoice.paid", "invoice.voided", "invoice.marked_uncollectible"}
+)
+
+
 class FailedPaymentRecovery(Playbook):
     """The playbook: routing, enrichment and the decision."""
 
@@ -112,7 +120,7 @@ class FailedPaymentRecovery(Playbook):
             return CaseRef(invoice, str(customer) if customer else None, opens=False)
         if event.source == "stripe" and event.type == "customer.updated":
             return _card_saved(event)
-        if event.source != "stripe" or event.type not in ("invoice.payment_failed", "invoice.paid"):
+        if event.source != "stripe" or event.type not in CASE_EVENTS:
             return None
         invoice = (event.payload.get("data") or {}).get("object") or {}
         subscription = ((invoice.get("parent") or {}).get("subscription_details") or {}).get(

@@ -661,6 +661,24 @@ class StripeState:
                 raise SimulationError(f"invoice {invoice_id} is {invoice['status']}, not open")
             return self._mark_paid_out_of_band(invoice)
 
+    def close_unpaid(self, invoice_id: str, *, status: str) -> Obj:
+        """Someone voids an open invoice in the dashboard (``invoice.voided``), or marks it
+        uncollectible (``invoice.marked_uncollectible``): no more attempts."""
+        events = {"void": "invoice.voided", "uncollectible": "invoice.marked_uncollectible"}
+        if status not in events:
+            raise SimulationError(f"an open invoice is closed void or uncollectible, not {status}")
+        with self.lock:
+            invoice = self._live("invoice", invoice_id)
+            if invoice["status"] != "open":
+                raise SimulationError(f"invoice {invoice_id} is {invoice['status']}, not open")
+            invoice.update(status=status, next_payment_attempt=None)
+            if status == "void":
+                invoice["status_transitions"]["voided_at"] = self._now()
+            else:
+                invoice["status_transitions"]["marked_uncollectible_at"] = self._now()
+            self._emit(events[status], invoice)
+            return copy.deepcopy(invoice)
+
     def pay_on_invoice_page(self, invoice_id: str) -> PaymentAttempt:
         """The customer pays an open invoice on its hosted page with a card typed there; the
         card on file stays the default. The charge succeeds and settles, with the events of any
