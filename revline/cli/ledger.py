@@ -37,9 +37,11 @@ def verify(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Replay the hash chain; exit 1 naming the first row that is missing, moved or altered (or
-    that the chain ends before the anchor). Prints the head: write it down, outside the
-    database, as the next check's anchor."""
+    """Replay the hash chain; exit 1 naming the first row that is missing, moved or altered.
+
+    With ``--anchor``, also that the ledger still holds the row a head written down earlier
+    names. Prints the head: write it down, outside the database, as the next check's anchor.
+    """
     try:
         expected = ledger.Anchor.parse(anchor) if anchor is not None else None
     except ValueError as exc:
