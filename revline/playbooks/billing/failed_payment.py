@@ -189,12 +189,16 @@ def gather_account(invoice_id: str, enrichment: Enrichment) -> Account:
     record = netsuite.customer_by_stripe_id(invoice.customer)
     ap = record.accounts_payable_contact if record else None
     owner = record.relationship_owner if record else None
-    # Paid: is the customer's recognition on hold (this case's hold, or another's that left
-    # it for the last invoice in dunning to resume)?
+    # Paid: is the customer's recognition on hold for dunning (this case's hold, or another's
+    # that left it for the last invoice in dunning to resume)? A hold for another reason (a
+    # contract under review) is a person's, and so is the exclusion that may go with it.
     held = (
         invoice.status == "paid"
         and record is not None
-        and any(plan.on_hold for plan in netsuite.revenue_plans(record.id))
+        and any(
+            plan.on_hold and plan.hold_reason == HOLD_REASON
+            for plan in netsuite.revenue_plans(record.id)
+        )
     )
     mrr, mrr_unknown = None, None
     if record is None:

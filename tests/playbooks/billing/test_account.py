@@ -94,3 +94,18 @@ def test_a_one_off_invoice_failing_is_not_in_dunning(providers: Providers) -> No
     assert gather_account("in_failed", providers.enrichment).other_failed_invoices == (
         "in_other_sub",
     )
+
+
+def test_only_a_dunning_hold_is_one_to_hand_over(providers: Providers) -> None:
+    """Paid, the invoice reads whether the customer's recognition is on hold for dunning (the
+    last invoice out of dunning lifts it): a hold a person placed for another reason is not
+    dunning's to lift, nor the pipeline exclusion that goes with it."""
+    customer, _ = _acme_fails_an_invoice(providers)
+    state, books = providers.stripe.state, providers.netsuite.books
+    books.add_invoice(customer, 1_250_000)  # a revenue plan to hold
+    books.hold_revenue(customer, "contract_review")
+    state.pay_out_of_band("in_failed")
+    assert not gather_account("in_failed", providers.enrichment).recognition_held
+    books.add_invoice(customer, 300_000)  # a plan of its own, held for dunning
+    books.hold_revenue(customer, "dunning")
+    assert gather_account("in_failed", providers.enrichment).recognition_held
