@@ -8,6 +8,7 @@ their gates, the decision record and its ledger rows. A lost race decides again 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 from dataclasses import replace
@@ -25,6 +26,7 @@ from revline.core import cases, controls, gates, inbox
 from revline.core.cases import CaseView, new_id
 from revline.core.executor import backoff_delay
 from revline.core.inbox import EventView
+from revline.core.jsonable import canonical_bytes
 from revline.core.ledger import Ledger
 from revline.core.metrics import CONTRADICTIONS, DECISIONS, EVENTS_ROUTED, TIMER_FAILURES
 from revline.core.outcomes import OUTCOME_PREFIX, OUTCOME_SOURCE
@@ -419,13 +421,8 @@ class Router:
                 "actions": keys,
                 "cancel_pending": decision.cancel_pending,
                 # What the decision found, as it found it (the case keeps only the latest): a
-                # payout day's matches with their tiers and reasons, an orphan's evidence. Not
-                # for an action's outcome that leaves the case where it was (a payout day
-                # decides again on each payment it recorded: its matches every time would grow
-                # the ledger with the square of the payments).
-                "data": (
-                    decision.data if trigger.kind != "action" or post_state != seen.state else None
-                ),
+                # payout day's matches with their tiers and reasons, an orphan's evidence.
+                "data": _found(decision, seen, trigger, post_state),
                 "withdraw": [
                     {"kind": w.kind, "subject": w.subject, "reason": w.reason}
                     for w in decision.withdraw
@@ -502,3 +499,31 @@ class Router:
             )
         )
         DECISIONS.labels(playbook.name, str(mode)).inc()
+
+
+# A value of a decision's data larger than this, changed by an action's outcome, is recorded by
+# its digest (see ``_found``).
+_DIGESTED_ABOVE_BYTES = 2048
+
+
+def _found(
+    decision: Decision, seen: CaseView, trigger: Trigger, post_state: str
+) -> dict[str, Any] | None:
+    """What the ledger keeps of a decision's data. All of it when the schedule, a timer or a
+    person brought the decision, or it moved the case. For an action's outcome that leaves the
+    case where it was, only what it changed (``recognition_held_since``…), and a large value by
+    its digest: a payout day decides again on each payment it recorded, and its matches every
+    time would grow the ledger with the square of the payments."""
+    if trigger.kind != "action" or post_state != seen.state:
+        return dict(decision.data)
+    changed: dict[str, Any] = {}
+    for key, value in decision.data.items():
+        encoded = canonical_bytes(value)
+        if canonical_bytes(seen.data.get(key)) == encoded:
+            continue
+        changed[key] = (
+            value
+            if len(encoded) <= _DIGESTED_ABOVE_BYTES
+            else {"sha256": hashlib.sha256(encoded).hexdigest(), "bytes": len(encoded)}
+        )
+    return changed or None

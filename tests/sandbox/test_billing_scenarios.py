@@ -9,9 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from revline.cli import app
+from revline.db.models import LedgerRow
 from revline.sandbox.runner import Run
 from revline.sandbox.scenario import load
 from revline.sandbox.world import Later, World
@@ -256,3 +258,22 @@ def test_an_invoice_voided_while_its_email_waits_for_approval_sends_nothing(
     ]
     assert email["status"] == "cancelled"
     assert [m for m in report["emails"] if "INV-2026-0302" in str(m)] == []
+
+
+def test_what_an_outcome_tells_the_case_is_in_the_ledger(tmp_path: Path) -> None:
+    """The hold's outcome tells the case when recognition was held: the month-end close and
+    ``revline billing`` read it. An outcome that leaves the case's state as it was still has
+    what it changed written on its decision row, not only in the case."""
+    world, _ = _world_run("high-value-exhausted", tmp_path)
+    try:
+        with world.runtime.db.read() as session:
+            found = [
+                row.detail["data"]
+                for row in session.execute(
+                    select(LedgerRow).where(LedgerRow.kind == "decision")
+                ).scalars()
+                if row.detail.get("trigger") == "action" and row.detail.get("data")
+            ]
+    finally:
+        world.stop()
+    assert any("recognition_held_since" in data for data in found)

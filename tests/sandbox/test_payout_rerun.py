@@ -179,9 +179,9 @@ def test_a_day_deciding_again_on_each_recorded_payment_writes_its_matches_once_p
 ) -> None:
     """examples/cash/payment_missing_in_netsuite.json: the morning records the payment NetSuite
     lacks, and the payment's outcome brings the day back to deposit the payout. The ledger keeps
-    what each decision found when the schedule, a person or a change of state brought it — not
-    again for an outcome that leaves the day where it was (a day recording a thousand payments
-    would repeat its matches a thousand times)."""
+    all a decision found when the schedule, a person or a change of state brought it; for an
+    outcome that leaves the day where it was, only what changed, the day's matches by their
+    digest (a day recording a thousand payments would repeat its matches a thousand times)."""
     with World(load(CASH / "payment_missing_in_netsuite.json"), tmp_path) as world:
         Run(world).play()
         with world.runtime.db.read() as session:
@@ -197,7 +197,10 @@ def test_a_day_deciding_again_on_each_recorded_payment_writes_its_matches_once_p
             )
     assert len(rows) > 1
     for row in rows:
-        moved = row.detail["trigger"] != "action" or row.prior_state != row.post_state
-        assert (row.detail["data"] is not None) == moved, (row.detail["explanation"], moved)
+        data = row.detail["data"]
+        if row.detail["trigger"] != "action" or row.prior_state != row.post_state:
+            assert isinstance(data["payouts"], list), row.detail["explanation"]
+        elif data is not None and "payouts" in data:
+            assert set(data["payouts"]) == {"sha256", "bytes"}
     deposited = [row for row in rows if "1 deposit(s) proposed" in row.detail["explanation"]]
     assert deposited and all(row.detail["data"]["payouts"] for row in deposited)
