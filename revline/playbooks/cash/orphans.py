@@ -128,8 +128,19 @@ class OrphanPaymentInvestigation(Playbook):
 
     def decide(self, case: CaseView, facts: Facts, policy: Policy, now: datetime) -> Decision:
         trigger = facts.trigger
-        if trigger.kind == "action" and trigger.event is not None and case.state != "resolved":
-            return _match_outcome(trigger.event.payload)
+        outcome = trigger.event.payload if trigger.kind == "action" and trigger.event else None
+        if outcome is not None and outcome.get("kind") in (VOID, EXIT):
+            # A copy's void or recognition exit: done, nothing to say; failed — after the match
+            # resolved the case, as often as not — the copy is the AR specialist's.
+            if outcome.get("status") != "failed":
+                return Decision(f"{outcome.get('kind')} {outcome.get('status')}")
+            return Decision(
+                f"{outcome.get('kind')} of {outcome.get('subject')} failed "
+                f"({outcome.get('error')}): the copy is the AR specialist's to settle",
+                queue=QUEUE,
+            )
+        if outcome is not None and case.state != "resolved":
+            return _match_outcome(outcome)
         again = _found_again(case, trigger)
         if trigger.kind not in ("event", "timer", "manual") or (
             case.state == "resolved" and not again

@@ -10,7 +10,8 @@ import pytest
 
 from revline.clock import SimulatedClock
 from revline.config import Company, Person, Policy
-from revline.core.playbook import Decision, Enrichment, Trigger
+from revline.core.inbox import EventView
+from revline.core.playbook import Decision, Enrichment, Facts, Trigger
 from revline.playbooks.cash.flags import ORPHAN_FLAGGED
 from revline.playbooks.cash.orphans import APPLY_MATCH, OrphanPaymentInvestigation
 from revline.providers.netsuite import NetSuiteAdapter
@@ -452,3 +453,36 @@ def test_a_stripe_customer_on_two_netsuite_customers_leaves_the_email_to_decide(
     assert decision.data["stripe_customer_on_file"].startswith(
         "several NetSuite customers (1000, 1001) carry Stripe customer cus_a"
     )
+
+
+def test_a_copys_void_failing_after_the_match_is_the_ar_specialists() -> None:
+    """The match applied and resolved the case; the copy's void then failed (NetSuite refused
+    it): the copy stays open in receivables, and the case goes back to the AR specialist's
+    queue. A copy step done changes nothing."""
+    playbook = OrphanPaymentInvestigation()
+    for state in ("resolved", "match_proposed"):
+        case = case_view("orphan_payment", "ch_orphan", state, AT, id="cas_3")
+        failed = EventView(
+            1,
+            "revline",
+            "outcome:act_void",
+            "action.failed",
+            AT,
+            AT,
+            {
+                "kind": "netsuite.invoice.void",
+                "subject": "13",
+                "status": "failed",
+                "error": "the invoice has a payment applied",
+            },
+        )
+        trigger = Trigger("action", AT, event=failed)
+        decision = playbook.decide(case, Facts(trigger), Policy(), AT)
+        assert decision.queue == "ar_specialist", state
+        assert decision.explanation == (
+            "netsuite.invoice.void of 13 failed (the invoice has a payment applied): the copy is "
+            "the AR specialist's to settle"
+        )
+        applied = replace(failed, payload={**failed.payload, "status": "applied"})
+        done = playbook.decide(case, Facts(Trigger("action", AT, event=applied)), Policy(), AT)
+        assert (done.state, done.actions) == (None, ())
