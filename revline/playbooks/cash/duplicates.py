@@ -71,6 +71,9 @@ REFUND_NOT_MADE = frozenset({"failed", "canceled"})
 REFUND_RECHECK = timedelta(hours=1)
 # How soon a case whose steps were only shadowed decides again (see ``decide``).
 SHADOW_RECHECK = timedelta(hours=1)
+# While the charge's dispute is open, the case looks at it again once a day: nothing else tells
+# it the dispute ended (Stripe's dispute events name the charge, not the duplicate invoice).
+DISPUTE_RECHECK = timedelta(days=1)
 # Kept on the case's refund in Stripe: the duplicate invoice, so what Stripe says of the refund
 # later (``refund.updated``) finds its case.
 CASE_METADATA = "revline_duplicate_invoice"
@@ -237,6 +240,7 @@ class DuplicateInvoiceResolution(Playbook):
                 "(a refund beside the dispute would return the money twice)",
                 state="needs_person",
                 cancel_pending=f"charge {finding['charge']} is disputed",
+                next_action_at=now + DISPUTE_RECHECK,
                 data={"finding": finding},
                 flags={**case.flags, "dispute_open": True},
                 queue=QUEUE,
@@ -254,6 +258,15 @@ class DuplicateInvoiceResolution(Playbook):
                 flags={**case.flags, "dispute_open": False},
                 queue=QUEUE,
             )
+        # The dispute ended with the money the company's (won, or closed without a chargeback):
+        # the refund the case cancelled for it is proposed again, under a key of its own, and
+        # the case is no longer flagged.
+        retry_refund = (
+            dispute is not None
+            and _status(latest, REFUND) == "cancelled"
+            and str(latest[REFUND].error).endswith(f"charge {finding['charge']} is disputed")
+        )
+        flags = {**case.flags, "dispute_open": False} if case.flags.get("dispute_open") else KEEP
         # What Stripe shows refunded on the charge that the case's own refund did not refund:
         # refunded by hand in the dashboard, before the case got to it or while its refund waited.
         amount, own = int(finding["amount"]), latest.get(REFUND)
@@ -300,7 +313,7 @@ class DuplicateInvoiceResolution(Playbook):
             f"{kind}: {latest[kind].error}"
             for kind in STEPS
             if _status(latest, kind) in ("failed", "cancelled")
-            and not (kind == REFUND and in_full)
+            and not (kind == REFUND and (in_full or retry_refund))
             and not (kind == VOID and voided_by_hand)
         ]
         # Made, and then not: Stripe failed or canceled the case's own refund — while pending,
@@ -323,6 +336,12 @@ class DuplicateInvoiceResolution(Playbook):
                 queue=QUEUE,
             )
         actions = _unproposed(case, _first_steps(finding, facts), latest)
+        if retry_refund and dispute is not None:
+            actions += [
+                replace(step, attempt=f"after-{dispute['id']}")
+                for step in _first_steps(finding, facts)
+                if step.kind == REFUND
+            ]
         if in_part:
             # What the part refunded was for (the duplicate, or something else) is a person's
             # call: the case neither refunds the rest nor tells the customer it was refunded.
@@ -397,6 +416,7 @@ class DuplicateInvoiceResolution(Playbook):
             f"were paid: {len(actions)} step(s) proposed, waiting on {waiting}" + by_hand_note,
             state="resolving",
             actions=tuple(actions),
+            flags=flags,
             cancel_pending=cancel,
             next_action_at=recheck or KEEP,
             data={"finding": finding},

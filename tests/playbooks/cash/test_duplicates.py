@@ -728,6 +728,40 @@ def test_a_dispute_the_company_won_lets_the_case_go_on_one_lost_stops_the_refund
     assert lost.explanation.startswith("the cardholder won dispute dp_1 of charge ch_dup")
 
 
+def test_a_dispute_won_after_the_case_stopped_for_it_refunds_the_duplicate_after_all() -> None:
+    """The case saw the dispute open, cancelled its refund and went to the AR specialist,
+    looking again each day. The company won: at its next look the refund is proposed again
+    (under a key of its own: the first is cancelled for good), the case is resolving again and
+    no longer flagged."""
+    opened = decide((action("stripe.refund.create", "awaiting_approval"),), dispute="under_review")
+    assert opened.next_action_at == AT + timedelta(days=1)
+    cancelled = replace(
+        action("stripe.refund.create", "cancelled"), error="cancelled: charge ch_dup is disputed"
+    )
+    steps = (*VOIDED_AND_OUT, cancelled)
+    case = duplicate_case("needs_person", steps)
+    case = replace(case, flags={"dispute_open": True})
+    facts = Facts(
+        Trigger("timer", AT),
+        {
+            "finding": FINDING,
+            "duplicate": replace(invoice("12", amount=42_000), status=InvoiceStatus.VOIDED),
+            "refunded_by_hand": 0,
+            "dispute": {"id": "dp_1", "status": "won"},
+            "recipient": KENJI,
+            "sender": PRIYA,
+            "locale": "en_US",
+            "refund_status": None,
+        },
+    )
+    won = DuplicateInvoiceResolution().decide(case, facts, POLICY, AT)
+    assert (won.state, [(a.kind, a.attempt) for a in won.actions]) == (
+        "resolving",
+        [("stripe.refund.create", "after-dp_1")],
+    )
+    assert won.flags == {"dispute_open": False}
+
+
 def test_steps_only_shadowed_are_proposed_again_under_their_key_or_a_new_one() -> None:
     """The playbook ran in shadow: its first steps were only recorded. Deciding again proposes
     them again — under the same key while they stand as they were (live, that takes them live);
