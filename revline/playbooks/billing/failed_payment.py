@@ -262,10 +262,17 @@ class _Deciding:
         if state is State.EXHAUSTED:
             return self._bookkeeping(signal, account, "the case is closed as exhausted")
         if account.invoice_status in ("void", "uncollectible"):
+            # Not paid: nothing settles it, so the hold this case placed is not lifted by itself.
+            held = (
+                "; recognition stays held for dunning (and the customer out of the pipeline "
+                "reports) until the billing analyst releases it"
+                if self._took_effect(HOLD)
+                else ""
+            )
             return self._to_person(
                 BILLING_ANALYST,
                 f"Stripe shows invoice {account.invoice} as {account.invoice_status}: "
-                "dunning stops and a person reviews it",
+                f"dunning stops and a person reviews it{held}",
                 cancel=True,
             )
         if account.dispute_open and state is not State.ESCALATED:

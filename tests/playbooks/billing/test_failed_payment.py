@@ -605,6 +605,16 @@ def test_the_last_invoice_out_of_dunning_lifts_the_hold_another_case_left_it() -
     assert _kinds(_decide(case, Signal("invoice_paid", WEDNESDAY), not_held)) == []
 
 
+def test_an_invoice_voided_while_recognition_is_held_says_the_hold_stays() -> None:
+    case = _case(State.RETRYING, actions=(_action("netsuite.revenue.hold"),))
+    decision = _decide(case, Signal("other", WEDNESDAY), replace(LOW, invoice_status="void"))
+    assert (decision.state, decision.queue) == (State.ESCALATED, "billing_analyst")
+    assert decision.explanation.endswith(
+        "recognition stays held for dunning (and the customer out of the pipeline reports) "
+        "until the billing analyst releases it"
+    )
+
+
 def test_a_failure_after_recovery_is_a_counted_contradiction() -> None:
     decision = _decide(_case(State.RECOVERED, contradictions=1), _failed(2), None)
     assert decision.state is None and decision.actions == ()
