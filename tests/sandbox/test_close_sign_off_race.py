@@ -71,6 +71,21 @@ def _the_books_move(world: World) -> None:
     )
 
 
+def _jonas_approves(world: World, sign_off: Action) -> None:
+    """The FP&A analyst approves the sign-off."""
+    runtime = world.runtime
+    with runtime.db.write() as session:
+        actions.approve(
+            session,
+            runtime.ledger,
+            action_id=sign_off.id,
+            approver="user:jonas",
+            approver_role="fpa_analyst",
+            policy=runtime.settings.policy,
+            now=world.clock.now(),
+        )
+
+
 def _recheck(world: World, close: Case) -> None:
     world.runtime.router().decide_now(close.id, "user:jonas", {"reason": "recheck"})
 
@@ -117,24 +132,13 @@ def test_an_approval_and_a_recheck_withdrawing_it_take_turns(
     """The approval holds the sign-off before the re-check reaches the ledger, and the re-check
     would hold the ledger before the approval did."""
     with _december(tmp_path, postgres_url) as (world, sign_off, close):
-        runtime = world.runtime
         _the_books_move(world)
         sign_off_held, ledger_held = threading.Event(), threading.Event()
         load_action, lock_ledger = actions._load, Database.lock_ledger
 
-        def approve() -> None:
-            with runtime.db.write() as session:
-                actions.approve(
-                    session,
-                    runtime.ledger,
-                    action_id=sign_off.id,
-                    approver="user:jonas",
-                    approver_role="fpa_analyst",
-                    policy=runtime.settings.policy,
-                    now=world.clock.now(),
-                )
-
-        threads, failures = _at_once(approve, lambda: _recheck(world, close))
+        threads, failures = _at_once(
+            lambda: _jonas_approves(world, sign_off), lambda: _recheck(world, close)
+        )
         rechecking = threads[1]
 
         def load_and_wait(session: Session, action_id: str) -> Action:
@@ -168,18 +172,15 @@ def test_lifting_the_stop_and_a_recheck_withdrawing_a_held_sign_off_take_turns(
     and resuming would hold the ledger before the re-check did."""
     with _december(tmp_path, postgres_url) as (world, sign_off, close):
         runtime = world.runtime
-        now = world.clock.now()
+        _jonas_approves(world, sign_off)
         with runtime.db.write() as session:
-            actions.approve(
+            controls.stop(
                 session,
                 runtime.ledger,
-                action_id=sign_off.id,
-                approver="user:jonas",
-                approver_role="fpa_analyst",
-                policy=runtime.settings.policy,
-                now=now,
+                actor="user:ops",
+                reason="incident",
+                now=world.clock.now(),
             )
-            controls.stop(session, runtime.ledger, actor="user:ops", reason="incident", now=now)
             # What the executor does to a due action under the stop.
             session.execute(
                 update(Action).where(Action.id == sign_off.id).values(status=ActionStatus.HELD)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from revline.clock import SimulatedClock
+from revline.config import Settings
 from revline.core.executor import Executor
 from revline.core.playbook import ActionSpec
 from revline.core.runtime import Runtime, Worker
@@ -185,6 +186,31 @@ def test_a_lost_answer_is_retried_and_finds_the_earlier_effect(
     _assert_each_effect_once(sim, ids)
 
 
+def _netsuite_worker(
+    runtime: Runtime,
+    sim: NetSuiteSimulator,
+    settings: Settings,
+    name: str,
+    adapters: list[NetSuiteAdapter],
+    http: httpx.Client | None = None,
+) -> Executor:
+    """A worker of its own, carrying out NetSuite actions through its own adapter (added to
+    ``adapters``, for the test to close)."""
+    handlers = Handlers()
+    adapters.append(
+        NetSuiteAdapter(sim.settings(), clock=runtime.clock, retry=FAST_RETRY, http=http)
+    )
+    register(handlers, adapters[-1])
+    return Executor(
+        db=runtime.db,
+        clock=runtime.clock,
+        settings=settings,
+        handlers=handlers,
+        ledger=runtime.ledger,
+        worker=name,
+    )
+
+
 class _SlowToTakeThePayment(httpx.HTTPTransport):
     """NetSuite is slow to take the first customer payment: ``meanwhile`` runs while it waits."""
 
@@ -212,17 +238,7 @@ def test_a_call_slower_than_the_lease_is_not_carried_out_again_beside_it(
     adapters: list[NetSuiteAdapter] = []
 
     def worker(name: str, http: httpx.Client | None = None) -> Executor:
-        handlers = Handlers()
-        adapters.append(NetSuiteAdapter(sim.settings(), clock=clock, retry=FAST_RETRY, http=http))
-        register(handlers, adapters[-1])
-        return Executor(
-            db=runtime.db,
-            clock=clock,
-            settings=settings,
-            handlers=handlers,
-            ledger=runtime.ledger,
-            worker=name,
-        )
+        return _netsuite_worker(runtime, sim, settings, name, adapters, http)
 
     b = worker("B")
     found_by_b: list[int] = []
@@ -311,18 +327,8 @@ def test_two_workers_never_carry_out_two_deposits_of_one_payout(
     adapters: list[NetSuiteAdapter] = []
 
     def worker(name: str) -> Executor:
-        handlers = Handlers()
         http = httpx.Client(transport=_MeetBeforePosting(barrier))
-        adapters.append(NetSuiteAdapter(sim.settings(), clock=clock, retry=FAST_RETRY, http=http))
-        register(handlers, adapters[-1])
-        return Executor(
-            db=runtime.db,
-            clock=clock,
-            settings=settings,
-            handlers=handlers,
-            ledger=runtime.ledger,
-            worker=name,
-        )
+        return _netsuite_worker(runtime, sim, settings, name, adapters, http)
 
     stopped, first, second = worker("stopped"), worker("1"), worker("2")
     morning = propose(runtime, deposit("txn_morning"))
