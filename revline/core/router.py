@@ -8,7 +8,6 @@ their gates, the decision record and its ledger rows. A lost race decides again 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import random
 from dataclasses import replace
@@ -26,7 +25,7 @@ from revline.core import cases, controls, gates, inbox
 from revline.core.cases import CaseView, new_id
 from revline.core.executor import backoff_delay
 from revline.core.inbox import EventView
-from revline.core.jsonable import canonical_bytes
+from revline.core.jsonable import canonical_bytes, digest
 from revline.core.ledger import Ledger
 from revline.core.metrics import CONTRADICTIONS, DECISIONS, EVENTS_ROUTED, TIMER_FAILURES
 from revline.core.outcomes import OUTCOME_PREFIX, OUTCOME_SOURCE
@@ -524,6 +523,6 @@ def _found(
         changed[key] = (
             value
             if len(encoded) <= _DIGESTED_ABOVE_BYTES
-            else {"sha256": hashlib.sha256(encoded).hexdigest(), "bytes": len(encoded)}
+            else {"sha256": digest(value), "bytes": len(encoded)}
         )
     return changed or None
